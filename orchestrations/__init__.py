@@ -1,0 +1,1 @@
+"""Durable Functions blueprints: the thin layer between Azure Functions and scanner/."""

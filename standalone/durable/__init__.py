@@ -1,0 +1,1 @@
+"""Durable Functions for the standalone host: engine, storage and HTTP API."""

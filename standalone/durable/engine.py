@@ -1,0 +1,836 @@
+"""The orchestration engine: episodes, activities, timers, events and sub-orchestrations.
+
+Everything runs on one asyncio loop except user code: activities run in a thread pool sized by
+host.json `maxConcurrentActivityFunctions`, replays in a pool sized by
+`maxConcurrentOrchestratorFunctions`. Each instance has an inbox; every message that is ready
+when an episode starts is folded into that one episode (never one replay per completion),
+which keeps a fan-out of N activities linear instead of quadratic.
+
+Durability order: a message is stored before it is applied; an episode appends its history
+before it updates the instance row and before it dispatches new work. After a crash, recovery
+reloads every Pending/Running instance, re-applies stored messages that the history lacks and
+re-dispatches work that was scheduled but never answered (activities are at-least-once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import azure.functions as func
+from azure.functions.durable_functions import ActivityTriggerConverter
+
+from standalone.app_loader import ACTIVITY_TRIGGER, AppIndex, FunctionEntry, InvocationContext
+from standalone.durable.history import (
+    SCHEDULING_TYPES,
+    Event,
+    EventType,
+    completion_id,
+    event,
+    iso,
+    message,
+    parse_iso,
+)
+from standalone.durable.replay import ACTIVITY, SUB_ORCHESTRATION, TIMER, Outcome, Work, replay
+from standalone.durable.store import (
+    ACTIVE_STATES,
+    COMPLETED,
+    FAILED,
+    PENDING,
+    RUNNING,
+    TERMINAL_STATES,
+    TERMINATED,
+    DurableStore,
+    InstanceQuery,
+    InstanceRecord,
+    new_execution_id,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+# Wait this long before an episode so that completions arriving together share one replay.
+GATHER_SECONDS = 0.003
+RETRY_AFTER_STORAGE_ERROR_S = 1.0
+UPPER_SCHEMA_VERSION = 2  # replay schema V3: flat action list with compound actions
+_INSTANCE_ID = re.compile(r"^[^/\\#?\x00-\x1f\x7f-\x9f]{1,256}$")
+
+
+class UnknownOrchestratorError(Exception):
+    """A start named a function that is not an orchestrator of this app."""
+
+
+class InvalidInstanceIdError(ValueError):
+    """An instance id that Durable Functions does not allow."""
+
+
+class InstanceNotFoundError(Exception):
+    """No instance with this id."""
+
+
+class InstanceGoneError(Exception):
+    """The instance has already finished (completed, failed or terminated)."""
+
+
+class InstanceActiveError(Exception):
+    """The operation needs a finished instance."""
+
+
+@dataclass
+class LiveInstance:
+    """An unfinished instance held in memory between episodes."""
+
+    record: InstanceRecord
+    entry: FunctionEntry | None
+    history: list[Event] = field(default_factory=list)
+    scheduled: dict[int, Event] = field(default_factory=dict)
+    completed: set[int] = field(default_factory=set)
+    message_ids: set[str] = field(default_factory=set)
+
+    def index(self, events: list[Event]) -> None:
+        for evt in events:
+            evt["IsPlayed"] = True
+            kind = evt["EventType"]
+            if kind in SCHEDULING_TYPES:
+                self.scheduled[int(evt["EventId"])] = evt
+            task_id = completion_id(evt)
+            if task_id is not None:
+                self.completed.add(task_id)
+            message_id = evt.get("MessageId")
+            if message_id:
+                self.message_ids.add(str(message_id))
+        self.history.extend(events)
+
+    @property
+    def last_timestamp(self) -> datetime | None:
+        return parse_iso(self.history[-1]["Timestamp"]) if self.history else None
+
+
+def validate_instance_id(instance_id: str) -> str:
+    if not _INSTANCE_ID.match(instance_id) or instance_id.strip() != instance_id:
+        raise InvalidInstanceIdError(
+            "instance id must be 1-256 characters without '/', '\\', '#', '?', control "
+            "characters or surrounding spaces"
+        )
+    return instance_id
+
+
+def run_activity(
+    entry: FunctionEntry, input_json: str | None, loop: asyncio.AbstractEventLoop
+) -> str:
+    """Invoke an activity as the Python worker does: decode input, call, encode the result."""
+    datum = func.meta.Datum(type="json", value=input_json if input_json is not None else "null")
+    value = ActivityTriggerConverter.decode(datum, trigger_metadata=None)
+    kwargs: dict[str, Any] = {entry.binding_name(ACTIVITY_TRIGGER) or "input": value}
+    if entry.takes_context:
+        kwargs["context"] = InvocationContext(entry.name, "")
+    if entry.is_async:
+        result = asyncio.run_coroutine_threadsafe(entry.fn(**kwargs), loop).result()
+    else:
+        result = entry.fn(**kwargs)
+    return str(ActivityTriggerConverter.encode(result, expected_type=None).value)
+
+
+class DurableEngine:
+    """Runs the app's orchestrations and activities against a DurableStore."""
+
+    def __init__(
+        self,
+        store: DurableStore,
+        index: AppIndex,
+        max_activities: int,
+        max_orchestrators: int,
+        refuse_running_instances: bool = True,
+    ) -> None:
+        self.store = store
+        self.index = index
+        self.refuse_running_instances = refuse_running_instances
+        self._activity_pool = ThreadPoolExecutor(max_activities, thread_name_prefix="activity")
+        self._replay_pool = ThreadPoolExecutor(max_orchestrators, thread_name_prefix="replay")
+        self._max_orchestrators = max_orchestrators
+        self._slots: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._live: dict[str, LiveInstance] = {}
+        self._inbox: dict[str, list[Event]] = defaultdict(list)
+        self._driving: set[str] = set()
+        self._outbox: dict[str, list[Event]] = defaultdict(list)
+        self._flushing: set[str] = set()
+        self._timers: dict[str, dict[int, asyncio.TimerHandle]] = defaultdict(dict)
+        self._background: set[asyncio.Task[Any]] = set()
+        self._stored: dict[str, asyncio.Future[None]] = {}
+        self._activities_running = 0
+        self._stopping = False
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        assert self._loop is not None, "engine not started"
+        return self._loop
+
+    async def start(self) -> None:
+        """Open storage and resume every unfinished orchestration."""
+        self._loop = asyncio.get_running_loop()
+        self._slots = asyncio.Semaphore(self._max_orchestrators)
+        await self.store.open()
+        await self._recover()
+
+    async def stop(self, grace_seconds: float = 10.0) -> None:
+        """Stop taking work; let running episodes and message writes finish (bounded)."""
+        self._stopping = True
+        for handles in self._timers.values():
+            for handle in handles.values():
+                handle.cancel()
+        self._timers.clear()
+        pending = [t for t in self._background if not t.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=grace_seconds)
+        self._activity_pool.shutdown(wait=False, cancel_futures=True)
+        self._replay_pool.shutdown(wait=False, cancel_futures=True)
+
+    def _spawn(self, coroutine: Awaitable[Any], what: str) -> None:
+        async def guarded() -> None:
+            try:
+                await coroutine
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("durable engine: %s failed", what)
+
+        task = self.loop.create_task(guarded())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- client operations (the Durable HTTP API calls these) -----------------------------------
+
+    async def start_instance(
+        self,
+        name: str,
+        instance_id: str,
+        input_json: str | None,
+        parent: dict[str, Any] | None = None,
+        version: str | None = None,
+    ) -> InstanceRecord:
+        """Create an instance and run its first episode; refuse an active duplicate atomically."""
+        if name not in self.index.orchestrators:
+            raise UnknownOrchestratorError(
+                f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator "
+                "function."
+            )
+        validate_instance_id(instance_id)
+        record = InstanceRecord(
+            instance_id=instance_id,
+            name=name,
+            status=PENDING,
+            execution_id=new_execution_id(),
+            input=input_json,
+            parent=parent,
+            version=version,
+        )
+        replaced = await self.store.create_instance(record, self.refuse_running_instances)
+        if replaced is not None:
+            self._forget(instance_id)
+            self._spawn(
+                self._delete_stale(instance_id, record.execution_id, replaced.execution_id),
+                f"cleanup of {instance_id}",
+            )
+        self._live[instance_id] = LiveInstance(record, self.index.orchestrators[name])
+        log.info("orchestration %s started (instance %s)", name, instance_id)
+        self._wake(instance_id)
+        return record
+
+    async def _delete_stale(self, instance_id: str, keep: str, old_execution: str) -> None:
+        await self.store.delete_history_except(instance_id, keep)
+        await self.store.delete_messages(instance_id, old_execution)
+
+    async def get_instance(
+        self, instance_id: str, with_input: bool = True
+    ) -> InstanceRecord | None:
+        return await self.store.get_instance(instance_id, with_input)
+
+    async def get_history(self, record: InstanceRecord) -> list[Event]:
+        return await self.store.load_history(record.instance_id, record.execution_id)
+
+    async def raise_event(self, instance_id: str, name: str, data_json: str | None) -> None:
+        record = await self._active_record(instance_id)
+        await self._deliver(
+            instance_id,
+            message(
+                EventType.EVENT_RAISED,
+                Name=name,
+                Input=data_json,
+                ExecutionId=record.execution_id,
+            ),
+        )
+
+    async def terminate(self, instance_id: str, reason: str) -> None:
+        record = await self._active_record(instance_id)
+        await self._deliver(
+            instance_id,
+            message(
+                EventType.EXECUTION_TERMINATED,
+                Input=json.dumps(reason),
+                ExecutionId=record.execution_id,
+            ),
+        )
+
+    async def purge(self, instance_id: str) -> None:
+        record = await self.store.get_instance(instance_id, with_input=False)
+        if record is None:
+            raise InstanceNotFoundError(instance_id)
+        if record.is_active:
+            raise InstanceActiveError(
+                f"instance {instance_id} is {record.status}; terminate it first"
+            )
+        await self.store.purge(instance_id)
+
+    async def purge_where(self, query: InstanceQuery) -> int:
+        statuses = [s for s in (query.statuses or TERMINAL_STATES) if s in TERMINAL_STATES]
+        query = InstanceQuery(statuses, query.created_from, query.created_to, query.id_prefix)
+        victims = [record.instance_id async for record in self.store.iter_instances(query)]
+        for instance_id in victims:
+            await self.store.purge(instance_id)
+        return len(victims)
+
+    async def _active_record(self, instance_id: str) -> InstanceRecord:
+        live = self._live.get(instance_id)
+        record = live.record if live else await self.store.get_instance(instance_id, False)
+        if record is None:
+            raise InstanceNotFoundError(instance_id)
+        if not record.is_active:
+            raise InstanceGoneError(instance_id)
+        return record
+
+    # -- messages -------------------------------------------------------------------------------
+
+    def _deliver(self, instance_id: str, msg: Event) -> asyncio.Future[None]:
+        """Store a message (batched, per instance), then hand it to the instance's inbox.
+
+        The returned future resolves once the message is stored.
+        """
+        stored: asyncio.Future[None] = self.loop.create_future()
+        self._stored[msg["MessageId"]] = stored
+        self._outbox[instance_id].append(msg)
+        if instance_id not in self._flushing:
+            self._flushing.add(instance_id)
+            self._spawn(self._flush(instance_id), f"message write for {instance_id}")
+        return stored
+
+    async def _flush(self, instance_id: str) -> None:
+        try:
+            while self._outbox.get(instance_id):
+                batch = self._outbox.pop(instance_id)
+                try:
+                    await self.store.add_messages(instance_id, batch)
+                except Exception:
+                    log.exception(
+                        "storing %d messages for %s failed; retrying", len(batch), instance_id
+                    )
+                    self._outbox[instance_id][:0] = batch
+                    await asyncio.sleep(RETRY_AFTER_STORAGE_ERROR_S)
+                    continue
+                self._inbox[instance_id].extend(batch)
+                for msg in batch:
+                    waiter = self._stored.pop(msg["MessageId"], None)
+                    if waiter is not None and not waiter.done():
+                        waiter.set_result(None)
+                self._wake(instance_id)
+        finally:
+            self._flushing.discard(instance_id)
+            self._outbox.pop(instance_id, None)
+
+    def _wake(self, instance_id: str) -> None:
+        if self._stopping or instance_id in self._driving:
+            return
+        self._driving.add(instance_id)
+        self._spawn(self._drive(instance_id), f"orchestration {instance_id}")
+
+    async def _drive(self, instance_id: str) -> None:
+        assert self._slots is not None
+        try:
+            async with self._slots:
+                while not self._stopping:
+                    live = self._live.get(instance_id) or await self._load(instance_id)
+                    if live is None or not live.record.is_active:
+                        self._inbox.pop(instance_id, None)
+                        return
+                    if live.history and not self._inbox.get(instance_id):
+                        return
+                    await asyncio.sleep(GATHER_SECONDS)
+                    batch = self._inbox.pop(instance_id, [])
+                    try:
+                        await self._episode(live, batch)
+                    except Exception:
+                        log.exception("episode of %s failed; retrying", instance_id)
+                        self._forget(instance_id)  # reload from storage: it is the truth
+                        self._inbox[instance_id][:0] = batch
+                        await asyncio.sleep(RETRY_AFTER_STORAGE_ERROR_S)
+        finally:
+            self._driving.discard(instance_id)
+            if self._inbox.get(instance_id) and not self._stopping:
+                self._wake(instance_id)
+
+    async def _load(self, instance_id: str) -> LiveInstance | None:
+        record = await self.store.get_instance(instance_id)
+        if record is None:
+            return None
+        live = LiveInstance(record, self.index.orchestrators.get(record.name))
+        if record.is_active:
+            live.index(await self.store.load_history(instance_id, record.execution_id))
+            self._live[instance_id] = live
+        return live
+
+    def _forget(self, instance_id: str) -> None:
+        self._live.pop(instance_id, None)
+        self._inbox.pop(instance_id, None)
+        for handle in self._timers.pop(instance_id, {}).values():
+            handle.cancel()
+
+    # -- episodes -------------------------------------------------------------------------------
+
+    def _new_events(
+        self, live: LiveInstance, batch: list[Event], now: datetime
+    ) -> tuple[list[Event], Event | None]:
+        record = live.record
+        new = [event(EventType.ORCHESTRATOR_STARTED, now)]
+        if not live.history:
+            parent = record.parent or {}
+            new.append(
+                event(
+                    EventType.EXECUTION_STARTED,
+                    now,
+                    Name=record.name,
+                    Version=record.version or "",
+                    Input=record.input,
+                    OrchestrationInstance={
+                        "InstanceId": record.instance_id,
+                        "ExecutionId": record.execution_id,
+                    },
+                    ParentInstance=parent.get("instanceId"),
+                )
+            )
+        terminate: Event | None = None
+        for msg in batch:
+            if msg.get("ExecutionId") not in (None, record.execution_id):
+                continue  # meant for an earlier execution of this instance id
+            if msg["MessageId"] in live.message_ids:
+                continue  # already applied before a restart
+            live.message_ids.add(msg["MessageId"])
+            if msg["EventType"] == EventType.EXECUTION_TERMINATED:
+                terminate = terminate or msg
+                continue
+            task_id = completion_id(msg)
+            if task_id is not None:
+                if task_id not in live.scheduled or task_id in live.completed:
+                    log.debug("%s: dropping answer to task %s", record.instance_id, task_id)
+                    continue
+                live.completed.add(task_id)
+            new.append({**msg, "EventId": -1, "IsPlayed": False, "Timestamp": iso(now)})
+        return new, terminate
+
+    async def _episode(self, live: LiveInstance, batch: list[Event]) -> None:
+        record = live.record
+        now = utcnow()
+        last = live.last_timestamp
+        if last is not None and now <= last:
+            now = last + timedelta(microseconds=1)  # orchestration time never goes back
+        new, terminate = self._new_events(live, batch, now)
+        if record.status == PENDING:
+            record.status = RUNNING
+
+        outcome: Outcome
+        if terminate is not None:
+            reason = json.loads(terminate.get("Input") or '""')
+            new.append({**terminate, "EventId": -1, "IsPlayed": False, "Timestamp": iso(now)})
+            outcome = Outcome(done=True, output=reason)
+            final_status = TERMINATED
+        elif live.entry is None:
+            outcome = Outcome(error=f"The orchestrator function '{record.name}' no longer exists")
+            final_status = FAILED
+        else:
+            context = {
+                "history": live.history + new,
+                "instanceId": record.instance_id,
+                "isReplaying": bool(live.history),
+                "parentInstanceId": (record.parent or {}).get("instanceId"),
+                "input": record.input,
+                "upperSchemaVersion": UPPER_SCHEMA_VERSION,
+            }
+            entry = live.entry
+            user_fn = getattr(entry.fn, "orchestrator_function", entry.fn)
+            input_type = getattr(entry.fn, "_df_input_type", None)
+            outcome = await self.loop.run_in_executor(
+                self._replay_pool,
+                replay,
+                user_fn,
+                input_type,
+                json.dumps(context),
+                set(live.scheduled),
+            )
+            final_status = FAILED if outcome.error is not None else COMPLETED
+
+        if outcome.custom_status is not None or terminate is None:
+            status = outcome.custom_status
+            record.custom_status = None if status is None else json.dumps(status)
+
+        if outcome.error is not None:
+            record.status = FAILED
+            record.output = json.dumps(
+                f"Orchestrator function '{record.name}' failed: {outcome.error}"
+            )
+        elif outcome.done and outcome.continue_as_new:
+            await self._continue_as_new(live, new, outcome.new_input, now)
+            return
+        elif outcome.done:
+            record.status = final_status
+            record.output = json.dumps(outcome.output)
+        else:
+            new.extend(self._scheduling_events(live, outcome.work, now))
+
+        if record.status in TERMINAL_STATES:
+            new.append(
+                event(
+                    EventType.EXECUTION_COMPLETED,
+                    now,
+                    OrchestrationStatus=record.status,
+                    Result=record.output,
+                )
+            )
+        new.append(event(EventType.ORCHESTRATOR_COMPLETED, now))
+
+        await self.store.append_history(
+            record.instance_id, record.execution_id, len(live.history), new
+        )
+        await self.store.save_instance(record)
+        live.index(new)
+
+        if record.status in TERMINAL_STATES:
+            log.info(
+                "orchestration %s %s (instance %s)",
+                record.name,
+                record.status.lower(),
+                record.instance_id,
+            )
+            self._finish(live)
+            return
+        for task_id in outcome.cancelled_timers:
+            handle = self._timers[record.instance_id].pop(task_id, None)
+            if handle is not None:
+                handle.cancel()
+        for work in outcome.work:
+            self._dispatch(live, work)
+
+    def _scheduling_events(
+        self, live: LiveInstance, work: list[Work], now: datetime
+    ) -> list[Event]:
+        events = []
+        for item in work:
+            if item.kind == ACTIVITY:
+                events.append(
+                    event(
+                        EventType.TASK_SCHEDULED,
+                        now,
+                        item.task_id,
+                        Name=item.name,
+                        Input=item.input,
+                    )
+                )
+            elif item.kind == TIMER:
+                assert item.fire_at is not None
+                events.append(
+                    event(EventType.TIMER_CREATED, now, item.task_id, FireAt=iso(item.fire_at))
+                )
+            elif item.kind == SUB_ORCHESTRATION:
+                item.instance_id = item.instance_id or f"{live.record.instance_id}:{item.task_id}"
+                events.append(
+                    event(
+                        EventType.SUB_ORCHESTRATION_CREATED,
+                        now,
+                        item.task_id,
+                        Name=item.name,
+                        InstanceId=item.instance_id,
+                        Input=item.input,
+                    )
+                )
+        return events
+
+    async def _continue_as_new(
+        self, live: LiveInstance, new: list[Event], new_input: str | None, now: datetime
+    ) -> None:
+        record = live.record
+        new.append(
+            event(
+                EventType.EXECUTION_COMPLETED,
+                now,
+                OrchestrationStatus="ContinuedAsNew",
+                Result=new_input,
+            )
+        )
+        new.append(event(EventType.ORCHESTRATOR_COMPLETED, now))
+        await self.store.append_history(
+            record.instance_id, record.execution_id, len(live.history), new
+        )
+        old_execution = record.execution_id
+        record.execution_id = new_execution_id()
+        record.input = new_input
+        record.output = None
+        record.status = RUNNING
+        await self.store.save_instance(record)
+        self._forget(record.instance_id)
+        self._live[record.instance_id] = LiveInstance(record, live.entry)
+        self._spawn(
+            self._delete_stale(record.instance_id, record.execution_id, old_execution),
+            "continue-as-new cleanup",
+        )
+        self._wake(record.instance_id)
+
+    def _finish(self, live: LiveInstance) -> None:
+        record = live.record
+        self._forget(record.instance_id)
+        self._spawn(
+            self.store.delete_messages(record.instance_id, record.execution_id), "message cleanup"
+        )
+        parent = record.parent
+        if parent:
+            self._deliver(parent["instanceId"], self._child_answer(record))
+
+    @staticmethod
+    def _child_answer(child: InstanceRecord) -> Event:
+        parent = child.parent or {}
+        if child.status == COMPLETED:
+            return message(
+                EventType.SUB_ORCHESTRATION_COMPLETED,
+                TaskScheduledId=parent["taskId"],
+                Result=child.output,
+                ExecutionId=parent["executionId"],
+            )
+        reason = json.loads(child.output) if child.output else child.status
+        return message(
+            EventType.SUB_ORCHESTRATION_FAILED,
+            TaskScheduledId=parent["taskId"],
+            Reason=str(reason)
+            if child.status == FAILED
+            else f"Sub-orchestration {child.status.lower()}: {reason}",
+            Details="",
+            ExecutionId=parent["executionId"],
+        )
+
+    # -- work -----------------------------------------------------------------------------------
+
+    def _dispatch(self, live: LiveInstance, work: Work) -> None:
+        record = live.record
+        if work.kind == ACTIVITY:
+            self._start_activity(
+                record.instance_id, record.execution_id, work.task_id, work.name or "", work.input
+            )
+        elif work.kind == TIMER:
+            assert work.fire_at is not None
+            self._arm_timer(record.instance_id, record.execution_id, work.task_id, work.fire_at)
+        elif work.kind == SUB_ORCHESTRATION:
+            self._spawn(
+                self._start_child(record, work), f"sub-orchestration of {record.instance_id}"
+            )
+
+    def _start_activity(
+        self, instance_id: str, execution_id: str, task_id: int, name: str, input_json: str | None
+    ) -> None:
+        entry = self.index.activities.get(name)
+        if entry is None:
+            self._deliver(
+                instance_id,
+                message(
+                    EventType.TASK_FAILED,
+                    TaskScheduledId=task_id,
+                    Reason=(
+                        f"The function '{name}' doesn't exist, is disabled, or is not an "
+                        "activity function."
+                    ),
+                    Details="",
+                    ExecutionId=execution_id,
+                ),
+            )
+            return
+        self._activities_running += 1
+        future = self._activity_pool.submit(run_activity, entry, input_json, self.loop)
+
+        def done(fut: Future[str]) -> None:
+            if not self.loop.is_closed():
+                self.loop.call_soon_threadsafe(
+                    self._activity_done, instance_id, execution_id, task_id, name, fut
+                )
+
+        future.add_done_callback(done)
+
+    def _activity_done(
+        self, instance_id: str, execution_id: str, task_id: int, name: str, fut: Future[str]
+    ) -> None:
+        self._activities_running -= 1
+        if fut.cancelled():
+            return  # host stopping: recovery runs it again
+        exc = fut.exception()
+        if exc is None:
+            msg = message(
+                EventType.TASK_COMPLETED,
+                TaskScheduledId=task_id,
+                Result=fut.result(),
+                ExecutionId=execution_id,
+            )
+        else:
+            log.warning(
+                "activity %s of %s failed: %s: %s",
+                name,
+                instance_id,
+                type(exc).__name__,
+                exc,
+                exc_info=exc,
+            )
+            msg = message(
+                EventType.TASK_FAILED,
+                TaskScheduledId=task_id,
+                Reason=f"Activity function '{name}' failed: {type(exc).__name__}: {exc}",
+                Details="",
+                ExecutionId=execution_id,
+            )
+        self._deliver(instance_id, msg)
+
+    def _arm_timer(
+        self, instance_id: str, execution_id: str, task_id: int, fire_at: datetime
+    ) -> None:
+        delay = max(0.0, (fire_at - utcnow()).total_seconds())
+
+        def fire() -> None:
+            self._timers[instance_id].pop(task_id, None)
+            self._deliver(
+                instance_id,
+                message(
+                    EventType.TIMER_FIRED,
+                    TimerId=task_id,
+                    FireAt=iso(fire_at),
+                    ExecutionId=execution_id,
+                ),
+            )
+
+        self._timers[instance_id][task_id] = self.loop.call_later(delay, fire)
+
+    async def _start_child(self, parent: InstanceRecord, work: Work) -> None:
+        link = {
+            "instanceId": parent.instance_id,
+            "executionId": parent.execution_id,
+            "taskId": work.task_id,
+        }
+        child_id = work.instance_id or f"{parent.instance_id}:{work.task_id}"
+        try:
+            await self.start_instance(work.name or "", child_id, work.input, parent=link)
+        except Exception as exc:
+            self._deliver(
+                parent.instance_id,
+                message(
+                    EventType.SUB_ORCHESTRATION_FAILED,
+                    TaskScheduledId=work.task_id,
+                    Reason=f"Sub-orchestration '{work.name}' could not start: {exc}",
+                    Details="",
+                    ExecutionId=parent.execution_id,
+                ),
+            )
+
+    # -- recovery -------------------------------------------------------------------------------
+
+    async def _recover(self) -> None:
+        """Resume every unfinished instance after a (re)start of the host."""
+        resumed = 0
+        active_ids: set[str] = set()
+        async for record in self.store.iter_instances(
+            InstanceQuery(statuses=sorted(ACTIVE_STATES))
+        ):
+            active_ids.add(record.instance_id)
+            try:
+                await self._resume(record.instance_id)
+                resumed += 1
+            except Exception:
+                log.exception("could not resume instance %s", record.instance_id)
+        for instance_id in await self.store.instances_with_messages() - active_ids:
+            self._spawn(self.store.delete_messages(instance_id), f"stale messages of {instance_id}")
+        if resumed:
+            log.info("resumed %d unfinished orchestration(s)", resumed)
+
+    async def _resume(self, instance_id: str) -> None:
+        live = await self._load(instance_id)
+        if live is None or not live.record.is_active:
+            return
+        record = live.record
+        ended = next(
+            (e for e in reversed(live.history) if e["EventType"] == EventType.EXECUTION_COMPLETED),
+            None,
+        )
+        if ended is not None:
+            # The history was written but the instance row was not: finish the row now.
+            record.status = str(ended.get("OrchestrationStatus", FAILED))
+            record.output = ended.get("Result")
+            await self.store.save_instance(record)
+            self._finish(live)
+            return
+        stored = [
+            m
+            for m in await self.store.load_messages(instance_id)
+            if m.get("ExecutionId") in (None, record.execution_id)
+            and m["MessageId"] not in live.message_ids
+        ]
+        answered = {task_id for m in stored if (task_id := completion_id(m)) is not None}
+        self._inbox[instance_id].extend(stored)
+        for task_id, scheduled in live.scheduled.items():
+            if task_id in live.completed or task_id in answered:
+                continue
+            kind = scheduled["EventType"]
+            if kind == EventType.TASK_SCHEDULED:
+                self._start_activity(
+                    instance_id,
+                    record.execution_id,
+                    task_id,
+                    scheduled.get("Name", ""),
+                    scheduled.get("Input"),
+                )
+            elif kind == EventType.TIMER_CREATED:
+                self._arm_timer(
+                    instance_id, record.execution_id, task_id, parse_iso(scheduled["FireAt"])
+                )
+            elif kind == EventType.SUB_ORCHESTRATION_CREATED:
+                await self._resume_child(record, task_id, scheduled)
+        self._wake(instance_id)
+
+    async def _resume_child(self, parent: InstanceRecord, task_id: int, scheduled: Event) -> None:
+        child_id = str(scheduled["InstanceId"])
+        child = await self.store.get_instance(child_id, with_input=False)
+        link = {
+            "instanceId": parent.instance_id,
+            "executionId": parent.execution_id,
+            "taskId": task_id,
+        }
+        if child is not None and child.parent == link:
+            if child.status in TERMINAL_STATES:
+                self._deliver(parent.instance_id, self._child_answer(child))
+            return  # still running: it answers when it ends
+        work = Work(
+            task_id,
+            SUB_ORCHESTRATION,
+            scheduled.get("Name"),
+            scheduled.get("Input"),
+            instance_id=child_id,
+        )
+        await self._start_child(parent, work)
+
+    # -- introspection for the host ---------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._driving or self._flushing or self._activities_running)
+
+    def on_idle(self) -> Callable[[], bool]:
+        return lambda: not self.busy

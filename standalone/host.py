@@ -1,0 +1,175 @@
+"""The standalone host: runs `function_app.py` unchanged on one machine, without Azure.
+
+Start-up order: settings -> host.json -> storage (embedded Azurite when none is configured)
+-> import the app -> Durable engine (resumes unfinished orchestrations) -> HTTP -> timers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+from azure.data.tables.aio import TableClient
+
+from standalone.app_loader import AppIndex, load_app
+from standalone.azurite import Azurite
+from standalone.durable.engine import DurableEngine
+from standalone.durable.store import DurableStore
+from standalone.durable.webhooks import DurableHttpApi
+from standalone.host_config import HostConfig, load_host_config
+from standalone.http_triggers import HttpTriggers, client_binding_json
+from standalone.keys import HostKeys, load_or_create_keys
+from standalone.settings import apply_settings, expand_development_storage
+from standalone.timer_triggers import TimerTriggers
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DATA_DIR = ".standalone"
+DEFAULT_WORKER_THREADS = 32
+
+
+@dataclass
+class HostOptions:
+    app_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 7071
+    data_dir: Path | None = None
+
+    @property
+    def data_path(self) -> Path:
+        return (self.data_dir or self.app_dir / DEFAULT_DATA_DIR).resolve()
+
+
+class StandaloneHost:
+    """Owns every running part; `start()` then `stop()`."""
+
+    def __init__(self, options: HostOptions) -> None:
+        self.options = options
+        self.azurite: Azurite | None = None
+        self.engine: DurableEngine | None = None
+        self.timers: TimerTriggers | None = None
+        self.runner: web.AppRunner | None = None
+        self.executor: ThreadPoolExecutor | None = None
+        self.port = options.port
+        self.config: HostConfig | None = None
+        self.keys: HostKeys | None = None
+        self.index: AppIndex | None = None
+        self._api: DurableHttpApi | None = None
+
+    @property
+    def local_origin(self) -> str:
+        host = self.options.host
+        if host in ("0.0.0.0", "::", ""):  # noqa: S104 - comparing, not binding
+            host = "127.0.0.1"
+        return f"http://{host}:{self.port}"
+
+    def client_binding(self) -> str:
+        assert self.config is not None and self.keys is not None and self._api is not None
+        return client_binding_json(
+            self.local_origin,
+            self._api.rpc_base_url(self.local_origin),
+            self.config.hub_name,
+            self.keys.system_key,
+        )
+
+    async def _storage(self, config: HostConfig, data_dir: Path) -> str:
+        configured = os.environ.get(config.storage_setting, "").strip()
+        if configured:
+            connection = expand_development_storage(configured)
+        else:
+            self.azurite = Azurite(data_dir / "azurite")
+            connection = await asyncio.to_thread(self.azurite.start)
+        # App code reads the same setting, as it would in Azure.
+        os.environ[config.storage_setting] = connection
+        return connection
+
+    async def start(self) -> None:
+        options = self.options
+        app_dir = options.app_dir.resolve()
+        data_dir = options.data_path
+        data_dir.mkdir(parents=True, exist_ok=True)
+        apply_settings(app_dir)
+        self.config = config = load_host_config(app_dir)
+        connection = await self._storage(config, data_dir)
+        self.keys = load_or_create_keys(data_dir)
+        self.index = index = load_app(app_dir)
+        for entry in index.unsupported:
+            log.warning("function %s (%s) is not supported here", entry.name, entry.trigger_type)
+
+        threads = int(os.environ.get("PYTHON_THREADPOOL_THREAD_COUNT") or DEFAULT_WORKER_THREADS)
+        self.executor = ThreadPoolExecutor(max(1, threads), thread_name_prefix="function")
+        store = DurableStore(connection, config.hub_name)
+        self.engine = DurableEngine(
+            store,
+            index,
+            config.max_activities,
+            config.max_orchestrators,
+            config.refuse_running_instances,
+        )
+        await self.engine.start()
+
+        app = web.Application(client_max_size=16 * 1024 * 1024)
+        self._api = DurableHttpApi(self.engine, config.hub_name, self.keys.system_key)
+        self._api.add_routes(app)
+        triggers = HttpTriggers(
+            index.http,
+            config.route_prefix,
+            self.keys.function_key,
+            self.client_binding,
+            self.executor,
+        )
+        prefix = f"/{triggers.prefix}" if triggers.prefix else ""
+        app.router.add_route("*", prefix + "/{tail:.*}", triggers.handle)
+        self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, options.host, options.port, reuse_address=True)
+        await site.start()
+        server = getattr(site, "_server", None)
+        if server is not None and server.sockets:
+            self.port = int(server.sockets[0].getsockname()[1])
+        for line in triggers.describe():
+            log.info("http function: %s", line)
+        log.info(
+            "orchestrators: %s; activities: %s",
+            ", ".join(sorted(index.orchestrators)) or "none",
+            ", ".join(sorted(index.activities)) or "none",
+        )
+
+        status_table = TableClient.from_connection_string(connection, "StandaloneTimerStatus")
+        self.timers = TimerTriggers(
+            index.timers,
+            status_table,
+            config.hub_name,
+            self.client_binding,
+            self.executor,
+        )
+        await self.timers.start()
+        log.info(
+            "standalone host listening on %s (task hub %s)", self.local_origin, config.hub_name
+        )
+
+    async def stop(self) -> None:
+        """Stop timers, HTTP, the engine and Azurite, in that order; each step bounded."""
+        if self.timers is not None:
+            await self.timers.stop()
+            await self.timers.table.close()
+        if self.runner is not None:
+            await self.runner.cleanup()
+        if self.engine is not None:
+            await self.engine.stop()
+            with contextlib.suppress(Exception):
+                await self.engine.store.close()
+        with contextlib.suppress(Exception):
+            from azure.durable_functions.models.utils import http_utils
+
+            await http_utils._close_session()
+        if self.executor is not None:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+        if self.azurite is not None:
+            await asyncio.to_thread(self.azurite.stop)

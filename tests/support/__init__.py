@@ -1,0 +1,1 @@
+"""Helpers the tests share: real processes (Azurite, the standalone host) on loopback."""
