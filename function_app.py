@@ -1,4 +1,4 @@
-"""The Function App: creates the Durable Functions app and registers the blueprints. Nothing else."""
+"""The Function App: creates the Durable Functions app and registers the blueprints."""
 
 import azure.durable_functions as df
 import azure.functions as func

@@ -48,7 +48,9 @@ async def start(req: func.HttpRequest, client: df.DurableOrchestrationClient) ->
 
 @app.route(route="client/{instanceId}/{op}", methods=["POST", "GET"])
 @app.durable_client_input(client_name="client")
-async def client_ops(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+async def client_ops(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
     """Drive the SDK client's raise_event / terminate / get_status / purge from a test."""
     instance_id, op = req.route_params["instanceId"], req.route_params["op"]
     if op == "raise":
@@ -104,7 +106,9 @@ def wait_for_go(context: df.DurableOrchestrationContext):
 def retrying(context: df.DurableOrchestrationContext):
     """Call an activity that fails `failures` times, with a retry policy of `attempts`."""
     settings = context.get_input()
-    options = df.RetryOptions(first_retry_interval_in_milliseconds=200, max_number_of_attempts=settings["attempts"])
+    options = df.RetryOptions(
+        first_retry_interval_in_milliseconds=200, max_number_of_attempts=settings["attempts"]
+    )
     result = yield context.call_activity_with_retry("flaky", options, settings)
     return result
 
@@ -143,6 +147,25 @@ def parent(context: df.DurableOrchestrationContext):
     return {"childSum": child["sum"], "plusOne": child["sum"] + 1}
 
 
+@app.orchestration_trigger(context_name="context")
+def counter(context: df.DurableOrchestrationContext):
+    """Count to `target` by continuing as new once per step."""
+    state = context.get_input()
+    if state["count"] >= state["target"]:
+        return state
+    yield context.call_activity("square", {"i": state["count"]})
+    context.continue_as_new({"count": state["count"] + 1, "target": state["target"]})
+    return None
+
+
+@app.orchestration_trigger(context_name="context")
+def big_payload(context: df.DurableOrchestrationContext):
+    """Move a payload larger than a table property through input, activity and output."""
+    text = context.get_input()
+    echoed = yield context.call_activity("echo", text)
+    return {"length": len(echoed), "text": echoed}
+
+
 # -- activities ---------------------------------------------------------------------------------
 
 
@@ -164,6 +187,11 @@ def flaky(settings: dict) -> dict:
     if attempt <= int(settings["failures"]):
         raise RuntimeError(f"flaky attempt {attempt} failed")
     return {"attempt": attempt}
+
+
+@app.activity_trigger(input_name="text")
+def echo(text: str) -> str:
+    return text
 
 
 @app.activity_trigger(input_name="label")
