@@ -1,9 +1,10 @@
-"""GET /api/health: liveness for load balancers and the standalone host's readiness check."""
-
-import json
+"""GET /api/health: liveness for load balancers and monitors; needs no key, touches no storage."""
 
 import azure.durable_functions as df
 import azure.functions as func
+
+from orchestrations.api_common import api_endpoint, json_response
+from orchestrations.api_models import Health
 
 bp = df.Blueprint()
 
@@ -11,7 +12,6 @@ SERVICE_NAME = "scan-orchestrator"
 
 
 @bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@api_endpoint(authenticated=False)
 def health(req: func.HttpRequest) -> func.HttpResponse:
-    """Answer 200 with a small JSON document; needs no key and touches no storage."""
-    body = {"status": "ok", "service": SERVICE_NAME}
-    return func.HttpResponse(json.dumps(body), status_code=200, mimetype="application/json")
+    return json_response(Health(status="ok", service=SERVICE_NAME))

@@ -1,0 +1,229 @@
+"""Activities of the scan orchestration: plan, run one item, summarize, finish.
+
+Each takes and returns plain JSON dicts and is idempotent (upserts keyed by scan id and item
+id; terminal records are never overwritten). Transient failures raise, so the orchestrator's
+RetryOptions retry them; anything else comes back as `{"ok": False, "error": ...}` and is not
+retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import azure.durable_functions as df
+from azure.core.exceptions import (
+    HttpResponseError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+
+from orchestrations.artifacts import BlobArtifactStore
+from orchestrations.scan_service import Stores
+from orchestrations.scan_store import COMPLETED, RUNNING, TERMINAL, ScanRecord, utcnow
+from orchestrations.settings import get_settings
+from orchestrations.target_kinds import KINDS
+from scanner.engine import (
+    ItemResult,
+    ScanEngine,
+    ScanError,
+    ScanTarget,
+    TransientScanError,
+    WorkItem,
+)
+
+log = logging.getLogger(__name__)
+bp = df.Blueprint()
+
+PLAN_PROGRESS = 5
+RUN_PROGRESS = 10
+SUMMARIZE_PROGRESS = 95
+_PROGRESS_WRITE_INTERVAL_S = 0.25
+
+_engines: dict[str, ScanEngine] = {}
+_engines_lock = threading.Lock()
+
+
+def engine_for(target_type: str) -> ScanEngine:
+    """One engine per kind and process (engines may hold keys or connection pools)."""
+    with _engines_lock:
+        if target_type not in _engines:
+            _engines[target_type] = KINDS[target_type].engine(get_settings())
+        return _engines[target_type]
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, TransientScanError | ServiceRequestError | ServiceResponseError):
+        return True
+    if isinstance(exc, HttpResponseError):
+        return exc.status_code is None or exc.status_code >= 500 or exc.status_code in (408, 429)
+    return isinstance(exc, ConnectionError | TimeoutError)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ScanError):
+        return str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {exc}"
+
+
+@bp.activity_trigger(input_name="payload")
+def scan_plan(payload: dict[str, Any]) -> dict[str, Any]:
+    scan_id = payload["scanId"]
+    target = ScanTarget.model_validate(payload["target"])
+    stores = Stores.of(get_settings())
+    engine = engine_for(target.target_type)
+
+    def running(record: ScanRecord) -> None:
+        record.status = RUNNING
+        record.started_at = record.started_at or utcnow()
+        record.phase = "Plan"
+        record.progress = max(record.progress, PLAN_PROGRESS)
+
+    record = stores.scans.update(scan_id, running)
+    if record is None or record.status in TERMINAL:
+        return {"ok": False, "cancelled": True, "error": "the scan ended before it started"}
+    log.info("scan=%s target=%s: planning", scan_id, target.target_id)
+
+    last_write: dict[str, Any] = {"at": 0.0, "phase": ""}
+
+    def progress(phase: str, step: str | None) -> None:
+        now = time.monotonic()
+        if phase == last_write["phase"] and now - last_write["at"] < _PROGRESS_WRITE_INTERVAL_S:
+            return
+        last_write.update(at=now, phase=phase)
+
+        def change(r: ScanRecord) -> None:
+            r.phase, r.step = phase, step
+
+        stores.scans.update(scan_id, change)
+
+    store = BlobArtifactStore(stores.scans.storage, scan_id)
+    try:
+        plan = engine.plan(target, store, progress)
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        log.warning("scan=%s target=%s: plan failed: %s", scan_id, target.target_id, _describe(exc))
+        return {"ok": False, "error": _describe(exc)}
+
+    def planned(r: ScanRecord) -> None:
+        r.phase = engine.run_phase
+        r.step = None
+        r.progress = max(r.progress, RUN_PROGRESS)
+        r.total_items = len(plan.items)
+        r.counters.update(plan.counters)
+        r.counters[engine.total_counter] = len(plan.items)
+        r.counters[engine.completed_counter] = 0
+
+    stores.scans.update(scan_id, planned)
+    log.info("scan=%s target=%s: %d item(s) planned", scan_id, target.target_id, len(plan.items))
+    return {
+        "ok": True,
+        "phase": engine.run_phase,
+        "items": [item.model_dump() for item in plan.items],
+        "context": plan.context,
+    }
+
+
+@bp.activity_trigger(input_name="payload")
+def scan_run_item(payload: dict[str, Any]) -> dict[str, Any]:
+    scan_id = payload["scanId"]
+    target = ScanTarget.model_validate(payload["target"])
+    item = WorkItem.model_validate(payload["item"])
+    stores = Stores.of(get_settings())
+    engine = engine_for(target.target_type)
+    store = BlobArtifactStore(stores.scans.storage, scan_id)
+    began = time.monotonic()
+    fatal = False
+    try:
+        result = engine.run(target, item, payload.get("context") or {}, store)
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        fatal = True
+        log.warning(
+            "scan=%s target=%s: item %s failed: %s",
+            scan_id,
+            target.target_id,
+            item.item_id,
+            _describe(exc),
+        )
+        result = ItemResult(
+            item_id=item.item_id, title=item.title, status="error", error=_describe(exc)
+        )
+    result.duration_ms = int((time.monotonic() - began) * 1000)
+    stores.scans.put_item(scan_id, result)
+    return {
+        "ok": not fatal,
+        "itemId": result.item_id,
+        "status": result.status,
+        "findings": len(result.findings),
+        "error": result.error,
+    }
+
+
+@bp.activity_trigger(input_name="payload")
+def scan_summarize(payload: dict[str, Any]) -> dict[str, Any]:
+    scan_id = payload["scanId"]
+    target = ScanTarget.model_validate(payload["target"])
+    stores = Stores.of(get_settings())
+    engine = engine_for(target.target_type)
+
+    def summarizing(r: ScanRecord) -> None:
+        r.phase = "Summarize"
+        r.step = None
+        r.progress = max(r.progress, SUMMARIZE_PROGRESS)
+
+    stores.scans.update(scan_id, summarizing)
+    results = stores.scans.items(scan_id)
+    store = BlobArtifactStore(stores.scans.storage, scan_id)
+    try:
+        summary = engine.summarize(target, payload.get("context") or {}, results, store)
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        return {"ok": False, "error": _describe(exc)}
+
+    def summarized(r: ScanRecord) -> None:
+        r.results = summary.results
+        r.counters.update(summary.counters)
+        r.counters[engine.completed_counter] = len(results)
+
+    stores.scans.update(scan_id, summarized)
+    return {"ok": summary.error is None, "error": summary.error}
+
+
+@bp.activity_trigger(input_name="payload")
+def scan_finish(payload: dict[str, Any]) -> dict[str, Any]:
+    scan_id = payload["scanId"]
+    status = payload["status"]
+    error = payload.get("error")
+    stores = Stores.of(get_settings())
+
+    def finished(r: ScanRecord) -> None:
+        r.status = status
+        r.completed_at = utcnow()
+        r.step = None
+        r.error_message = error
+        if status == COMPLETED:
+            r.phase, r.progress = "Done", 100
+        else:
+            r.phase = "Failed"
+            r.counters[r.completed_counter] = stores.scans.count_items(scan_id)
+
+    record = stores.scans.update(scan_id, finished)
+    if record is None:
+        return {"ok": False, "error": "scan record not found"}
+    stores.targets.record_scan(record.target_type, record.target_id, scan_id, record.status)
+    stores.scans.release_lease(record.target_type, record.target_id, scan_id)
+    log.info(
+        "scan=%s target=%s:%s %s%s",
+        scan_id,
+        record.target_type,
+        record.target_id,
+        record.status,
+        f": {error}" if error else "",
+    )
+    return {"ok": True, "status": record.status}

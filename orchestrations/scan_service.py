@@ -1,0 +1,247 @@
+"""Starting and cancelling scans: the lease, the scan record and the orchestration, in order.
+
+Shared by the HTTP API and the scheduler. Storage calls are synchronous SDK calls, run in
+threads so that the (async) durable-client functions never block their event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from orchestrations.scan_store import (
+    CANCELLED,
+    FAILED,
+    TERMINAL,
+    LeaseHeldError,
+    ScanRecord,
+    ScanStore,
+    new_scan_id,
+    utcnow,
+)
+from orchestrations.settings import AppSettings
+from orchestrations.storage import get_storage
+from orchestrations.target_kinds import TargetKind, instance_id_for
+from orchestrations.target_store import TargetStore
+
+log = logging.getLogger(__name__)
+
+ORCHESTRATOR = "scan_orchestrator"
+_ALIVE = {"Running", "Pending", "ContinuedAsNew", "Suspended"}
+_START_ATTEMPTS = 30
+_START_RETRY_S = 0.1
+
+
+class ScanConflictError(Exception):
+    """The target already has an active scan."""
+
+    def __init__(self, active_scan_id: str) -> None:
+        super().__init__(f"a scan of this target is already active: {active_scan_id}")
+        self.active_scan_id = active_scan_id
+
+
+class ScanNotFoundError(Exception):
+    """No scan with this id."""
+
+
+class ScanFinishedError(Exception):
+    """The scan has already ended."""
+
+
+class ScanStartError(Exception):
+    """The orchestration could not be started; the scan record says failed."""
+
+
+@dataclass
+class Stores:
+    scans: ScanStore
+    targets: TargetStore
+
+    @classmethod
+    def of(cls, settings: AppSettings) -> Stores:
+        storage = get_storage(settings)
+        return cls(ScanStore(storage), TargetStore(storage))
+
+
+async def _orchestration(client: Any, instance_id: str) -> tuple[str | None, str | None]:
+    """(runtime status, scan id it runs) of an instance, or (None, None) when there is none."""
+    try:
+        status = await client.get_status(instance_id, show_input=True)
+    except Exception as exc:
+        log.warning("status of orchestration %s unavailable: %s", instance_id, exc)
+        return "Unknown", None
+    runtime = status.runtime_status.value if status.runtime_status else None
+    raw_input = status.input_
+    scan_id = raw_input.get("scanId") if isinstance(raw_input, dict) else None
+    return runtime, scan_id
+
+
+async def _lease_is_stale(
+    client: Any, stores: Stores, settings: AppSettings, held: LeaseHeldError
+) -> bool:
+    """A lease is stale when its scan has ended, or its orchestration is gone for good."""
+    record = await asyncio.to_thread(stores.scans.get, held.scan_id)
+    if record is None or record.status in TERMINAL:
+        return True
+    runtime, running_scan = await _orchestration(client, held.instance_id)
+    if runtime in _ALIVE and running_scan == held.scan_id:
+        return False
+    if runtime == "Unknown":
+        return False  # cannot tell: keep the lease rather than run two scans
+    grace = timedelta(seconds=settings.scan_lease_grace_seconds)
+    if utcnow() - record.created_at < grace:
+        return False  # its trigger may still be starting the orchestration
+    log.warning(
+        "scan=%s target=%s: orchestration %s is %s; taking its lease over",
+        held.scan_id,
+        record.target_id,
+        held.instance_id,
+        runtime or "gone",
+    )
+
+    def mark_lost(r: ScanRecord) -> None:
+        r.status = FAILED
+        r.completed_at = utcnow()
+        r.error_message = "the scan's orchestration was lost; a newer scan replaced it"
+
+    await asyncio.to_thread(stores.scans.update, held.scan_id, mark_lost)
+    return True
+
+
+async def _acquire(client: Any, stores: Stores, settings: AppSettings, record: ScanRecord) -> None:
+    for _ in range(3):
+        try:
+            await asyncio.to_thread(
+                stores.scans.acquire_lease,
+                record.target_type,
+                record.target_id,
+                record.scan_id,
+                record.instance_id,
+            )
+            return
+        except LeaseHeldError as held:
+            if not await _lease_is_stale(client, stores, settings, held):
+                raise ScanConflictError(held.scan_id) from held
+            taken = await asyncio.to_thread(
+                stores.scans.take_over_lease,
+                record.target_type,
+                record.target_id,
+                held.scan_id,
+                record.scan_id,
+                record.instance_id,
+            )
+            if taken:
+                return
+    holder = await asyncio.to_thread(
+        stores.scans.lease_holder, record.target_type, record.target_id
+    )
+    raise ScanConflictError(holder or "unknown")
+
+
+async def _start_orchestration(client: Any, record: ScanRecord, target: dict[str, Any]) -> None:
+    payload = {"scanId": record.scan_id, "target": target}
+    last_error: Exception | None = None
+    for _ in range(_START_ATTEMPTS):
+        try:
+            await client.start_new(ORCHESTRATOR, record.instance_id, payload)
+            return
+        except Exception as exc:
+            # The target's previous orchestration releases the lease just before it ends;
+            # a new start can arrive in that moment. Wait for it to finish.
+            last_error = exc
+            await asyncio.sleep(_START_RETRY_S)
+    raise ScanStartError(f"could not start the scan orchestration: {last_error}")
+
+
+async def start_scan(
+    client: Any,
+    settings: AppSettings,
+    kind: TargetKind,
+    request: Any,
+    trigger: str = "api",
+) -> ScanRecord:
+    """Lease, record, orchestration. Raises ScanConflictError when the target is busy."""
+    stores = Stores.of(settings)
+    target_id = kind.target_id(request)
+    registered = await asyncio.to_thread(stores.targets.get, kind.name, target_id)
+    target = kind.resolve(request, registered)
+    engine = kind.engine(settings)
+    record = ScanRecord(
+        scan_id=new_scan_id(),
+        target_type=kind.name,
+        target_id=target.target_id,
+        instance_id=instance_id_for(kind.name, target.target_id),
+        run_phase=engine.run_phase,
+        completed_counter=engine.completed_counter,
+        total_counter=engine.total_counter,
+        options=target.config,
+        trigger=trigger,
+    )
+    await _acquire(client, stores, settings, record)
+    try:
+        await asyncio.to_thread(stores.scans.create, record)
+    except Exception:
+        await asyncio.to_thread(
+            stores.scans.release_lease, record.target_type, record.target_id, record.scan_id
+        )
+        raise
+    try:
+        await _start_orchestration(client, record, target.model_dump())
+    except ScanStartError as exc:
+        reason = str(exc)
+
+        def failed(r: ScanRecord) -> None:
+            r.status = FAILED
+            r.completed_at = utcnow()
+            r.error_message = reason
+
+        await asyncio.to_thread(stores.scans.update, record.scan_id, failed)
+        await asyncio.to_thread(
+            stores.scans.release_lease, record.target_type, record.target_id, record.scan_id
+        )
+        raise
+    log.info(
+        "scan=%s target=%s:%s started (%s)",
+        record.scan_id,
+        record.target_type,
+        record.target_id,
+        trigger,
+    )
+    return record
+
+
+async def cancel_scan(client: Any, settings: AppSettings, scan_id: str) -> ScanRecord:
+    """Terminate the scan's orchestration, mark it cancelled, release its lease."""
+    stores = Stores.of(settings)
+    record = await asyncio.to_thread(stores.scans.get, scan_id)
+    if record is None:
+        raise ScanNotFoundError(scan_id)
+    if record.status in TERMINAL:
+        raise ScanFinishedError(f"scan {scan_id} has already ended ({record.status})")
+    runtime, running_scan = await _orchestration(client, record.instance_id)
+    if runtime in _ALIVE and running_scan == scan_id:
+        try:
+            await client.terminate(record.instance_id, f"scan {scan_id} cancelled")
+        except Exception as exc:
+            log.warning("scan=%s target=%s: terminate failed: %s", scan_id, record.target_id, exc)
+
+    def cancelled(r: ScanRecord) -> None:
+        r.status = CANCELLED
+        r.completed_at = utcnow()
+        r.phase = "Cancelled"
+        r.error_message = "cancelled by request"
+
+    stored = await asyncio.to_thread(stores.scans.update, scan_id, cancelled)
+    if stored is None or stored.status != CANCELLED:
+        raise ScanFinishedError(f"scan {scan_id} ended before it could be cancelled")
+    await asyncio.to_thread(
+        stores.scans.release_lease, stored.target_type, stored.target_id, scan_id
+    )
+    await asyncio.to_thread(
+        stores.targets.record_scan, stored.target_type, stored.target_id, scan_id, CANCELLED
+    )
+    log.info("scan=%s target=%s:%s cancelled", scan_id, stored.target_type, stored.target_id)
+    return stored

@@ -1,0 +1,184 @@
+"""Findings reports of a scan: JSON, SARIF 2.1.0, CSV and HTML. Pure functions.
+
+Engines with richer reports (the repository engine's traceability matrix) add their own;
+this is the common form every scan has.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+from typing import Any
+
+from scanner.engine import Finding, ItemResult
+
+FORMATS = ("json", "sarif", "csv", "html")
+CONTENT_TYPES = {
+    "json": "application/json",
+    "sarif": "application/sarif+json",
+    "csv": "text/csv; charset=utf-8",
+    "html": "text/html; charset=utf-8",
+}
+_SARIF_LEVEL = {
+    "critical": "error",
+    "high": "error",
+    "medium": "warning",
+    "low": "note",
+    "info": "note",
+}
+_SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+
+def _findings(items: list[ItemResult]) -> list[Finding]:
+    return [finding for item in items for finding in item.findings]
+
+
+def report_json(scan: dict[str, Any], items: list[ItemResult]) -> str:
+    findings = _findings(items)
+    by_severity: dict[str, int] = {}
+    for finding in findings:
+        by_severity[finding.severity] = by_severity.get(finding.severity, 0) + 1
+    document = {
+        "scan": scan,
+        "summary": {
+            "items": len(items),
+            "itemsByStatus": {
+                status: sum(1 for i in items if i.status == status)
+                for status in sorted({i.status for i in items})
+            },
+            "findings": len(findings),
+            "findingsBySeverity": by_severity,
+        },
+        "items": [
+            {
+                "itemId": i.item_id,
+                "title": i.title,
+                "status": i.status,
+                "error": i.error,
+                "findings": [f.model_dump(mode="json") for f in i.findings],
+            }
+            for i in sorted(items, key=lambda i: i.item_id)
+        ],
+    }
+    return json.dumps(document, indent=2)
+
+
+def _sarif_location(finding: Finding) -> list[dict[str, Any]]:
+    where = finding.location
+    path = where.get("file") or where.get("path")
+    if path:
+        region = {"startLine": int(where["line"])} if str(where.get("line", "")).isdigit() else {}
+        physical: dict[str, Any] = {"artifactLocation": {"uri": str(path)}}
+        if region:
+            physical["region"] = region
+        return [{"physicalLocation": physical}]
+    resource = where.get("resourceId") or where.get("resource") or where.get("target")
+    if resource:
+        return [{"logicalLocations": [{"fullyQualifiedName": str(resource)}]}]
+    return []
+
+
+def report_sarif(
+    scan: dict[str, Any], items: list[ItemResult], tool: str = "scan-orchestrator"
+) -> str:
+    findings = _findings(items)
+    rules: dict[str, dict[str, Any]] = {}
+    for finding in findings:
+        rules.setdefault(
+            finding.rule_id,
+            {
+                "id": finding.rule_id,
+                "name": finding.rule_id,
+                "shortDescription": {"text": finding.title},
+                "help": {"text": finding.remediation or finding.title},
+                "properties": {"severity": finding.severity},
+            },
+        )
+    results = [
+        {
+            "ruleId": finding.rule_id,
+            "level": _SARIF_LEVEL[finding.severity],
+            "message": {"text": finding.message},
+            "locations": _sarif_location(finding),
+        }
+        for finding in findings
+    ]
+    document = {
+        "$schema": _SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {"driver": {"name": tool, "rules": list(rules.values())}},
+                "results": results,
+                "properties": {"scanId": scan.get("scanId"), "targetId": scan.get("targetId")},
+            }
+        ],
+    }
+    return json.dumps(document, indent=2)
+
+
+def report_csv(scan: dict[str, Any], items: list[ItemResult]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["item", "item_status", "rule", "severity", "title", "message", "location"])
+    for item in sorted(items, key=lambda i: i.item_id):
+        if not item.findings:
+            writer.writerow([item.item_id, item.status, "", "", item.title, item.error or "", ""])
+        for finding in item.findings:
+            location = json.dumps(finding.location, sort_keys=True) if finding.location else ""
+            writer.writerow(
+                [
+                    item.item_id,
+                    item.status,
+                    finding.rule_id,
+                    finding.severity,
+                    finding.title,
+                    finding.message,
+                    location,
+                ]
+            )
+    return out.getvalue()
+
+
+def report_html(scan: dict[str, Any], items: list[ItemResult]) -> str:
+    e = html.escape
+    rows = []
+    for item in sorted(items, key=lambda i: i.item_id):
+        for finding in item.findings or [None]:  # type: ignore[list-item]
+            if finding is None:
+                rows.append(
+                    f"<tr class='{e(item.status)}'><td>{e(item.item_id)}</td><td>{e(item.status)}"
+                    f"</td><td></td><td></td><td>{e(item.error or item.title)}</td></tr>"
+                )
+            else:
+                rows.append(
+                    f"<tr class='{e(finding.severity)}'><td>{e(item.item_id)}</td>"
+                    f"<td>{e(item.status)}</td><td>{e(finding.rule_id)}</td>"
+                    f"<td>{e(finding.severity)}</td><td>{e(finding.message)}</td></tr>"
+                )
+    title = (
+        f"Scan {scan.get('scanId', '')} of {scan.get('targetType', '')} {scan.get('targetId', '')}"
+    )
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>{e(title)}</title><style>"
+        "body{font-family:sans-serif}table{border-collapse:collapse}"
+        "td,th{border:1px solid #999;padding:4px 8px}"
+        ".critical,.high,.error{background:#f8d0d0}.medium,.failed{background:#fbe8c0}"
+        ".low,.info{background:#eef}.passed{background:#d8f0d8}"
+        f"</style></head><body><h1>{e(title)}</h1>"
+        f"<p>Status: {e(str(scan.get('status', '')))}</p>"
+        "<table><tr><th>Item</th><th>Status</th><th>Rule</th><th>Severity</th><th>Message</th></tr>"
+        + "".join(rows)
+        + "</table></body></html>"
+    )
+
+
+def render(fmt: str, scan: dict[str, Any], items: list[ItemResult]) -> tuple[str, str]:
+    """(content type, body) of the report in `fmt`; ValueError for an unknown format."""
+    renderers = {"json": report_json, "sarif": report_sarif, "csv": report_csv, "html": report_html}
+    if fmt not in renderers:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}")
+    return CONTENT_TYPES[fmt], renderers[fmt](scan, items)
