@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.host_process import HostProcess
 from tests.support.scan_api import Api, scan_api_env, start_api
 
 ORDER = {"pending": 0, "running": 1, "completed": 2, "failed": 2, "cancelled": 2}
@@ -97,7 +96,9 @@ def test_list_is_newest_first_filters_and_paginates(api: Api) -> None:
 def test_twenty_concurrent_triggers_of_one_target_start_exactly_one(api: Api) -> None:
     target = name()
     with ThreadPoolExecutor(20) as pool:
-        answers = list(pool.map(lambda _: api.scan(name=target, items=2, itemDelayMs=500), range(20)))
+        answers = list(
+            pool.map(lambda _: api.scan(name=target, items=2, itemDelayMs=500), range(20))
+        )
     codes = [a.status_code for a in answers]
     assert codes.count(202) == 1, codes
     assert codes.count(409) == 19, codes
@@ -128,7 +129,9 @@ def test_a_failing_item_fails_the_scan_but_keeps_other_results(api: Api) -> None
 
 
 def test_a_soft_item_error_still_completes_the_scan(api: Api) -> None:
-    final = api.wait(api.scan(name=name(), items=3, itemDelayMs=0, softFailItems=[1]).json()["scanId"])
+    final = api.wait(
+        api.scan(name=name(), items=3, itemDelayMs=0, softFailItems=[1]).json()["scanId"]
+    )
     assert final["status"] == "completed"
     assert [i["status"] for i in final["items"]] == ["passed", "error", "passed"]
 
@@ -164,7 +167,10 @@ def test_unknown_and_invalid_requests_get_clear_4xx(api: Api) -> None:
     assert invalid.status_code == 422
     fields = {d["field"] for d in invalid.json()["error"]["details"]}
     assert {"name", "items"} <= fields
-    snake = api.post("/api/v1/scans", {"target_type": "synthetic", "name": name(), "item_delay_ms": 0, "items": 1})
+    snake = api.post(
+        "/api/v1/scans",
+        {"target_type": "synthetic", "name": name(), "item_delay_ms": 0, "items": 1},
+    )
     assert snake.status_code == 202  # snake_case is accepted too
     api.wait(snake.json()["scanId"])
     repo = api.post("/api/v1/repositories/nope/scan", {})
@@ -204,7 +210,11 @@ def test_every_endpoint_but_health_needs_the_api_key(api: Api) -> None:
         for method in operations:
             for headers in ({}, {"X-API-Key": "wrong"}):
                 answer = requests.request(
-                    method.upper(), api.host.base_url + concrete, headers=headers, json={}, timeout=10
+                    method.upper(),
+                    api.host.base_url + concrete,
+                    headers=headers,
+                    json={},
+                    timeout=10,
                 )
                 if path == "/api/health":
                     assert answer.status_code == 200

@@ -44,13 +44,17 @@ class Api:
         self.headers = {"X-API-Key": key}
 
     def post(self, path: str, json: Any = None, **kwargs: Any) -> requests.Response:
-        return requests.post(self.host.base_url + path, json=json, headers=self.headers, timeout=30, **kwargs)
+        return requests.post(
+            self.host.base_url + path, json=json, headers=self.headers, timeout=30, **kwargs
+        )
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         return requests.get(self.host.base_url + path, headers=self.headers, timeout=30, **kwargs)
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        return requests.request(method, self.host.base_url + path, headers=self.headers, timeout=30, **kwargs)
+        return requests.request(
+            method, self.host.base_url + path, headers=self.headers, timeout=30, **kwargs
+        )
 
     def scan(self, **body: Any) -> requests.Response:
         return self.post("/api/v1/scans", {"targetType": "synthetic", **body})

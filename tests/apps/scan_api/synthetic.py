@@ -8,13 +8,12 @@ from __future__ import annotations
 import time
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from orchestrations.api_models import ApiModel, validate_schedule
 from orchestrations.settings import AppSettings
 from orchestrations.target_kinds import TargetKind
 from orchestrations.target_store import TargetRecord
-from pydantic import field_validator
 from scanner.engine import (
     ArtifactStore,
     Finding,
@@ -131,7 +130,9 @@ class SyntheticKind(TargetKind):
         return str(request.name)
 
     def request_for(self, registered: TargetRecord) -> ApiModel:
-        return SyntheticScanRequest.model_validate({**registered.config, "name": registered.target_id})
+        return SyntheticScanRequest.model_validate(
+            {**registered.config, "name": registered.target_id}
+        )
 
     def engine(self, settings: AppSettings) -> ScanEngine:
         return SyntheticEngine()
