@@ -126,7 +126,15 @@ class StandaloneHost:
         )
         prefix = f"/{triggers.prefix}" if triggers.prefix else ""
         app.router.add_route("*", prefix + "/{tail:.*}", triggers.handle)
-        self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # Long URLs and headers reach the functions (which answer JSON) instead of failing in
+        # the HTTP parser with a plain-text 400.
+        self.runner = web.AppRunner(
+            app,
+            access_log=None,
+            handle_signals=False,
+            max_line_size=65536,
+            max_field_size=65536,
+        )
         await self.runner.setup()
         site = web.TCPSite(self.runner, options.host, options.port, reuse_address=True)
         await site.start()

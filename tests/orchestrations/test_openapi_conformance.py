@@ -1,0 +1,100 @@
+"""schemathesis against /api/openapi.json: no 5xx, every answer as documented."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from tests.support.host_process import HostProcess
+from tests.support.scan_api import API_KEY, Api, scan_api_env, start_api
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+MIN_CASES = 500
+EXAMPLES_PER_MODE = 20
+
+
+@pytest.fixture(scope="module")
+def api_host(azurite: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostProcess]:
+    host = start_api(tmp_path_factory.mktemp("openapi"), scan_api_env(azurite))
+    yield host
+    host.stop()
+
+
+@pytest.fixture(scope="module")
+def api_schema(api_host: HostProcess) -> Any:
+    return schemathesis.openapi.from_url(
+        api_host.base_url + "/api/openapi.json", headers={"X-API-Key": API_KEY}
+    )
+
+
+def test_the_document_describes_every_route(api_host: HostProcess) -> None:
+    spec = Api(api_host).get("/api/openapi.json").json()
+    assert spec["openapi"] == "3.1.0"
+    assert spec["components"]["securitySchemes"]["ApiKey"]["name"] == "X-API-Key"
+    expected = {
+        "/api/v1/scans",
+        "/api/scans",
+        "/api/v1/scans/{scanId}",
+        "/api/scans/{scanId}",
+        "/api/v1/scans/{scanId}/cancel",
+        "/api/v1/scans/{scanId}/report",
+        "/api/v1/repositories/{repositoryId}/scan",
+        "/api/scans/trigger",
+        "/api/v1/repositories",
+        "/api/v1/hosts",
+        "/api/v1/subscriptions",
+        "/api/health",
+    }
+    assert expected <= set(spec["paths"])
+    triggers = spec["paths"]["/api/v1/scans"]["post"]["requestBody"]["content"]
+    assert len(triggers["application/json"]["schema"]["anyOf"]) == 4  # three kinds + synthetic
+
+
+def test_api_conforms_to_its_openapi_document(api_schema: Any) -> None:
+    """Positive and negative cases for every operation; all checks on every answer."""
+    failures: dict[str, str] = {}
+    cases_run: list[str] = []
+    operations = [result.ok() for result in api_schema.get_all_operations()]
+    for operation in operations:
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+
+            @given(case=operation.as_strategy(generation_mode=mode))
+            @settings(
+                max_examples=EXAMPLES_PER_MODE,
+                deadline=None,
+                suppress_health_check=list(HealthCheck),
+                derandomize=True,
+                phases=[Phase.explicit, Phase.generate],
+                database=None,
+            )
+            def run(case: Any) -> None:
+                response = case.call(headers={"X-API-Key": API_KEY}, timeout=30)
+                cases_run.append(operation.label)
+                case.validate_response(response, checks=CHECKS)
+
+            try:
+                run()
+            except Unsatisfiable:
+                continue  # no invalid input exists (an operation without parameters)
+            except Exception as exc:  # keep going: report every failing operation at once
+                failures[f"{operation.label} ({mode.value})"] = str(exc)[:2000]
+    assert not failures, "\n\n".join(f"{k}: {v}" for k, v in failures.items())
+    assert len(cases_run) >= MIN_CASES, len(cases_run)
+    assert len(set(cases_run)) == len(operations) >= 25  # every operation was exercised
