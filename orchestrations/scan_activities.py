@@ -81,7 +81,8 @@ def scan_plan(payload: dict[str, Any]) -> dict[str, Any]:
         record.phase = "Plan"
         record.progress = max(record.progress, PLAN_PROGRESS)
 
-    record = stores.scans.update(scan_id, running)
+    record = stores.scans.get(scan_id)
+    record = stores.scans.modify(record, running) if record is not None else None
     if record is None or record.status in TERMINAL:
         return {"ok": False, "cancelled": True, "error": "the scan ended before it started"}
     log.info("scan=%s target=%s: planning", scan_id, target.target_id)
@@ -97,7 +98,7 @@ def scan_plan(payload: dict[str, Any]) -> dict[str, Any]:
         def change(r: ScanRecord) -> None:
             r.phase, r.step = phase, step
 
-        stores.scans.update(scan_id, change)
+        stores.scans.modify(record, change)
 
     store = BlobArtifactStore(stores.scans.storage, scan_id)
     try:
@@ -117,7 +118,7 @@ def scan_plan(payload: dict[str, Any]) -> dict[str, Any]:
         r.counters[engine.total_counter] = len(plan.items)
         r.counters[engine.completed_counter] = 0
 
-    stores.scans.update(scan_id, planned)
+    stores.scans.modify(record, planned)
     log.info("scan=%s target=%s: %d item(s) planned", scan_id, target.target_id, len(plan.items))
     return {
         "ok": True,
@@ -176,7 +177,10 @@ def scan_summarize(payload: dict[str, Any]) -> dict[str, Any]:
         r.step = None
         r.progress = max(r.progress, SUMMARIZE_PROGRESS)
 
-    stores.scans.update(scan_id, summarizing)
+    record = stores.scans.get(scan_id)
+    if record is None:
+        return {"ok": False, "error": "scan record not found"}
+    stores.scans.modify(record, summarizing)
     results = stores.scans.items(scan_id)
     store = BlobArtifactStore(stores.scans.storage, scan_id)
     try:
@@ -191,7 +195,7 @@ def scan_summarize(payload: dict[str, Any]) -> dict[str, Any]:
         r.counters.update(summary.counters)
         r.counters[engine.completed_counter] = len(results)
 
-    stores.scans.update(scan_id, summarized)
+    stores.scans.modify(record, summarized)
     return {"ok": summary.error is None, "error": summary.error}
 
 

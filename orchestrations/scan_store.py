@@ -211,6 +211,20 @@ class ScanStore:
         record.etag = metadata.get("etag")
         return True
 
+    def modify(self, record: ScanRecord, change: Any) -> ScanRecord | None:
+        """Apply `change` to a record read earlier and save it if nobody wrote it since; on a
+        conflict, reload and apply again. Terminal records are left alone. One write when
+        uncontended (`update` needs a read first)."""
+        current: ScanRecord | None = record
+        for _ in range(20):
+            if current is None or current.status in TERMINAL:
+                return current
+            change(current)
+            if self.save(current):
+                return current
+            current = self.get(record.scan_id)
+        raise RuntimeError(f"scan {record.scan_id}: too many concurrent updates")
+
     def update(self, scan_id: str, change: Any, allow_terminal: bool = False) -> ScanRecord | None:
         """Read-modify-write with ETag retry. `change(record)` edits in place; a terminal
         record is left alone unless `allow_terminal`. Returns the record as stored."""

@@ -58,29 +58,36 @@ class Storage:
         self.prefix = settings.scan_storage_prefix
         self._tables = _tables(settings)
         self._blobs = _blobs(settings)
-        self._ready: set[str] = set()
-        self._ready_lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._table_clients: dict[str, TableClient] = {}
+        self._container_client: ContainerClient | None = None
 
     def table(self, name: str) -> TableClient:
-        full = f"{self.prefix}{name}"
-        if full not in self._ready:
-            with self._ready_lock:
-                if full not in self._ready:
+        """The table's client, created (with its table) once and reused after: each client
+        holds its own connection pool, so a new one per call would reconnect every time."""
+        client = self._table_clients.get(name)
+        if client is None:
+            with self._lock:
+                client = self._table_clients.get(name)
+                if client is None:
+                    full = f"{self.prefix}{name}"
                     with contextlib.suppress(ResourceExistsError):
                         self._tables.create_table(full)
-                    self._ready.add(full)
-        return self._tables.get_table_client(full)
+                    client = self._tables.get_table_client(full)
+                    self._table_clients[name] = client
+        return client
 
     @property
     def container(self) -> ContainerClient:
-        name = f"{self.prefix.lower()}-artifacts"
-        client = self._blobs.get_container_client(name)
-        if name not in self._ready:
-            with self._ready_lock:
-                if name not in self._ready:
+        client = self._container_client
+        if client is None:
+            with self._lock:
+                client = self._container_client
+                if client is None:
+                    client = self._blobs.get_container_client(f"{self.prefix.lower()}-artifacts")
                     with contextlib.suppress(ResourceExistsError):
                         client.create_container()
-                    self._ready.add(name)
+                    self._container_client = client
         return client
 
     # -- JSON values that may be large ------------------------------------------------------

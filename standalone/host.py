@@ -13,6 +13,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from azure.data.tables.aio import TableClient
@@ -23,7 +24,7 @@ from standalone.durable.engine import DurableEngine
 from standalone.durable.store import DurableStore
 from standalone.durable.webhooks import DurableHttpApi
 from standalone.host_config import HostConfig, load_host_config
-from standalone.http_triggers import HttpTriggers, client_binding_json
+from standalone.http_triggers import HttpTriggers, client_binding_json, json_error
 from standalone.keys import HostKeys, load_or_create_keys
 from standalone.settings import apply_settings, expand_development_storage
 from standalone.timer_triggers import TimerTriggers
@@ -44,6 +45,19 @@ class HostOptions:
     @property
     def data_path(self) -> Path:
         return (self.data_dir or self.app_dir / DEFAULT_DATA_DIR).resolve()
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Errors raised by the HTTP layer itself (no route, bad method, body too large) as JSON."""
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = exc.reason.lower().replace(" ", "_")
+        return json_error(exc.status, code, exc.reason)
 
 
 class StandaloneHost:
@@ -114,7 +128,7 @@ class StandaloneHost:
         )
         await self.engine.start()
 
-        app = web.Application(client_max_size=16 * 1024 * 1024)
+        app = web.Application(client_max_size=16 * 1024 * 1024, middlewares=[json_errors])
         self._api = DurableHttpApi(self.engine, config.hub_name, self.keys.system_key)
         self._api.add_routes(app)
         triggers = HttpTriggers(
@@ -125,7 +139,8 @@ class StandaloneHost:
             self.executor,
         )
         prefix = f"/{triggers.prefix}" if triggers.prefix else ""
-        app.router.add_route("*", prefix + "/{tail:.*}", triggers.handle)
+        # [\s\S]: a path may hold an encoded newline; it still belongs to the functions.
+        app.router.add_route("*", prefix + r"/{tail:[\s\S]*}", triggers.handle)
         # Long URLs and headers reach the functions (which answer JSON) instead of failing in
         # the HTTP parser with a plain-text 400.
         self.runner = web.AppRunner(

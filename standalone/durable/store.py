@@ -347,6 +347,9 @@ class DurableStore:
         return entities
 
     async def _write_batches(self, table: TableClient, entities: list[dict[str, Any]]) -> None:
+        if len(entities) == 1:  # a transaction costs far more than a single write
+            await table.upsert_entity(entities[0], mode=UpdateMode.REPLACE)
+            return
         batch: list[tuple[str, dict[str, Any]]] = []
         size = 0
         for entity in entities:
