@@ -40,7 +40,7 @@ bp = df.Blueprint()
 PLAN_PROGRESS = 5
 RUN_PROGRESS = 10
 SUMMARIZE_PROGRESS = 95
-_PROGRESS_WRITE_INTERVAL_S = 0.25
+_PROGRESS_WRITE_INTERVAL_S = 1.0
 
 _engines: dict[str, ScanEngine] = {}
 _engines_lock = threading.Lock()
@@ -87,9 +87,10 @@ def scan_plan(payload: dict[str, Any]) -> dict[str, Any]:
         return {"ok": False, "cancelled": True, "error": "the scan ended before it started"}
     log.info("scan=%s target=%s: planning", scan_id, target.target_id)
 
-    last_write: dict[str, Any] = {"at": 0.0, "phase": ""}
+    last_write: dict[str, Any] = {"at": time.monotonic(), "phase": "Plan"}
 
     def progress(phase: str, step: str | None) -> None:
+        # A new phase is written at once; a new step of the same phase at most once a second.
         now = time.monotonic()
         if phase == last_write["phase"] and now - last_write["at"] < _PROGRESS_WRITE_INTERVAL_S:
             return
@@ -172,15 +173,9 @@ def scan_summarize(payload: dict[str, Any]) -> dict[str, Any]:
     stores = Stores.of(get_settings())
     engine = engine_for(target.target_type)
 
-    def summarizing(r: ScanRecord) -> None:
-        r.phase = "Summarize"
-        r.step = None
-        r.progress = max(r.progress, SUMMARIZE_PROGRESS)
-
     record = stores.scans.get(scan_id)
     if record is None:
         return {"ok": False, "error": "scan record not found"}
-    stores.scans.modify(record, summarizing)
     results = stores.scans.items(scan_id)
     store = BlobArtifactStore(stores.scans.storage, scan_id)
     try:
@@ -191,6 +186,9 @@ def scan_summarize(payload: dict[str, Any]) -> dict[str, Any]:
         return {"ok": False, "error": _describe(exc)}
 
     def summarized(r: ScanRecord) -> None:
+        r.phase = "Summarize"
+        r.step = None
+        r.progress = max(r.progress, SUMMARIZE_PROGRESS)
         r.results = summary.results
         r.counters.update(summary.counters)
         r.counters[engine.completed_counter] = len(results)
@@ -220,8 +218,9 @@ def scan_finish(payload: dict[str, Any]) -> dict[str, Any]:
     record = stores.scans.update(scan_id, finished)
     if record is None:
         return {"ok": False, "error": "scan record not found"}
-    stores.targets.record_scan(record.target_type, record.target_id, scan_id, record.status)
-    stores.scans.release_lease(record.target_type, record.target_id, scan_id)
+    if record.registered:
+        stores.targets.record_scan(record.target_type, record.target_id, scan_id, record.status)
+    stores.scans.release_lease(record.target_type, record.target_id, scan_id, record.lease_etag)
     log.info(
         "scan=%s target=%s:%s %s%s",
         scan_id,

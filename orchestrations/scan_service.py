@@ -114,7 +114,7 @@ async def _lease_is_stale(
 async def _acquire(client: Any, stores: Stores, settings: AppSettings, record: ScanRecord) -> None:
     for _ in range(3):
         try:
-            await asyncio.to_thread(
+            record.lease_etag = await asyncio.to_thread(
                 stores.scans.acquire_lease,
                 record.target_type,
                 record.target_id,
@@ -134,6 +134,7 @@ async def _acquire(client: Any, stores: Stores, settings: AppSettings, record: S
                 record.instance_id,
             )
             if taken:
+                record.lease_etag = taken
                 return
     holder = await asyncio.to_thread(
         stores.scans.lease_holder, record.target_type, record.target_id
@@ -179,13 +180,18 @@ async def start_scan(
         total_counter=engine.total_counter,
         options=target.config,
         trigger=trigger,
+        registered=registered is not None,
     )
     await _acquire(client, stores, settings, record)
     try:
         await asyncio.to_thread(stores.scans.create, record)
     except Exception:
         await asyncio.to_thread(
-            stores.scans.release_lease, record.target_type, record.target_id, record.scan_id
+            stores.scans.release_lease,
+            record.target_type,
+            record.target_id,
+            record.scan_id,
+            record.lease_etag,
         )
         raise
     try:

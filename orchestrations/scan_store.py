@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from dataclasses import dataclass, field
@@ -95,6 +96,8 @@ class ScanRecord:
     total_items: int = 0
     options: dict[str, Any] = field(default_factory=dict)
     trigger: str = "api"
+    registered: bool = False  # the target is in the registry (its lastScan* get updated)
+    lease_etag: str | None = None  # the lease as taken: releasing it is then one write
     created_at: datetime = field(default_factory=utcnow)
     started_at: datetime | None = None
     completed_at: datetime | None = None
@@ -142,6 +145,8 @@ class ScanStore:
             "TotalItems": record.total_items,
             "Options": self.storage.pack(record.options, f"scans/{record.scan_id}/options.json"),
             "Trigger": record.trigger,
+            "Registered": record.registered,
+            "LeaseEtag": record.lease_etag,
             "CreatedAt": record.created_at,
             "StartedAt": record.started_at,
             "CompletedAt": record.completed_at,
@@ -170,6 +175,8 @@ class ScanStore:
             total_items=int(entity.get("TotalItems", 0)),
             options=self.storage.unpack(entity.get("Options")) or {},
             trigger=entity.get("Trigger", "api"),
+            registered=bool(entity.get("Registered", False)),
+            lease_etag=entity.get("LeaseEtag"),
             created_at=entity["CreatedAt"],
             started_at=entity.get("StartedAt"),
             completed_at=entity.get("CompletedAt"),
@@ -347,8 +354,9 @@ class ScanStore:
 
     def acquire_lease(
         self, target_type: str, target_id: str, scan_id: str, instance_id: str
-    ) -> None:
-        """Take the target's lease for `scan_id` or raise LeaseHeldError naming the holder."""
+    ) -> str | None:
+        """Take the target's lease for `scan_id` (returns its ETag) or raise LeaseHeldError
+        naming the holder."""
         table = self.storage.table("ScanLeases")
         entity = {
             "PartitionKey": "lease",
@@ -358,31 +366,30 @@ class ScanStore:
             "AcquiredAt": utcnow(),
         }
         try:
-            table.create_entity(entity)
-            return
+            return str(table.create_entity(entity).get("etag"))
         except ResourceExistsError:
             pass
         current = table.get_entity("lease", str(entity["RowKey"]))
         if current["ScanId"] == scan_id:
-            return
+            return str(current.metadata["etag"])
         raise LeaseHeldError(current["ScanId"], current["InstanceId"], current.get("AcquiredAt"))
 
     def take_over_lease(
         self, target_type: str, target_id: str, stale_scan_id: str, scan_id: str, instance_id: str
-    ) -> bool:
-        """Hand a stale lease to `scan_id`, only if `stale_scan_id` still holds it (ETag)."""
+    ) -> str | None:
+        """Hand a stale lease to `scan_id`, only if `stale_scan_id` still holds it (ETag).
+        Returns the new lease's ETag, or None when someone else got it."""
         table = self.storage.table("ScanLeases")
         key = _target_key(target_type, target_id)
         try:
             current = table.get_entity("lease", key)
         except ResourceNotFoundError:
             try:
-                self.acquire_lease(target_type, target_id, scan_id, instance_id)
-                return True
+                return self.acquire_lease(target_type, target_id, scan_id, instance_id)
             except LeaseHeldError:
-                return False
+                return None
         if current["ScanId"] != stale_scan_id:
-            return bool(current["ScanId"] == scan_id)
+            return str(current.metadata["etag"]) if current["ScanId"] == scan_id else None
         replacement = {
             "PartitionKey": "lease",
             "RowKey": key,
@@ -391,20 +398,29 @@ class ScanStore:
             "AcquiredAt": utcnow(),
         }
         try:
-            table.update_entity(
+            metadata = table.update_entity(
                 replacement,
                 mode=UpdateMode.REPLACE,
                 etag=current.metadata["etag"],
                 match_condition=MatchConditions.IfNotModified,
             )
         except (ResourceModifiedError, ResourceNotFoundError):
-            return False
-        return True
+            return None
+        return str(metadata.get("etag"))
 
-    def release_lease(self, target_type: str, target_id: str, scan_id: str) -> None:
-        """Release the lease if (and only if) `scan_id` holds it."""
+    def release_lease(
+        self, target_type: str, target_id: str, scan_id: str, etag: str | None = None
+    ) -> None:
+        """Release the lease if (and only if) `scan_id` holds it. With the ETag it was taken
+        with, that is one conditional delete (a changed ETag: it is not ours any more)."""
         table = self.storage.table("ScanLeases")
         key = _target_key(target_type, target_id)
+        if etag:
+            with contextlib.suppress(ResourceNotFoundError, ResourceModifiedError):
+                table.delete_entity(
+                    "lease", key, etag=etag, match_condition=MatchConditions.IfNotModified
+                )
+            return
         for _ in range(5):
             try:
                 current = table.get_entity("lease", key)

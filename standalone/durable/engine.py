@@ -443,6 +443,7 @@ class DurableEngine:
         if last is not None and now <= last:
             now = last + timedelta(microseconds=1)  # orchestration time never goes back
         new, terminate = self._new_events(live, batch, now)
+        shown_before = (record.status, record.custom_status, record.output)
         if record.status == PENDING:
             record.status = RUNNING
 
@@ -509,7 +510,10 @@ class DurableEngine:
         await self.store.append_history(
             record.instance_id, record.execution_id, len(live.history), new
         )
-        await self.store.save_instance(record)
+        # The instance row only shows status, custom status and output: skip the write when
+        # the episode changed none of them.
+        if (record.status, record.custom_status, record.output) != shown_before:
+            await self.store.save_instance(record)
         live.index(new)
 
         if record.status in TERMINAL_STATES:
@@ -593,11 +597,10 @@ class DurableEngine:
         self._wake(record.instance_id)
 
     def _finish(self, live: LiveInstance) -> None:
+        # Its stored messages stay until the instance is restarted, purged or the host starts:
+        # deleting them now would cost two more storage calls on every orchestration's path.
         record = live.record
         self._forget(record.instance_id)
-        self._spawn(
-            self.store.delete_messages(record.instance_id, record.execution_id), "message cleanup"
-        )
         parent = record.parent
         if parent:
             self._deliver(parent["instanceId"], self._child_answer(record))

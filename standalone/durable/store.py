@@ -2,7 +2,8 @@
 
 Tables (named after the task hub, like the Azure Storage provider does):
 - `{hub}Instances`: one row per instance (PartitionKey = instance id, RowKey = "").
-- `{hub}History`: one row per history event (RowKey = "{executionId}.{sequence:08d}").
+- `{hub}History`: the events of each episode as a JSON array, in as few rows as fit
+  (RowKey = "{executionId}.{sequence of the row's first event:08d}").
 - `{hub}Messages`: events that have happened (activity results, raised events, timers fired)
   but may not be in the history yet. Written before they are applied, so a killed host loses
   none; applied ones are recognised by their MessageId in the history and skipped.
@@ -17,7 +18,7 @@ import contextlib
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -336,16 +337,6 @@ class DurableStore:
     def _history_key(execution_id: str, sequence: int) -> str:
         return f"{execution_id}.{sequence:08d}"
 
-    async def _event_entities(
-        self, instance_id: str, rows: Iterable[tuple[str, dict[str, Any]]]
-    ) -> list[dict[str, Any]]:
-        entities = []
-        for row_key, event in rows:
-            entity: dict[str, Any] = {"PartitionKey": instance_id, "RowKey": row_key}
-            await self._pack(entity, "Event", json.dumps(event), f"{instance_id}/rows")
-            entities.append(entity)
-        return entities
-
     async def _write_batches(self, table: TableClient, entities: list[dict[str, Any]]) -> None:
         if len(entities) == 1:  # a transaction costs far more than a single write
             await table.upsert_entity(entities[0], mode=UpdateMode.REPLACE)
@@ -365,11 +356,31 @@ class DurableStore:
     async def append_history(
         self, instance_id: str, execution_id: str, first_sequence: int, events: list[dict[str, Any]]
     ) -> None:
-        rows = [
-            (self._history_key(execution_id, first_sequence + i), event)
-            for i, event in enumerate(events)
-        ]
-        await self._write_batches(self.history, await self._event_entities(instance_id, rows))
+        """Append an episode's events: as few rows as fit (usually one row, one write).
+
+        Each row holds a JSON array of consecutive events and is keyed by the sequence number
+        of its first event, so the rows of all episodes sort in history order.
+        """
+        rows: list[tuple[str, str]] = []
+        chunk: list[str] = []
+        units = 0
+        start = first_sequence
+        for index, event in enumerate(events):
+            text = json.dumps(event)
+            size = _utf16_units(text) + 1
+            if chunk and units + size > _MAX_INLINE_UNITS:
+                rows.append((self._history_key(execution_id, start), "[" + ",".join(chunk) + "]"))
+                chunk, units, start = [], 0, first_sequence + index
+            chunk.append(text)
+            units += size
+        if chunk:
+            rows.append((self._history_key(execution_id, start), "[" + ",".join(chunk) + "]"))
+        entities = []
+        for row_key, text in rows:
+            entity: dict[str, Any] = {"PartitionKey": instance_id, "RowKey": row_key}
+            await self._pack(entity, "Events", text, f"{instance_id}/rows")
+            entities.append(entity)
+        await self._write_batches(self.history, entities)
 
     async def load_history(self, instance_id: str, execution_id: str) -> list[dict[str, Any]]:
         low = self._history_key(execution_id, 0)
@@ -378,11 +389,11 @@ class DurableStore:
             f"PartitionKey eq {_odata_quote(instance_id)} and "
             f"RowKey ge {_odata_quote(low)} and RowKey lt {_odata_quote(high)}"
         )
-        events = []
+        events: list[dict[str, Any]] = []
         async for entity in self.history.query_entities(query):
-            text = await self._unpack(entity, "Event")
+            text = await self._unpack(entity, "Events")
             if text is not None:
-                events.append(json.loads(text))
+                events.extend(json.loads(text))
         return events
 
     async def _delete_rows(self, table: TableClient, instance_id: str, keys: list[str]) -> None:
