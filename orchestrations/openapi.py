@@ -113,6 +113,9 @@ def build_openapi() -> dict[str, Any]:
         trigger_schemas.append(ref)
 
     scan_id = _path_param("scanId", "Scan id (a ULID)")
+    include = _query(
+        "include", {"type": "string", "enum": ["items"]}, "items: add per-item results (done scans)"
+    )
     paging = [
         _query(
             "limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "Page size"
@@ -183,16 +186,16 @@ def build_openapi() -> dict[str, Any]:
             "get": {
                 "operationId": "getScan",
                 "summary": "Status, progress, phase, counters; results when done",
-                "parameters": [scan_id],
-                "responses": spec.responses(spec.json_ok(200, ScanStatus, "The scan"), [404]),
+                "parameters": [scan_id, include],
+                "responses": spec.responses(spec.json_ok(200, ScanStatus, "The scan"), [400, 404]),
             }
         },
         "/api/scans/{scanId}": {
             "get": {
                 "operationId": "getScanSeed",
                 "summary": "Alias of /api/v1/scans/{scanId}",
-                "parameters": [scan_id],
-                "responses": spec.responses(spec.json_ok(200, ScanStatus, "The scan"), [404]),
+                "parameters": [scan_id, include],
+                "responses": spec.responses(spec.json_ok(200, ScanStatus, "The scan"), [400, 404]),
             }
         },
         "/api/v1/scans/{scanId}/cancel": {

@@ -242,7 +242,11 @@ def _get_scan(req: func.HttpRequest) -> func.HttpResponse:
     record = stores.scans.get(scan_id)
     if record is None:
         raise ApiError(404, "scan_not_found", f"no scan with id {scan_id[:64]!r}")
-    return json_response(scan_status(record, stores.scans, with_items=True))
+    include = {part.strip() for part in (req.params.get("include") or "").split(",")}
+    if not include <= {"", "items"}:
+        raise ApiError(400, "invalid_parameter", "include may only name: items")
+    # Per-item results cost one more storage query: only when asked for.
+    return json_response(scan_status(record, stores.scans, with_items="items" in include))
 
 
 @bp.route(route="v1/scans/{scanId}", methods=["GET"], auth_level=ANON)

@@ -31,10 +31,17 @@ def _credential() -> Any:
     return DefaultAzureCredential()
 
 
+def _client_options(connection: str) -> dict[str, Any]:
+    """For a loopback emulator, skip requests' per-call look-ups of proxy settings and ~/.netrc
+    (a large share of each call's CPU); real endpoints keep the environment's proxy settings."""
+    local = "127.0.0.1" in connection or "localhost" in connection
+    return {"use_env_settings": False} if local else {}
+
+
 def _tables(settings: AppSettings) -> TableServiceClient:
     connection = settings.storage_connection.get_secret_value()
     if connection:
-        return TableServiceClient.from_connection_string(connection)
+        return TableServiceClient.from_connection_string(connection, **_client_options(connection))
     endpoint = settings.storage_table_uri or (
         f"https://{settings.storage_account_name}.table.core.windows.net"
     )
@@ -44,7 +51,7 @@ def _tables(settings: AppSettings) -> TableServiceClient:
 def _blobs(settings: AppSettings) -> BlobServiceClient:
     connection = settings.storage_connection.get_secret_value()
     if connection:
-        return BlobServiceClient.from_connection_string(connection)
+        return BlobServiceClient.from_connection_string(connection, **_client_options(connection))
     endpoint = settings.storage_blob_uri or (
         f"https://{settings.storage_account_name}.blob.core.windows.net"
     )

@@ -28,6 +28,7 @@ from standalone.http_triggers import HttpTriggers, client_binding_json, json_err
 from standalone.keys import HostKeys, load_or_create_keys
 from standalone.settings import apply_settings, expand_development_storage
 from standalone.timer_triggers import TimerTriggers
+from standalone.workers import ActivityWorkers
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ class StandaloneHost:
         self.timers: TimerTriggers | None = None
         self.runner: web.AppRunner | None = None
         self.executor: ThreadPoolExecutor | None = None
+        self.workers: ActivityWorkers | None = None
         self.port = options.port
         self.config: HostConfig | None = None
         self.keys: HostKeys | None = None
@@ -98,7 +100,9 @@ class StandaloneHost:
             connection = expand_development_storage(configured)
         else:
             self.azurite = Azurite(data_dir / "azurite")
-            connection = await asyncio.to_thread(self.azurite.start)
+            # Started from the main thread on purpose: Azurite dies with the thread that
+            # started it (PDEATHSIG), and the main thread lives as long as the host.
+            connection = self.azurite.start()
         # App code reads the same setting, as it would in Azure.
         os.environ[config.storage_setting] = connection
         return connection
@@ -118,11 +122,18 @@ class StandaloneHost:
 
         threads = int(os.environ.get("PYTHON_THREADPOOL_THREAD_COUNT") or DEFAULT_WORKER_THREADS)
         self.executor = ThreadPoolExecutor(max(1, threads), thread_name_prefix="function")
+        # asyncio.to_thread in async functions uses the worker's thread pool, as in Azure.
+        asyncio.get_running_loop().set_default_executor(self.executor)
         store = DurableStore(connection, config.hub_name)
+        processes = int(os.environ.get("FUNCTIONS_WORKER_PROCESS_COUNT") or 1)
+        self.workers = ActivityWorkers(
+            app_dir, processes, -(-config.max_activities // max(1, processes))
+        )
+        self.workers.start()
         self.engine = DurableEngine(
             store,
             index,
-            config.max_activities,
+            self.workers.submit,
             config.max_orchestrators,
             config.refuse_running_instances,
         )
@@ -192,7 +203,9 @@ class StandaloneHost:
             from azure.durable_functions.models.utils import http_utils
 
             await http_utils._close_session()
+        if self.workers is not None:
+            self.workers.stop()
         if self.executor is not None:
             self.executor.shutdown(wait=False, cancel_futures=True)
         if self.azurite is not None:
-            await asyncio.to_thread(self.azurite.stop)
+            self.azurite.stop()

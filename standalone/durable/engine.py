@@ -54,6 +54,7 @@ from standalone.durable.store import (
     new_execution_id,
     utcnow,
 )
+from standalone.workers import ActivityError, WorkerLostError
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +140,16 @@ def run_activity(
     return str(ActivityTriggerConverter.encode(result, expected_type=None).value)
 
 
+# Runs an activity by name with its input JSON; the future holds the result JSON, or raises
+# ActivityError (the activity raised) or WorkerLostError (run it again).
+ActivityRunner = Callable[[str, str | None], Future[str]]
+
+
+def fut_input(fut: Future[str]) -> str | None:
+    """The input an activity future was started with (kept on the future by `_start_activity`)."""
+    return getattr(fut, "activity_input", None)
+
+
 class DurableEngine:
     """Runs the app's orchestrations and activities against a DurableStore."""
 
@@ -146,14 +157,14 @@ class DurableEngine:
         self,
         store: DurableStore,
         index: AppIndex,
-        max_activities: int,
+        run_activity: ActivityRunner,
         max_orchestrators: int,
         refuse_running_instances: bool = True,
     ) -> None:
         self.store = store
         self.index = index
         self.refuse_running_instances = refuse_running_instances
-        self._activity_pool = ThreadPoolExecutor(max_activities, thread_name_prefix="activity")
+        self._run_activity = run_activity
         self._replay_pool = ThreadPoolExecutor(max_orchestrators, thread_name_prefix="replay")
         self._max_orchestrators = max_orchestrators
         self._slots: asyncio.Semaphore | None = None
@@ -193,7 +204,6 @@ class DurableEngine:
         pending = [t for t in self._background if not t.done()]
         if pending:
             await asyncio.wait(pending, timeout=grace_seconds)
-        self._activity_pool.shutdown(wait=False, cancel_futures=True)
         self._replay_pool.shutdown(wait=False, cancel_futures=True)
 
     def _spawn(self, coroutine: Awaitable[Any], what: str) -> None:
@@ -662,7 +672,8 @@ class DurableEngine:
             )
             return
         self._activities_running += 1
-        future = self._activity_pool.submit(run_activity, entry, input_json, self.loop)
+        future = self._run_activity(name, input_json)
+        future.activity_input = input_json  # type: ignore[attr-defined]
 
         def done(fut: Future[str]) -> None:
             if not self.loop.is_closed():
@@ -679,6 +690,13 @@ class DurableEngine:
         if fut.cancelled():
             return  # host stopping: recovery runs it again
         exc = fut.exception()
+        if isinstance(exc, WorkerLostError):
+            if not self._stopping:  # at-least-once: run it again in a live worker
+                log.warning(
+                    "activity %s of %s lost with its worker; running it again", name, instance_id
+                )
+                self._start_activity(instance_id, execution_id, task_id, name, fut_input(fut))
+            return
         if exc is None:
             msg = message(
                 EventType.TASK_COMPLETED,
@@ -687,18 +705,12 @@ class DurableEngine:
                 ExecutionId=execution_id,
             )
         else:
-            log.warning(
-                "activity %s of %s failed: %s: %s",
-                name,
-                instance_id,
-                type(exc).__name__,
-                exc,
-                exc_info=exc,
-            )
+            kind = exc.type_name if isinstance(exc, ActivityError) else type(exc).__name__
+            log.warning("activity %s of %s failed: %s: %s", name, instance_id, kind, exc)
             msg = message(
                 EventType.TASK_FAILED,
                 TaskScheduledId=task_id,
-                Reason=f"Activity function '{name}' failed: {type(exc).__name__}: {exc}",
+                Reason=f"Activity function '{name}' failed: {kind}: {exc}",
                 Details="",
                 ExecutionId=execution_id,
             )

@@ -367,3 +367,13 @@ def test_list_instances_filters_and_pages(demo: HostProcess) -> None:
     assert purge.json()["instancesDeleted"] >= 5
     left = requests.get(url, params={"code": code, "instanceIdPrefix": prefix}, timeout=10).json()
     assert left == []
+
+
+def test_an_activity_whose_worker_process_dies_runs_again(demo: HostProcess) -> None:
+    key = f"c{time.time_ns()}"
+    links = start(demo, "survives_crash", key).json()
+    done = finished(links["statusQueryGetUri"], timeout=60)
+    assert done.status_code == 200, demo.log()[-3000:]
+    output = done.json()["output"]
+    assert output["pid"] != output["crashedPid"]  # a new worker process ran it
+    assert "starting a new one" in demo.log()

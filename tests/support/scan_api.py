@@ -76,6 +76,9 @@ class Api:
             if seen is not None:
                 seen.append(status)
             if finished(status):
+                if status["status"] in ("completed", "failed", "cancelled"):
+                    detailed = self.get(f"/api/v1/scans/{scan_id}", params={"include": "items"})
+                    return dict(detailed.json())
                 return status
             if time.monotonic() > deadline:
                 raise AssertionError(f"scan {scan_id} still {status['status']} after {timeout}s")

@@ -166,6 +166,13 @@ def big_payload(context: df.DurableOrchestrationContext):
     return {"length": len(echoed), "text": echoed}
 
 
+@app.orchestration_trigger(context_name="context")
+def survives_crash(context: df.DurableOrchestrationContext):
+    """An activity whose worker process dies mid-run is run again."""
+    result = yield context.call_activity("crash_once", context.get_input())
+    return result
+
+
 # -- activities ---------------------------------------------------------------------------------
 
 
@@ -192,6 +199,15 @@ def flaky(settings: dict) -> dict:
 @app.activity_trigger(input_name="text")
 def echo(text: str) -> str:
     return text
+
+
+@app.activity_trigger(input_name="key")
+def crash_once(key: str) -> dict:
+    marker = _scratch(f"crashed-{key}")
+    if not marker.exists():
+        marker.write_text(str(os.getpid()))
+        os._exit(3)  # the whole worker process dies, as with a segfault or OOM kill
+    return {"pid": os.getpid(), "crashedPid": int(marker.read_text())}
 
 
 @app.activity_trigger(input_name="label")
