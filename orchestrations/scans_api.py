@@ -30,7 +30,8 @@ from orchestrations.api_models import (
     SubscriptionScanRequest,
     SubscriptionTrigger,
 )
-from orchestrations.scan_activities import RUN_PROGRESS
+from orchestrations.artifacts import BlobArtifactStore
+from orchestrations.scan_activities import RUN_PROGRESS, engine_for
 from orchestrations.scan_service import (
     ScanConflictError,
     ScanFinishedError,
@@ -51,7 +52,7 @@ from orchestrations.target_kinds import (
     infer_target_type,
 )
 from scanner.engine import ItemResult
-from scanner.reports import render
+from scanner.reports import FORMATS, render
 
 bp = df.Blueprint()
 ANON = func.AuthLevel.ANONYMOUS
@@ -113,6 +114,21 @@ def scan_status(record: ScanRecord, scans: ScanStore, with_items: bool) -> ScanS
         items=items,
         **extra,
     )
+
+
+def engine_report(
+    record: ScanRecord, fmt: str, view: dict[str, Any], items: list[ItemResult], store: Any
+) -> tuple[str, str] | None:
+    """The engine's own report in `fmt`, when its engine has a `report` method that makes one."""
+    try:
+        engine = engine_for(record.target_type)
+    except (KeyError, EngineUnavailableError):
+        return None
+    report = getattr(engine, "report", None)
+    if report is None:
+        return None
+    result: tuple[str, str] | None = report(fmt, view, items, store)
+    return result
 
 
 def accepted(req: func.HttpRequest, record: ScanRecord) -> ScanAccepted:
@@ -336,8 +352,11 @@ def scan_report(req: func.HttpRequest) -> func.HttpResponse:
     view = scan_status(record, stores.scans, with_items=False).model_dump(
         mode="json", by_alias=True
     )
-    try:
-        content_type, body = render(fmt, view, stores.scans.items(scan_id))
-    except ValueError as exc:
-        raise ApiError(400, "invalid_parameter", str(exc)) from exc
+    if fmt not in FORMATS:
+        raise ApiError(400, "invalid_parameter", f"format must be one of {', '.join(FORMATS)}")
+    items = stores.scans.items(scan_id)
+    # An engine may render its own report (e.g. the repository engine's traceability matrix).
+    store = BlobArtifactStore(stores.scans.storage, scan_id)
+    own = engine_report(record, fmt, view, items, store)
+    content_type, body = own if own is not None else render(fmt, view, items)
     return func.HttpResponse(body, status_code=200, headers={"Content-Type": content_type})

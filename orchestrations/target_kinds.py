@@ -6,6 +6,7 @@ An app may register more kinds (the tests register a synthetic one with `registe
 
 from __future__ import annotations
 
+import importlib
 import re
 from typing import Any, ClassVar
 
@@ -89,6 +90,19 @@ class TargetKind:
         raise EngineUnavailableError(f"no scan engine is installed for {self.name} targets")
 
 
+def load_engine(module_name: str, kind: str, settings: AppSettings) -> ScanEngine:
+    """The engine built by `module_name.create_engine(settings)`; each engine's wiring module
+    (orchestrations/<kind>_engine.py) holds its settings and builds it."""
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        raise EngineUnavailableError(f"no scan engine is installed for {kind} targets") from exc
+    engine: ScanEngine = module.create_engine(settings)
+    return engine
+
+
 class HostKind(TargetKind):
     name = "host"
     plural = "hosts"
@@ -101,6 +115,9 @@ class HostKind(TargetKind):
 
     def request_for(self, registered: TargetRecord) -> ApiModel:
         return HostScanRequest.model_validate(registered.config)
+
+    def engine(self, settings: AppSettings) -> ScanEngine:
+        return load_engine("orchestrations.host_engine", self.name, settings)
 
 
 class RepositoryKind(TargetKind):
@@ -141,6 +158,9 @@ class RepositoryKind(TargetKind):
     def request_for(self, registered: TargetRecord) -> ApiModel:
         return RepositoryScanRequest(repository_id=registered.target_id, commit_sha=None)
 
+    def engine(self, settings: AppSettings) -> ScanEngine:
+        return load_engine("orchestrations.repository_engine", self.name, settings)
+
 
 class SubscriptionKind(TargetKind):
     name = "subscription"
@@ -156,6 +176,9 @@ class SubscriptionKind(TargetKind):
         return SubscriptionScanRequest(
             subscription_id=registered.target_id, rules=registered.config.get("rules")
         )
+
+    def engine(self, settings: AppSettings) -> ScanEngine:
+        return load_engine("orchestrations.subscription_engine", self.name, settings)
 
 
 KINDS: dict[str, TargetKind] = {}

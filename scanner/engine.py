@@ -132,3 +132,8 @@ class ScanEngine(Protocol):
         results: list[ItemResult],
         store: ArtifactStore,
     ) -> Summary: ...
+
+
+# Optional, not part of the protocol check: an engine may define
+#   report(fmt, scan: dict, items: list[ItemResult], store: ArtifactStore) -> (content_type, body)
+# returning None for formats it leaves to scanner.reports (json, sarif, csv, html).

@@ -167,6 +167,16 @@ def env_reads_in_source(source: str, label: str, found: CodeSettings) -> None:
             found.unresolved.append(where)
 
 
+def settings_modules(root: Path = ROOT) -> list[str]:
+    """Modules under orchestrations/ that define pydantic-settings classes (settings.py and
+    each engine's wiring module)."""
+    modules = []
+    for path in sorted((root / "orchestrations").glob("*.py")):
+        if "BaseSettings" in path.read_text(encoding="utf-8"):
+            modules.append(f"orchestrations.{path.stem}")
+    return modules
+
+
 def pydantic_setting_names(module_name: str = SETTINGS_MODULE) -> list[tuple[str, bool, str]]:
     """(env name, case sensitive, where) for every field of the module's BaseSettings classes."""
     from pydantic import AliasChoices, AliasPath
@@ -228,9 +238,8 @@ def code_settings(root: Path = ROOT) -> CodeSettings:
         env_reads_in_source(source, label, found)
         for name in trigger_references(source):
             found.add(name, label)
-    module_file = root / (SETTINGS_MODULE.replace(".", "/") + ".py")
-    if module_file.is_file():
-        for name, case_sensitive, where in pydantic_setting_names():
+    for module_name in settings_modules(root):
+        for name, case_sensitive, where in pydantic_setting_names(module_name):
             found.add(name, where, case_sensitive=case_sensitive)
     for name in host_json_references(root):
         found.add(name, "host.json")
