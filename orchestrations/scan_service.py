@@ -84,14 +84,17 @@ async def _lease_is_stale(
 ) -> bool:
     """A lease is stale when its scan has ended, or its orchestration is gone for good."""
     record = await asyncio.to_thread(stores.scans.get, held.scan_id)
-    if record is None or record.status in TERMINAL:
+    grace = timedelta(seconds=settings.scan_lease_grace_seconds)
+    if record is None:
+        # Its trigger writes the record just after taking the lease: young means starting.
+        return held.acquired is not None and utcnow() - held.acquired > grace
+    if record.status in TERMINAL:
         return True
     runtime, running_scan = await _orchestration(client, held.instance_id)
     if runtime in _ALIVE and running_scan == held.scan_id:
         return False
     if runtime == "Unknown":
         return False  # cannot tell: keep the lease rather than run two scans
-    grace = timedelta(seconds=settings.scan_lease_grace_seconds)
     if utcnow() - record.created_at < grace:
         return False  # its trigger may still be starting the orchestration
     log.warning(
@@ -164,28 +167,27 @@ async def start_scan(
     request: Any,
     trigger: str = "api",
 ) -> ScanRecord:
-    """Lease, record, orchestration. Raises ScanConflictError when the target is busy."""
+    """Lease, record, orchestration. Raises ScanConflictError when the target is busy.
+
+    Independent storage calls run side by side: the registry look-up with the lease, the
+    record with its by-target pointer; a trigger waits for three round trips, not five.
+    """
     stores = Stores.of(settings)
     target_id = kind.target_id(request)
-    registered = await asyncio.to_thread(stores.targets.get, kind.name, target_id)
-    target = kind.resolve(request, registered)
-    engine = kind.engine(settings)
     record = ScanRecord(
         scan_id=new_scan_id(),
         target_type=kind.name,
-        target_id=target.target_id,
-        instance_id=instance_id_for(kind.name, target.target_id),
-        run_phase=engine.run_phase,
-        completed_counter=engine.completed_counter,
-        total_counter=engine.total_counter,
-        options=target.config,
+        target_id=target_id,
+        instance_id=instance_id_for(kind.name, target_id),
         trigger=trigger,
-        registered=registered is not None,
     )
-    await _acquire(client, stores, settings, record)
-    try:
-        await asyncio.to_thread(stores.scans.create, record)
-    except Exception:
+    looked_up, leased = await asyncio.gather(
+        asyncio.to_thread(stores.targets.get, kind.name, target_id),
+        _acquire(client, stores, settings, record),
+        return_exceptions=True,
+    )
+
+    async def release() -> None:
         await asyncio.to_thread(
             stores.scans.release_lease,
             record.target_type,
@@ -193,6 +195,30 @@ async def start_scan(
             record.scan_id,
             record.lease_etag,
         )
+
+    try:
+        if isinstance(looked_up, BaseException):
+            raise looked_up
+        target = kind.resolve(request, looked_up)  # may say: not registered (404 first)
+        if isinstance(leased, BaseException):
+            raise leased
+        engine = kind.engine(settings)
+    except BaseException:
+        if not isinstance(leased, BaseException):
+            await release()
+        raise
+    record.run_phase = engine.run_phase
+    record.completed_counter = engine.completed_counter
+    record.total_counter = engine.total_counter
+    record.options = target.config
+    record.registered = looked_up is not None
+    try:
+        await asyncio.gather(
+            asyncio.to_thread(stores.scans.create, record),
+            asyncio.to_thread(stores.scans.add_pointer, record),
+        )
+    except Exception:
+        await release()
         raise
     try:
         await _start_orchestration(client, record, target.model_dump())

@@ -186,8 +186,12 @@ class ScanStore:
         )
 
     def create(self, record: ScanRecord) -> None:
+        """Insert the scan record (its by-target pointer is `add_pointer`)."""
         metadata = self._scans.create_entity(self._entity(record))
         record.etag = metadata.get("etag")
+
+    def add_pointer(self, record: ScanRecord) -> None:
+        """The row that lists this scan under its target (for listing one target's scans)."""
         self.storage.table("ScansByTarget").upsert_entity(
             {
                 "PartitionKey": _target_key(record.target_type, record.target_id),

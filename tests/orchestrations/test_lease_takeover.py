@@ -1,0 +1,104 @@
+"""The per-target lease: stale leases are taken over safely, live ones are honoured."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from orchestrations.scan_store import COMPLETED, RUNNING, ScanRecord, ScanStore, new_scan_id, utcnow
+from orchestrations.settings import AppSettings
+from orchestrations.storage import Storage
+from tests.support.scan_api import Api, scan_api_env, start_api
+
+GRACE_S = 2
+
+
+@pytest.fixture(scope="module")
+def env(azurite: str) -> dict[str, str]:
+    return scan_api_env(azurite, SCAN_LEASE_GRACE_SECONDS=str(GRACE_S))
+
+
+@pytest.fixture(scope="module")
+def api(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    host = start_api(tmp_path_factory.mktemp("lease"), env)
+    yield Api(host)
+    host.stop()
+
+
+@pytest.fixture(scope="module")
+def scans(env: dict[str, str]) -> ScanStore:
+    settings = AppSettings(
+        AzureWebJobsStorage=env["AzureWebJobsStorage"],
+        scan_storage_prefix=env["SCAN_STORAGE_PREFIX"],
+    )
+    return ScanStore(Storage(settings))
+
+
+def plant_lease(scans: ScanStore, target: str, status: str | None, age_s: float = 0) -> str:
+    """A lease held by a scan that no orchestration runs (as after a crash)."""
+    scan_id = new_scan_id()
+    if status is not None:
+        record = ScanRecord(
+            scan_id=scan_id,
+            target_type="synthetic",
+            target_id=target,
+            instance_id=f"synthetic-{target}",
+            status=status,
+            created_at=utcnow() - timedelta(seconds=age_s),
+        )
+        scans.create(record)
+    scans.acquire_lease("synthetic", target, scan_id, f"synthetic-{target}")
+    return scan_id
+
+
+def test_a_lease_of_a_finished_scan_is_taken_over(api: Api, scans: ScanStore) -> None:
+    target = f"done{time.time_ns()}"
+    plant_lease(scans, target, COMPLETED)
+    answer = api.scan(name=target, items=1, itemDelayMs=0)
+    assert answer.status_code == 202, answer.text
+    assert scans.lease_holder("synthetic", target) == answer.json()["scanId"]
+    api.wait(answer.json()["scanId"])
+
+
+def test_a_lease_whose_orchestration_is_gone_is_taken_over_after_the_grace(
+    api: Api, scans: ScanStore
+) -> None:
+    young = f"young{time.time_ns()}"
+    holder = plant_lease(scans, young, RUNNING)
+    blocked = api.scan(name=young, items=1, itemDelayMs=0)
+    assert blocked.status_code == 409  # it may still be starting: honoured
+    assert blocked.json()["activeScanId"] == holder
+
+    old = f"old{time.time_ns()}"
+    lost = plant_lease(scans, old, RUNNING, age_s=GRACE_S + 5)
+    answer = api.scan(name=old, items=1, itemDelayMs=0)
+    assert answer.status_code == 202, answer.text
+    assert api.get(f"/api/v1/scans/{lost}").json()["status"] == "failed"  # marked as lost
+    assert "lost" in api.get(f"/api/v1/scans/{lost}").json()["errorMessage"]
+    api.wait(answer.json()["scanId"])
+
+
+def test_a_lease_without_a_record_is_honoured_only_while_young(api: Api, scans: ScanStore) -> None:
+    target = f"norecord{time.time_ns()}"
+    holder = plant_lease(scans, target, None)
+    first = api.scan(name=target, items=1, itemDelayMs=0)
+    assert first.status_code == 409
+    assert first.json()["activeScanId"] == holder
+    time.sleep(GRACE_S + 0.5)
+    second = api.scan(name=target, items=1, itemDelayMs=0)
+    assert second.status_code == 202, second.text
+    api.wait(second.json()["scanId"])
+
+
+def test_a_live_scan_keeps_its_lease(api: Api) -> None:
+    target = f"live{time.time_ns()}"
+    first = api.scan(name=target, items=2, itemDelayMs=GRACE_S * 1000 + 1500)
+    assert first.status_code == 202
+    time.sleep(GRACE_S + 0.5)  # older than the grace, but its orchestration runs
+    second = api.scan(name=target, items=1, itemDelayMs=0)
+    assert second.status_code == 409
+    assert second.json()["activeScanId"] == first.json()["scanId"]
+    assert api.wait(first.json()["scanId"])["status"] == "completed"
