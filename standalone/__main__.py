@@ -12,6 +12,7 @@ from pathlib import Path
 
 from standalone.app_loader import AppLoadError
 from standalone.azurite import AzuriteError
+from standalone.durable.engine_process import EngineStartError
 from standalone.host import HostOptions, StandaloneHost
 from standalone.host_config import HostConfigError
 from standalone.settings import SettingsError
@@ -65,7 +66,14 @@ async def serve(options: HostOptions) -> int:
         await stop.wait()
         log.info("stopping")
         return 0
-    except (AppLoadError, AzuriteError, HostConfigError, SettingsError, OSError) as exc:
+    except (
+        AppLoadError,
+        AzuriteError,
+        EngineStartError,
+        HostConfigError,
+        SettingsError,
+        OSError,
+    ) as exc:
         log.error("cannot start: %s", exc)
         return 1
     finally:

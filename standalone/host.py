@@ -20,7 +20,8 @@ from azure.data.tables.aio import TableClient
 
 from standalone.app_loader import AppIndex, load_app
 from standalone.azurite import Azurite
-from standalone.durable.engine import DurableEngine
+from standalone.durable.client import DurableClient
+from standalone.durable.engine_process import EngineOptions, EngineProcess
 from standalone.durable.store import DurableStore
 from standalone.durable.webhooks import DurableHttpApi
 from standalone.host_config import HostConfig, load_host_config
@@ -28,7 +29,6 @@ from standalone.http_triggers import HttpTriggers, client_binding_json, json_err
 from standalone.keys import HostKeys, load_or_create_keys
 from standalone.settings import apply_settings, expand_development_storage
 from standalone.timer_triggers import TimerTriggers
-from standalone.workers import ActivityWorkers
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +67,11 @@ class StandaloneHost:
     def __init__(self, options: HostOptions) -> None:
         self.options = options
         self.azurite: Azurite | None = None
-        self.engine: DurableEngine | None = None
+        self.engine: EngineProcess | None = None
+        self.store: DurableStore | None = None
         self.timers: TimerTriggers | None = None
         self.runner: web.AppRunner | None = None
         self.executor: ThreadPoolExecutor | None = None
-        self.workers: ActivityWorkers | None = None
         self.port = options.port
         self.config: HostConfig | None = None
         self.keys: HostKeys | None = None
@@ -124,23 +124,29 @@ class StandaloneHost:
         self.executor = ThreadPoolExecutor(max(1, threads), thread_name_prefix="function")
         # asyncio.to_thread in async functions uses the worker's thread pool, as in Azure.
         asyncio.get_running_loop().set_default_executor(self.executor)
-        store = DurableStore(connection, config.hub_name)
-        processes = int(os.environ.get("FUNCTIONS_WORKER_PROCESS_COUNT") or 1)
-        self.workers = ActivityWorkers(
-            app_dir, processes, -(-config.max_activities // max(1, processes))
+        # The engine (episodes, activity workers) runs in its own process; this one serves
+        # HTTP and answers client calls from storage, telling the engine what it stored.
+        self.engine = EngineProcess(
+            EngineOptions(
+                app_dir=str(app_dir),
+                connection=connection,
+                hub_name=config.hub_name,
+                max_orchestrators=config.max_orchestrators,
+                max_activities=config.max_activities,
+                worker_processes=int(os.environ.get("FUNCTIONS_WORKER_PROCESS_COUNT") or 1),
+                refuse_running_instances=config.refuse_running_instances,
+                log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()),
+            )
         )
-        self.workers.start()
-        self.engine = DurableEngine(
-            store,
-            index,
-            self.workers.submit,
-            config.max_orchestrators,
-            config.refuse_running_instances,
+        self.engine.start()  # from the main thread: the engine dies with it
+        self.store = DurableStore(connection, config.hub_name)
+        await self.store.open()
+        client = DurableClient(
+            self.store, set(index.orchestrators), self.engine.send, config.refuse_running_instances
         )
-        await self.engine.start()
 
         app = web.Application(client_max_size=16 * 1024 * 1024, middlewares=[json_errors])
-        self._api = DurableHttpApi(self.engine, config.hub_name, self.keys.system_key)
+        self._api = DurableHttpApi(client, config.hub_name, self.keys.system_key)
         self._api.add_routes(app)
         triggers = HttpTriggers(
             index.http,
@@ -196,15 +202,14 @@ class StandaloneHost:
         if self.runner is not None:
             await self.runner.cleanup()
         if self.engine is not None:
-            await self.engine.stop()
+            self.engine.stop()
+        if self.store is not None:
             with contextlib.suppress(Exception):
-                await self.engine.store.close()
+                await self.store.close()
         with contextlib.suppress(Exception):
             from azure.durable_functions.models.utils import http_utils
 
             await http_utils._close_session()
-        if self.workers is not None:
-            self.workers.stop()
         if self.executor is not None:
             self.executor.shutdown(wait=False, cancel_futures=True)
         if self.azurite is not None:

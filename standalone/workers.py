@@ -52,14 +52,15 @@ class WorkerStartError(Exception):
 # -- the worker process -------------------------------------------------------------------------
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
+    """Be killed when the thread that started this process ends (PR_SET_PDEATHSIG)."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _worker_main(app_dir: str, conn: Connection, threads: int, log_level: str) -> None:
     """Entry point of a worker process (spawned: a fresh interpreter)."""
-    _die_with_parent()
+    die_with_parent()
     with contextlib.suppress(OSError):
         os.nice(WORKER_NICENESS)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the host decides when workers stop

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -29,6 +28,7 @@ import azure.functions as func
 from azure.functions.durable_functions import ActivityTriggerConverter
 
 from standalone.app_loader import ACTIVITY_TRIGGER, AppIndex, FunctionEntry, InvocationContext
+from standalone.durable.client import Command, DurableClient
 from standalone.durable.history import (
     SCHEDULING_TYPES,
     Event,
@@ -62,27 +62,6 @@ log = logging.getLogger(__name__)
 GATHER_SECONDS = 0.003
 RETRY_AFTER_STORAGE_ERROR_S = 1.0
 UPPER_SCHEMA_VERSION = 2  # replay schema V3: flat action list with compound actions
-_INSTANCE_ID = re.compile(r"^[^/\\#?\x00-\x1f\x7f-\x9f]{1,256}$")
-
-
-class UnknownOrchestratorError(Exception):
-    """A start named a function that is not an orchestrator of this app."""
-
-
-class InvalidInstanceIdError(ValueError):
-    """An instance id that Durable Functions does not allow."""
-
-
-class InstanceNotFoundError(Exception):
-    """No instance with this id."""
-
-
-class InstanceGoneError(Exception):
-    """The instance has already finished (completed, failed or terminated)."""
-
-
-class InstanceActiveError(Exception):
-    """The operation needs a finished instance."""
 
 
 @dataclass
@@ -113,15 +92,6 @@ class LiveInstance:
     @property
     def last_timestamp(self) -> datetime | None:
         return parse_iso(self.history[-1]["Timestamp"]) if self.history else None
-
-
-def validate_instance_id(instance_id: str) -> str:
-    if not _INSTANCE_ID.match(instance_id) or instance_id.strip() != instance_id:
-        raise InvalidInstanceIdError(
-            "instance id must be 1-256 characters without '/', '\\', '#', '?', control "
-            "characters or surrounding spaces"
-        )
-    return instance_id
 
 
 def run_activity(
@@ -163,8 +133,11 @@ class DurableEngine:
     ) -> None:
         self.store = store
         self.index = index
-        self.refuse_running_instances = refuse_running_instances
         self._run_activity = run_activity
+        # Sub-orchestrations are started like any client start, told to this engine directly.
+        self.client = DurableClient(
+            store, set(index.orchestrators), self.handle, refuse_running_instances
+        )
         self._replay_pool = ThreadPoolExecutor(max_orchestrators, thread_name_prefix="replay")
         self._max_orchestrators = max_orchestrators
         self._slots: asyncio.Semaphore | None = None
@@ -219,105 +192,18 @@ class DurableEngine:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    # -- client operations (the Durable HTTP API calls these) -----------------------------------
+    # -- commands from the client side (possibly another process) ----------------------------
 
-    async def start_instance(
-        self,
-        name: str,
-        instance_id: str,
-        input_json: str | None,
-        parent: dict[str, Any] | None = None,
-        version: str | None = None,
-    ) -> InstanceRecord:
-        """Create an instance and run its first episode; refuse an active duplicate atomically."""
-        if name not in self.index.orchestrators:
-            raise UnknownOrchestratorError(
-                f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator "
-                "function."
-            )
-        validate_instance_id(instance_id)
-        record = InstanceRecord(
-            instance_id=instance_id,
-            name=name,
-            status=PENDING,
-            execution_id=new_execution_id(),
-            input=input_json,
-            parent=parent,
-            version=version,
-        )
-        replaced = await self.store.create_instance(record, self.refuse_running_instances)
-        if replaced is not None:
-            self._forget(instance_id)
-            self._spawn(
-                self._delete_stale(instance_id, record.execution_id, replaced.execution_id),
-                f"cleanup of {instance_id}",
-            )
-        self._live[instance_id] = LiveInstance(record, self.index.orchestrators[name])
-        log.info("orchestration %s started (instance %s)", name, instance_id)
-        self._wake(instance_id)
-        return record
-
-    async def _delete_stale(self, instance_id: str, keep: str, old_execution: str) -> None:
-        await self.store.delete_history_except(instance_id, keep)
-        await self.store.delete_messages(instance_id, old_execution)
-
-    async def get_instance(
-        self, instance_id: str, with_input: bool = True
-    ) -> InstanceRecord | None:
-        return await self.store.get_instance(instance_id, with_input)
-
-    async def get_history(self, record: InstanceRecord) -> list[Event]:
-        return await self.store.load_history(record.instance_id, record.execution_id)
-
-    async def raise_event(self, instance_id: str, name: str, data_json: str | None) -> None:
-        record = await self._active_record(instance_id)
-        await self._deliver(
-            instance_id,
-            message(
-                EventType.EVENT_RAISED,
-                Name=name,
-                Input=data_json,
-                ExecutionId=record.execution_id,
-            ),
-        )
-
-    async def terminate(self, instance_id: str, reason: str) -> None:
-        record = await self._active_record(instance_id)
-        await self._deliver(
-            instance_id,
-            message(
-                EventType.EXECUTION_TERMINATED,
-                Input=json.dumps(reason),
-                ExecutionId=record.execution_id,
-            ),
-        )
-
-    async def purge(self, instance_id: str) -> None:
-        record = await self.store.get_instance(instance_id, with_input=False)
-        if record is None:
-            raise InstanceNotFoundError(instance_id)
-        if record.is_active:
-            raise InstanceActiveError(
-                f"instance {instance_id} is {record.status}; terminate it first"
-            )
-        await self.store.purge(instance_id)
-
-    async def purge_where(self, query: InstanceQuery) -> int:
-        statuses = [s for s in (query.statuses or TERMINAL_STATES) if s in TERMINAL_STATES]
-        query = InstanceQuery(statuses, query.created_from, query.created_to, query.id_prefix)
-        victims = [record.instance_id async for record in self.store.iter_instances(query)]
-        for instance_id in victims:
-            await self.store.purge(instance_id)
-        return len(victims)
-
-    async def _active_record(self, instance_id: str) -> InstanceRecord:
-        live = self._live.get(instance_id)
-        record = live.record if live else await self.store.get_instance(instance_id, False)
-        if record is None:
-            raise InstanceNotFoundError(instance_id)
-        if not record.is_active:
-            raise InstanceGoneError(instance_id)
-        return record
+    def handle(self, command: Command) -> None:
+        """A client stored something for an instance: run its episodes."""
+        if command[0] == "start":
+            instance_id = command[1]
+            self._forget(instance_id)  # a restarted id: reload the new execution from storage
+            self._wake(instance_id)
+        elif command[0] == "message":
+            instance_id, event = command[1], command[2]
+            self._inbox[instance_id].append(event)
+            self._wake(instance_id)
 
     # -- messages -------------------------------------------------------------------------------
 
@@ -601,7 +487,7 @@ class DurableEngine:
         self._forget(record.instance_id)
         self._live[record.instance_id] = LiveInstance(record, live.entry)
         self._spawn(
-            self._delete_stale(record.instance_id, record.execution_id, old_execution),
+            self.client.delete_stale(record.instance_id, record.execution_id, old_execution),
             "continue-as-new cleanup",
         )
         self._wake(record.instance_id)
@@ -743,7 +629,7 @@ class DurableEngine:
         }
         child_id = work.instance_id or f"{parent.instance_id}:{work.task_id}"
         try:
-            await self.start_instance(work.name or "", child_id, work.input, parent=link)
+            await self.client.start_instance(work.name or "", child_id, work.input, parent=link)
         except Exception as exc:
             self._deliver(
                 parent.instance_id,
@@ -840,12 +726,3 @@ class DurableEngine:
             instance_id=child_id,
         )
         await self._start_child(parent, work)
-
-    # -- introspection for the host ---------------------------------------------------------------
-
-    @property
-    def busy(self) -> bool:
-        return bool(self._driving or self._flushing or self._activities_running)
-
-    def on_idle(self) -> Callable[[], bool]:
-        return lambda: not self.busy

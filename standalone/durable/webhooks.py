@@ -18,8 +18,8 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from standalone.durable.engine import (
-    DurableEngine,
+from standalone.durable.client import (
+    DurableClient,
     InstanceActiveError,
     InstanceGoneError,
     InstanceNotFoundError,
@@ -100,8 +100,8 @@ def _parse_time(value: str | None, name: str) -> datetime | None:
 class DurableHttpApi:
     """aiohttp handlers for the Durable HTTP API, mounted under both prefixes."""
 
-    def __init__(self, engine: DurableEngine, hub: str, system_key: str) -> None:
-        self.engine = engine
+    def __init__(self, client: DurableClient, hub: str, system_key: str) -> None:
+        self.client = client
         self.hub = hub
         self.system_key = system_key
         self.rpc_token = uuid.uuid4().hex
@@ -169,7 +169,7 @@ class DurableHttpApi:
             "lastUpdatedTime": _timestamp(record.updated),
         }
         if history:
-            events = await self.engine.get_history(record)
+            events = await self.client.get_history(record)
             payload["historyEvents"] = [friendly(e, history_output) for e in events]
         return payload
 
@@ -183,7 +183,7 @@ class DurableHttpApi:
         except (ValueError, UnicodeDecodeError):
             return _error(400, "Invalid JSON content")
         try:
-            await self.engine.start_instance(name, instance_id, input_json, version=None)
+            await self.client.start_instance(name, instance_id, input_json, version=None)
         except (UnknownOrchestratorError, InvalidInstanceIdError) as exc:
             return _error(400, str(exc))
         except InstanceExistsError as exc:
@@ -195,7 +195,7 @@ class DurableHttpApi:
     async def status(self, request: web.Request) -> web.Response:
         instance_id = request.match_info["instanceId"]
         show_input = _bool_query(request, "showInput", True)
-        record = await self.engine.get_instance(instance_id, with_input=show_input)
+        record = await self.client.get_instance(instance_id, with_input=show_input)
         if record is None:
             return web.Response(status=404)
         payload = await self.status_payload(
@@ -243,7 +243,7 @@ class DurableHttpApi:
             return _error(400, "top must be an integer")
         token = request.headers.get(CONTINUATION_HEADER) or None
         try:
-            records, next_token = await self.engine.store.query_instances(
+            records, next_token = await self.client.store.query_instances(
                 query, page_size=top, continuation=token, with_input=show_input
             )
         except InvalidContinuationToken as exc:
@@ -253,7 +253,7 @@ class DurableHttpApi:
 
     async def purge(self, request: web.Request) -> web.Response:
         try:
-            await self.engine.purge(request.match_info["instanceId"])
+            await self.client.purge(request.match_info["instanceId"])
         except InstanceNotFoundError:
             return web.Response(status=404)
         except InstanceActiveError as exc:
@@ -267,7 +267,7 @@ class DurableHttpApi:
             return _error(400, str(exc))
         if query.created_from is None:
             return _error(400, "createdTimeFrom is required to purge by filter")
-        deleted = await self.engine.purge_where(query)
+        deleted = await self.client.purge_where(query)
         if deleted == 0:
             return web.Response(status=404)
         return web.json_response({"instancesDeleted": deleted})
@@ -280,7 +280,7 @@ class DurableHttpApi:
         except (ValueError, UnicodeDecodeError):
             return _error(400, "Invalid JSON content")
         try:
-            await self.engine.raise_event(
+            await self.client.raise_event(
                 request.match_info["instanceId"], request.match_info["eventName"], data
             )
         except InstanceNotFoundError:
@@ -292,7 +292,7 @@ class DurableHttpApi:
     async def terminate(self, request: web.Request) -> web.Response:
         reason = request.query.get("reason", "")
         try:
-            await self.engine.terminate(request.match_info["instanceId"], reason)
+            await self.client.terminate(request.match_info["instanceId"], reason)
         except InstanceNotFoundError:
             return web.Response(status=404)
         except InstanceGoneError:
