@@ -174,26 +174,10 @@ def build_openapi() -> dict[str, Any]:
                 "responses": spec.responses(spec.json_ok(200, ScanList, "A page of scans"), [400]),
             },
         },
-        "/api/scans": {
-            "get": {
-                "operationId": "listScansSeed",
-                "summary": "Scans, newest first (alias of /api/v1/scans)",
-                "parameters": scan_filters + paging,
-                "responses": spec.responses(spec.json_ok(200, ScanList, "A page of scans"), [400]),
-            }
-        },
         "/api/v1/scans/{scanId}": {
             "get": {
                 "operationId": "getScan",
                 "summary": "Status, progress, phase, counters; results when done",
-                "parameters": [scan_id, include],
-                "responses": spec.responses(spec.json_ok(200, ScanStatus, "The scan"), [400, 404]),
-            }
-        },
-        "/api/scans/{scanId}": {
-            "get": {
-                "operationId": "getScanSeed",
-                "summary": "Alias of /api/v1/scans/{scanId}",
                 "parameters": [scan_id, include],
                 "responses": spec.responses(spec.json_ok(200, ScanStatus, "The scan"), [400, 404]),
             }
@@ -271,6 +255,15 @@ def build_openapi() -> dict[str, Any]:
             }
         },
     }
+    # The seeds' spellings of the same reads.
+    for alias, original in (
+        ("/api/scans", "/api/v1/scans"),
+        ("/api/scans/{scanId}", "/api/v1/scans/{scanId}"),
+    ):
+        operation = dict(paths[original]["get"])
+        operation["operationId"] += "Seed"
+        operation["summary"] = f"Alias of {original}"
+        paths[alias] = {"get": operation}
     for kind in KINDS.values():
         if not kind.plural or kind.registration_model is None or kind.update_model is None:
             continue

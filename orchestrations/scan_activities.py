@@ -68,12 +68,15 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def _unpack(payload: dict[str, Any]) -> tuple[str, ScanTarget, Stores, ScanEngine]:
+    """What every activity of a scan starts from: its id, target, stores and engine."""
+    target = ScanTarget.model_validate(payload["target"])
+    return payload["scanId"], target, Stores.of(get_settings()), engine_for(target.target_type)
+
+
 @bp.activity_trigger(input_name="payload")
 def scan_plan(payload: dict[str, Any]) -> dict[str, Any]:
-    scan_id = payload["scanId"]
-    target = ScanTarget.model_validate(payload["target"])
-    stores = Stores.of(get_settings())
-    engine = engine_for(target.target_type)
+    scan_id, target, stores, engine = _unpack(payload)
 
     def running(record: ScanRecord) -> None:
         record.status = RUNNING
@@ -168,10 +171,7 @@ def scan_run_item(payload: dict[str, Any]) -> dict[str, Any]:
 
 @bp.activity_trigger(input_name="payload")
 def scan_summarize(payload: dict[str, Any]) -> dict[str, Any]:
-    scan_id = payload["scanId"]
-    target = ScanTarget.model_validate(payload["target"])
-    stores = Stores.of(get_settings())
-    engine = engine_for(target.target_type)
+    scan_id, target, stores, engine = _unpack(payload)
 
     record = stores.scans.get(scan_id)
     if record is None:
