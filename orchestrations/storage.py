@@ -9,11 +9,13 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableServiceClient
-from azure.storage.blob import BlobServiceClient, ContainerClient
+
+if TYPE_CHECKING:  # the blob SDK is imported on first use: it is a third of the app's import time
+    from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from orchestrations.settings import AppSettings
 
@@ -49,6 +51,8 @@ def _tables(settings: AppSettings) -> TableServiceClient:
 
 
 def _blobs(settings: AppSettings) -> BlobServiceClient:
+    from azure.storage.blob import BlobServiceClient
+
     connection = settings.storage_connection.get_secret_value()
     if connection:
         return BlobServiceClient.from_connection_string(connection, **_client_options(connection))
