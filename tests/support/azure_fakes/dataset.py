@@ -1,0 +1,839 @@
+"""Tenants the fake services serve: a small one with planted misconfigurations (and the
+findings each rule must report, no more), and generated large ones for the benchmark.
+
+Rows are what the real services return: Resource Graph rows (id, name, lower-case type,
+location, resourceGroup, subscriptionId, sku, identity, tags, properties), Graph JSON objects,
+OSV records.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+TENANT_ID = "7d3c4f8a-1b2e-4c5d-9e0f-a1b2c3d4e5f6"
+SUBSCRIPTION_ID = "5e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b"
+CLIENT_ID = "c0ffee00-0000-4000-8000-00000000c11e"
+
+GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
+SECURITY_ADMIN = "194ae4cb-b126-40b2-bd5b-6091b380977d"
+READER_ROLE = "88d8e3e3-8f55-4a1e-953a-9b9898b8876b"  # Directory Readers: not privileged
+
+
+@dataclass
+class Tenant:
+    tenant_id: str = TENANT_ID
+    subscription_id: str = SUBSCRIPTION_ID
+    client_id: str = CLIENT_ID
+    client_secret: str = "fake-secret-for-tests-only"
+    # Resource Graph tables
+    resources: list[dict[str, Any]] = field(default_factory=list)
+    appserviceresources: list[dict[str, Any]] = field(default_factory=list)
+    securityresources: list[dict[str, Any]] = field(default_factory=list)
+    authorizationresources: list[dict[str, Any]] = field(default_factory=list)
+    # ARM
+    providers: list[dict[str, Any]] = field(default_factory=list)
+    diagnostic_settings: list[dict[str, Any]] = field(default_factory=list)
+    # Microsoft Graph
+    users: list[dict[str, Any]] = field(default_factory=list)
+    registration_details: list[dict[str, Any]] = field(default_factory=list)
+    directory_roles: list[dict[str, Any]] = field(default_factory=list)
+    role_assignments: list[dict[str, Any]] = field(default_factory=list)
+    security_defaults_enabled: bool = False
+    conditional_access: list[dict[str, Any]] = field(default_factory=list)
+    sign_in_activity_licensed: bool = True
+    # OSV: (ecosystem, name, version) -> vulnerability ids; id -> record
+    osv_affected: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)
+    osv_records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Largest pages the fakes return (real limits: 1000 rows, 999 users)
+    resource_graph_page_size: int = 1000
+    graph_page_size: int = 999
+    osv_page_size: int = 1000
+    # What the rules must report: rule id -> subjects (resource ids / Graph paths)
+    expected: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+
+    def plant(self, subject: str, *rule_ids: str) -> None:
+        for rule_id in rule_ids:
+            self.expected[rule_id].add(subject)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Builder:
+    """Adds rows to a tenant, with the ids and shapes the real services use."""
+
+    def __init__(self, tenant: Tenant) -> None:
+        self.t = tenant
+        self.sub = tenant.subscription_id
+
+    def rid(self, provider_type: str, group: str, name: str) -> str:
+        return f"/subscriptions/{self.sub}/resourceGroups/{group}/providers/{provider_type}/{name}"
+
+    def resource(
+        self,
+        provider_type: str,
+        name: str,
+        properties: dict[str, Any],
+        group: str = "rg-app",
+        location: str = "westeurope",
+        table: str = "resources",
+        **extra: Any,
+    ) -> dict[str, Any]:
+        row = {
+            "id": self.rid(provider_type, group, name),
+            "name": name.rsplit("/", 1)[-1],
+            "type": provider_type.lower(),
+            "kind": extra.pop("kind", ""),
+            "location": location,
+            "resourceGroup": group,
+            "subscriptionId": self.sub,
+            "sku": extra.pop("sku", None),
+            "identity": extra.pop("identity", None),
+            "tags": extra.pop("tags", {}),
+            "properties": properties,
+        }
+        getattr(self.t, table).append(row)
+        return row
+
+    # -- resource shapes ------------------------------------------------------------------
+
+    def storage(self, name: str, location: str = "westeurope", **overrides: Any) -> str:
+        props: dict[str, Any] = {
+            "supportsHttpsTrafficOnly": True,
+            "encryption": {
+                "requireInfrastructureEncryption": True,
+                "keySource": "Microsoft.Storage",
+            },
+            "keyPolicy": {"keyExpirationPeriodInDays": 90},
+            "allowBlobPublicAccess": False,
+            "networkAcls": {"defaultAction": "Deny", "bypass": "AzureServices, Logging"},
+            "minimumTlsVersion": "TLS1_2",
+            "publicNetworkAccess": "Enabled",
+        }
+        props.update(overrides)
+        return self.resource(
+            "Microsoft.Storage/storageAccounts", name, props, location=location, kind="StorageV2"
+        )["id"]
+
+    def nsg(self, name: str, rules: list[dict[str, Any]]) -> str:
+        security_rules = [
+            {
+                "name": r.get("name", f"rule{i}"),
+                "properties": {
+                    "protocol": r.get("protocol", "Tcp"),
+                    "sourceAddressPrefix": r.get("source", "" if "sources" in r else "*"),
+                    "sourceAddressPrefixes": r.get("sources", []),
+                    "destinationPortRange": r.get("port", ""),
+                    "destinationPortRanges": r.get("ports", []),
+                    "access": r.get("access", "Allow"),
+                    "direction": r.get("direction", "Inbound"),
+                    "priority": 100 + i,
+                },
+            }
+            for i, r in enumerate(rules)
+        ]
+        return self.resource(
+            "Microsoft.Network/networkSecurityGroups", name, {"securityRules": security_rules}
+        )["id"]
+
+    def flow_log(self, name: str, enabled: bool, days: int, retention: bool = True) -> str:
+        return self.resource(
+            "Microsoft.Network/networkWatchers/flowLogs",
+            f"NetworkWatcher_westeurope/{name}",
+            {"enabled": enabled, "retentionPolicy": {"enabled": retention, "days": days}},
+            group="NetworkWatcherRG",
+        )["id"]
+
+    def vm(
+        self, name: str, image: dict[str, str], unmanaged: bool = False, group: str = "rg-app"
+    ) -> str:
+        os_disk: dict[str, Any] = {"name": f"{name}-os", "osType": "Linux"}
+        if unmanaged:
+            os_disk["vhd"] = {"uri": f"https://{name}sa.blob.core.windows.net/vhds/{name}.vhd"}
+        else:
+            os_disk["managedDisk"] = {"storageAccountType": "Premium_LRS"}
+        props = {
+            "storageProfile": {"imageReference": image, "osDisk": os_disk, "dataDisks": []},
+            "hardwareProfile": {"vmSize": "Standard_D2s_v5"},
+        }
+        return self.resource("Microsoft.Compute/virtualMachines", name, props, group=group)["id"]
+
+    def disk(self, name: str, state: str, encryption: str, access: str, public: str) -> str:
+        props = {
+            "diskState": state,
+            "encryption": {"type": encryption},
+            "networkAccessPolicy": access,
+            "publicNetworkAccess": public,
+            "diskSizeGB": 128,
+        }
+        return self.resource("Microsoft.Compute/disks", name, props)["id"]
+
+    def vault(self, name: str, **props: Any) -> str:
+        base = {"tenantId": self.t.tenant_id, "enableSoftDelete": True, "sku": {"name": "standard"}}
+        return self.resource("Microsoft.KeyVault/vaults", name, {**base, **props})["id"]
+
+    def sql(self, name: str, **props: Any) -> str:
+        return self.resource("Microsoft.Sql/servers", name, {"version": "12.0", **props})["id"]
+
+    def site(self, name: str, site: dict[str, Any], config: dict[str, Any], identity: Any) -> str:
+        row = self.resource(
+            "Microsoft.Web/sites", name, {"state": "Running", **site}, kind="app", identity=identity
+        )
+        self.resource(
+            "Microsoft.Web/sites/config",
+            f"{name}/config/web",
+            config,
+            table="appserviceresources",
+        )
+        # Resource Graph ids of site configs end in /config/web, names are "web".
+        self.t.appserviceresources[-1]["id"] = row["id"] + "/config/web"
+        self.t.appserviceresources[-1]["name"] = "web"
+        return str(row["id"])
+
+    def aks(self, name: str, version: str, **props: Any) -> str:
+        base = {"kubernetesVersion": version, "currentKubernetesVersion": version}
+        return self.resource("Microsoft.ContainerService/managedClusters", name, {**base, **props})[
+            "id"
+        ]
+
+    def alert(self, name: str, operations: list[str], enabled: bool = True, scope: str = "") -> str:
+        conditions = [{"field": "category", "equals": "Administrative"}] + [
+            {"field": "operationName", "equals": op} for op in operations
+        ]
+        props = {
+            "enabled": enabled,
+            "scopes": [scope or f"/subscriptions/{self.sub}"],
+            "condition": {"allOf": conditions},
+            "actions": {"actionGroups": []},
+        }
+        return self.resource(
+            "Microsoft.Insights/activityLogAlerts",
+            name,
+            props,
+            group="rg-monitor",
+            location="global",
+        )["id"]
+
+    def pricing(self, name: str, tier: str) -> str:
+        rid = f"/subscriptions/{self.sub}/providers/Microsoft.Security/pricings/{name}"
+        self.t.securityresources.append(
+            {
+                "id": rid,
+                "name": name,
+                "type": "microsoft.security/pricings",
+                "properties": {"pricingTier": tier},
+            }
+        )
+        return rid
+
+    def role_definition(
+        self, name: str, role_type: str, actions: list[str], scopes: list[str]
+    ) -> str:
+        rid = f"/subscriptions/{self.sub}/providers/Microsoft.Authorization/roleDefinitions/{name}"
+        self.t.authorizationresources.append(
+            {
+                "id": rid,
+                "name": name,
+                "type": "microsoft.authorization/roledefinitions",
+                "properties": {
+                    "roleName": name,
+                    "type": role_type,
+                    "permissions": [{"actions": actions, "notActions": []}],
+                    "assignableScopes": scopes,
+                },
+            }
+        )
+        return rid
+
+    # -- identities ----------------------------------------------------------------------
+
+    def user(
+        self,
+        user_id: str,
+        upn: str,
+        *,
+        guest: bool = False,
+        enabled: bool = True,
+        mfa: bool = True,
+        last_sign_in_days: int | None = 1,
+        created_days: int = 400,
+    ) -> str:
+        moment = now()
+        user: dict[str, Any] = {
+            "id": user_id,
+            "userPrincipalName": upn,
+            "displayName": upn.split("@")[0],
+            "userType": "Guest" if guest else "Member",
+            "accountEnabled": enabled,
+            "createdDateTime": iso(moment - timedelta(days=created_days)),
+            "signInActivity": {
+                "lastSignInDateTime": iso(moment - timedelta(days=last_sign_in_days))
+                if last_sign_in_days is not None
+                else None,
+                "lastNonInteractiveSignInDateTime": None,
+            },
+        }
+        self.t.users.append(user)
+        self.t.registration_details.append(
+            {
+                "id": user_id,
+                "userPrincipalName": upn,
+                "userDisplayName": user["displayName"],
+                "userType": "guest" if guest else "member",
+                "isAdmin": False,
+                "isMfaRegistered": mfa,
+                "isMfaCapable": mfa,
+                "isSsprRegistered": mfa,
+                "isPasswordlessCapable": False,
+                "methodsRegistered": ["microsoftAuthenticatorPush"] if mfa else [],
+            }
+        )
+        return f"/users/{user_id}"
+
+    def assign(self, principal: str, role_template: str) -> None:
+        n = len(self.t.role_assignments)
+        self.t.role_assignments.append(
+            {
+                "id": f"assignment-{n}",
+                "principalId": principal,
+                "roleDefinitionId": role_template,
+                "directoryScopeId": "/",
+            }
+        )
+
+    def vulnerability(self, key: tuple[str, str, str], vuln_id: str, cve: str) -> None:
+        self.t.osv_affected.setdefault(key, []).append(vuln_id)
+        self.t.osv_records[vuln_id] = {
+            "id": vuln_id,
+            "aliases": [cve],
+            "summary": f"{key[1]} {key[2]}: planted vulnerability {cve}",
+            "modified": "2025-01-01T00:00:00Z",
+            "database_specific": {"severity": "HIGH"},
+            "affected": [{"package": {"ecosystem": key[0], "name": key[1]}, "versions": [key[2]]}],
+        }
+
+
+def _common(b: Builder) -> None:
+    t = b.t
+    t.providers = [
+        {"namespace": ns, "registrationState": state}
+        for ns, state in (
+            ("Microsoft.Compute", "Registered"),
+            ("Microsoft.Network", "Registered"),
+            ("Microsoft.Insights", "Registered"),
+        )
+    ]
+    t.directory_roles = [
+        {"id": "dr-ga", "displayName": "Global Administrator", "roleTemplateId": GLOBAL_ADMIN},
+        {"id": "dr-sa", "displayName": "Security Administrator", "roleTemplateId": SECURITY_ADMIN},
+    ]
+
+
+def planted_tenant() -> Tenant:
+    """A small tenant: for every rule, resources/objects that break it (recorded in
+    `expected`) next to ones that do not. Small page sizes make every collection page."""
+    t = Tenant(resource_graph_page_size=7, graph_page_size=3, osv_page_size=1)
+    b = Builder(t)
+    _common(b)
+    sub = f"/subscriptions/{t.subscription_id}"
+
+    # Storage
+    b.storage("stclean")
+    t.plant(b.storage("sthttp", supportsHttpsTrafficOnly=False), "ST-001")
+    t.plant(
+        b.storage(
+            "stpublic",
+            encryption={"keySource": "Microsoft.Storage"},
+            keyPolicy=None,
+            allowBlobPublicAccess=True,
+            networkAcls={"defaultAction": "Allow", "bypass": "AzureServices"},
+            minimumTlsVersion="TLS1_0",
+        ),
+        "ST-002",
+        "ST-003",
+        "ST-004",
+        "ST-005",
+        "ST-007",
+    )
+    t.plant(
+        b.storage("stnobypass", networkAcls={"defaultAction": "Deny", "bypass": "None"}), "ST-006"
+    )
+    # Public network access disabled satisfies ST-005 even with an Allow default action.
+    b.storage(
+        "stprivate",
+        location="northeurope",
+        publicNetworkAccess="Disabled",
+        networkAcls={"defaultAction": "Allow", "bypass": "AzureServices"},
+    )
+
+    # Networking
+    b.nsg(
+        "nsg-clean",
+        [
+            {"name": "https-internal", "port": "443", "source": "10.0.0.0/8"},
+            {"name": "ssh-office", "port": "22", "source": "203.0.113.5/32"},
+            {"name": "deny-all", "port": "*", "protocol": "*", "access": "Deny"},
+            {"name": "out-any", "port": "*", "protocol": "*", "direction": "Outbound"},
+        ],
+    )
+    t.plant(b.nsg("nsg-rdp", [{"name": "rdp", "port": "3389", "source": "*"}]), "NET-001")
+    t.plant(
+        b.nsg("nsg-ssh", [{"name": "ssh-range", "port": "20-30", "source": "Internet"}]),
+        "NET-002",
+    )
+    t.plant(
+        b.nsg("nsg-any", [{"name": "any", "port": "*", "protocol": "*", "sources": ["0.0.0.0/0"]}]),
+        "NET-001",
+        "NET-002",
+        "NET-003",
+    )
+    t.plant(b.nsg("nsg-udp", [{"name": "dns", "port": "53", "protocol": "Udp"}]), "NET-004")
+    t.plant(
+        b.nsg("nsg-web", [{"name": "web", "ports": ["80", "443"], "source": "Internet"}]),
+        "NET-005",
+    )
+    b.flow_log("fl-clean", True, 90)
+    b.flow_log("fl-forever", True, 0)
+    t.plant(b.flow_log("fl-short", True, 30), "NET-006")
+    t.plant(b.flow_log("fl-off", False, 90), "NET-006")
+    b.resource(
+        "Microsoft.Network/networkWatchers",
+        "NetworkWatcher_westeurope",
+        {"provisioningState": "Succeeded"},
+        group="NetworkWatcherRG",
+    )
+    t.plant(f"{sub}/locations/northeurope", "NET-007")
+
+    # Compute
+    ubuntu = {
+        "publisher": "Canonical",
+        "offer": "ubuntu-24_04-lts",
+        "sku": "server",
+        "version": "latest",
+    }
+    b.vm("vm-clean", ubuntu)
+    t.plant(b.vm("vm-unmanaged", ubuntu, unmanaged=True), "VM-001")
+    t.plant(
+        b.vm(
+            "vm-eol",
+            {
+                "publisher": "Canonical",
+                "offer": "UbuntuServer",
+                "sku": "18.04-LTS",
+                "version": "latest",
+            },
+        ),
+        "VM-005",
+    )
+    t.plant(
+        b.vm(
+            "vm-wordpress",
+            {"publisher": "bitnami", "offer": "wordpress", "sku": "6-1", "version": "6.1.1"},
+        ),
+        "VM-006",
+    )
+    b.vm("vm-nginx", {"publisher": "bitnami", "offer": "nginx", "sku": "1-27", "version": "1.27.0"})
+    cmk = "EncryptionAtRestWithCustomerKey"
+    pmk = "EncryptionAtRestWithPlatformKey"
+    b.disk("disk-cmk", "Attached", cmk, "DenyAll", "Disabled")
+    t.plant(b.disk("disk-pmk", "Attached", pmk, "AllowPrivate", "Enabled"), "VM-002")
+    t.plant(b.disk("disk-orphan", "Unattached", pmk, "AllowAll", "Enabled"), "VM-003", "VM-004")
+    b.disk("disk-orphan-cmk", "Unattached", cmk, "AllowAll", "Disabled")
+
+    # Key Vault
+    b.vault(
+        "kv-clean",
+        enablePurgeProtection=True,
+        enableRbacAuthorization=True,
+        publicNetworkAccess="Disabled",
+    )
+    t.plant(
+        b.vault(
+            "kv-bad",
+            enableRbacAuthorization=False,
+            publicNetworkAccess="Enabled",
+            networkAcls={"defaultAction": "Allow"},
+        ),
+        "KV-001",
+        "KV-002",
+        "KV-003",
+    )
+    b.vault(
+        "kv-firewall",
+        enablePurgeProtection=True,
+        enableRbacAuthorization=True,
+        publicNetworkAccess="Enabled",
+        networkAcls={"defaultAction": "Deny"},
+    )
+
+    # SQL
+    b.sql(
+        "sql-clean",
+        administrators={
+            "administratorType": "ActiveDirectory",
+            "login": "sql-admins",
+            "azureADOnlyAuthentication": True,
+        },
+        publicNetworkAccess="Disabled",
+        minimalTlsVersion="1.2",
+    )
+    t.plant(
+        b.sql("sql-bad", publicNetworkAccess="Enabled", minimalTlsVersion="1.0"),
+        "SQL-001",
+        "SQL-002",
+        "SQL-003",
+        "SQL-004",
+    )
+
+    # App Service
+    good_site = {"httpsOnly": True, "clientCertEnabled": True}
+    good_config = {
+        "minTlsVersion": "1.2",
+        "http20Enabled": True,
+        "ftpsState": "Disabled",
+        "remoteDebuggingEnabled": False,
+        "linuxFxVersion": "PYTHON|3.12",
+    }
+    b.site("app-clean", good_site, good_config, {"type": "SystemAssigned"})
+    t.plant(
+        b.site(
+            "app-bad",
+            {"httpsOnly": False, "clientCertEnabled": False},
+            {
+                "minTlsVersion": "1.0",
+                "http20Enabled": False,
+                "ftpsState": "AllAllowed",
+                "remoteDebuggingEnabled": True,
+                "linuxFxVersion": "PYTHON|3.8",
+            },
+            {"type": "None"},
+        ),
+        *("APP-001", "APP-002", "APP-003", "APP-004", "APP-005", "APP-006", "APP-007"),
+        "APP-008",
+        "APP-009",
+    )
+    t.plant(
+        b.site(
+            "app-node",
+            good_site,
+            {**good_config, "linuxFxVersion": "NODE|22-lts"},
+            {"type": "SystemAssigned"},
+        ),
+        "APP-009",
+    )
+    t.plant(
+        b.site(
+            "app-php",
+            good_site,
+            {**good_config, "linuxFxVersion": "", "phpVersion": "7.4"},
+            {"type": "UserAssigned"},
+        ),
+        "APP-008",
+    )
+
+    # AKS
+    b.aks(
+        "aks-clean",
+        "1.34.1",
+        enableRBAC=True,
+        apiServerAccessProfile={"enablePrivateCluster": True},
+        networkProfile={"networkPolicy": "azure"},
+        disableLocalAccounts=True,
+    )
+    t.plant(
+        b.aks(
+            "aks-old",
+            "1.27.3",
+            enableRBAC=False,
+            apiServerAccessProfile={"authorizedIPRanges": []},
+            networkProfile={"networkPolicy": ""},
+            disableLocalAccounts=False,
+        ),
+        *("AKS-001", "AKS-002", "AKS-003", "AKS-004", "AKS-005", "AKS-006"),
+    )
+    t.plant(
+        b.aks(
+            "aks-patched-minor",
+            "1.33.2",
+            enableRBAC=True,
+            apiServerAccessProfile={"authorizedIPRanges": ["203.0.113.0/24"]},
+            networkProfile={"networkPolicy": "calico"},
+            disableLocalAccounts=True,
+        ),
+        "AKS-002",
+    )
+
+    # Monitoring
+    b.alert("al-policy-write", ["Microsoft.Authorization/policyAssignments/write"])
+    b.alert("al-policy-delete", ["Microsoft.Authorization/policyAssignments/delete"])
+    b.alert("al-nsg-write", ["Microsoft.Network/networkSecurityGroups/write"])
+    b.alert(
+        "al-security",
+        [
+            "Microsoft.Security/securitySolutions/write",
+            "Microsoft.Security/securitySolutions/delete",
+        ],
+        enabled=False,
+    )
+    for op in ("write", "delete"):
+        b.alert(
+            f"al-sql-{op}",
+            [f"Microsoft.Sql/servers/firewallRules/{op}"],
+            scope=f"{sub}/resourceGroups/rg-data",
+        )
+        b.alert(f"al-pip-{op}", [f"Microsoft.Network/publicIPAddresses/{op}"])
+    t.plant(sub, "MON-002", "MON-004", "MON-005", "MON-006")
+    t.diagnostic_settings = [
+        {
+            "id": f"{sub}/providers/microsoft.insights/diagnosticSettings/to-workspace",
+            "name": "to-workspace",
+            "properties": {
+                "workspaceId": f"{sub}/resourceGroups/rg-monitor/providers/"
+                "Microsoft.OperationalInsights/workspaces/law",
+                "logs": [
+                    {"category": "Administrative", "enabled": True},
+                    {"category": "Alert", "enabled": True},
+                    {"category": "Policy", "enabled": True},
+                    {"category": "Security", "enabled": False},
+                ],
+            },
+        }
+    ]
+
+    # Defender for Cloud
+    for plan, tier in (
+        ("VirtualMachines", "Standard"),
+        ("AppServices", "Free"),
+        ("SqlServers", "Standard"),
+        ("StorageAccounts", "Standard"),
+        ("KeyVaults", "Standard"),
+        ("Arm", "Free"),
+    ):
+        rid = b.pricing(plan, tier)
+        if tier == "Free":
+            t.plant(rid, {"AppServices": "DEF-002", "Arm": "DEF-007"}[plan])
+    t.plant(f"{sub}/providers/Microsoft.Security/pricings/Containers", "DEF-005")
+    t.plant(f"{sub}/providers/Microsoft.Security", "DEF-008")
+
+    # Custom roles
+    t.plant(b.role_definition("Super Admin", "CustomRole", ["*"], [sub]), "ID-009")
+    b.role_definition("VM Reader", "CustomRole", ["Microsoft.Compute/*/read"], [sub])
+    b.role_definition("Owner", "BuiltInRole", ["*"], ["/"])  # built-in: not a custom role
+
+    # Identities
+    admin1 = b.user("u-admin1", "admin1@contoso.example", last_sign_in_days=1)
+    admin2 = b.user("u-admin2", "admin2@contoso.example", mfa=False, last_sign_in_days=2)
+    alice = b.user("u-alice", "alice@contoso.example", last_sign_in_days=200)
+    bob = b.user("u-bob", "bob@contoso.example", mfa=False, last_sign_in_days=1)
+    b.user("u-carol", "carol@contoso.example", enabled=False, mfa=False, last_sign_in_days=400)
+    b.user("u-new", "new@contoso.example", last_sign_in_days=None, created_days=5)
+    never = b.user("u-never", "never@contoso.example", last_sign_in_days=None, created_days=300)
+    guest1 = b.user(
+        "g-guest1",
+        "partner_fabrikam.example#EXT#@contoso.example",
+        guest=True,
+        mfa=False,
+        last_sign_in_days=10,
+    )
+    guest2 = b.user(
+        "g-guest2", "auditor_tailspin.example#EXT#@contoso.example", guest=True, last_sign_in_days=3
+    )
+    for principal in ("u-admin1", "u-admin2", "sp-automation", "u-alice", "u-bob"):
+        b.assign(principal, GLOBAL_ADMIN)
+    b.assign("g-guest2", SECURITY_ADMIN)
+    b.assign("u-carol", READER_ROLE)
+    t.plant(admin2, "ID-001", "ID-002")
+    t.plant(bob, "ID-001", "ID-002")
+    t.plant(guest1, "ID-003")
+    t.plant(guest2, "ID-003", "ID-008")
+    t.plant(alice, "ID-004")
+    t.plant(never, "ID-004")
+    t.plant(f"/directoryRoles/{GLOBAL_ADMIN}", "ID-005")
+    t.plant("/policies/identitySecurityDefaultsEnforcementPolicy", "ID-006")
+    assert admin1  # a compliant administrator: no finding
+    t.security_defaults_enabled = False
+    t.conditional_access = [
+        _ca_policy(
+            "ca-admins",
+            "Require MFA for administrators",
+            "enabled",
+            roles=[GLOBAL_ADMIN, SECURITY_ADMIN],
+        ),
+        _ca_policy(
+            "ca-all",
+            "MFA for everyone (report only)",
+            "enabledForReportingButNotEnforced",
+            users=["All"],
+        ),
+    ]
+
+    # OSV
+    b.vulnerability(("Go", "k8s.io/kubernetes", "1.27.3"), "GHSA-fake-k8s-0001", "CVE-2023-2727")
+    b.vulnerability(("Go", "k8s.io/kubernetes", "1.27.3"), "GHSA-fake-k8s-0002", "CVE-2023-2728")
+    b.vulnerability(("Go", "k8s.io/kubernetes", "1.33.2"), "GHSA-fake-k8s-0003", "CVE-2025-0426")
+    b.vulnerability(("Bitnami", "python", "3.8"), "BIT-python-fake-0001", "CVE-2023-24329")
+    b.vulnerability(("Bitnami", "node", "22"), "BIT-node-fake-0001", "CVE-2024-27983")
+    b.vulnerability(("Bitnami", "wordpress", "6.1.1"), "BIT-wordpress-fake-0001", "CVE-2023-2745")
+    return t
+
+
+def _ca_policy(
+    policy_id: str,
+    name: str,
+    state: str,
+    users: list[str] | None = None,
+    roles: list[str] | None = None,
+) -> dict[str, Any]:
+    return {
+        "id": policy_id,
+        "displayName": name,
+        "state": state,
+        "conditions": {
+            "users": {
+                "includeUsers": users or [],
+                "excludeUsers": [],
+                "includeRoles": roles or [],
+                "includeGroups": [],
+                "excludeGroups": [],
+                "excludeRoles": [],
+            },
+            "applications": {"includeApplications": ["All"], "excludeApplications": []},
+            "clientAppTypes": ["all"],
+        },
+        "grantControls": {"operator": "OR", "builtInControls": ["mfa"]},
+    }
+
+
+def generated_tenant(resources: int, users: int, seed: int = 7) -> Tenant:
+    """A large tenant for the benchmark: `resources` resources of the scanned types (about one
+    in five misconfigured), `users` users (some guests, some without MFA, some stale)."""
+    rng = random.Random(seed)
+    t = Tenant()
+    b = Builder(t)
+    _common(b)
+    locations = ["westeurope", "northeurope", "eastus", "westus2"]
+    for location in locations[:3]:
+        b.resource(
+            "Microsoft.Network/networkWatchers",
+            f"NetworkWatcher_{location}",
+            {"provisioningState": "Succeeded"},
+            group="NetworkWatcherRG",
+            location=location,
+        )
+    k8s_versions = ["1.27.3", "1.31.4", "1.33.2", "1.34.1"]
+    runtimes = ["PYTHON|3.8", "PYTHON|3.12", "NODE|22-lts", "NODE|18-lts", "PHP|8.3"]
+    ubuntu = {
+        "publisher": "Canonical",
+        "offer": "ubuntu-24_04-lts",
+        "sku": "server",
+        "version": "latest",
+    }
+    eol = {
+        "publisher": "Canonical",
+        "offer": "UbuntuServer",
+        "sku": "18.04-LTS",
+        "version": "latest",
+    }
+    makers = ["storage", "nsg", "vm", "disk", "vault", "sql", "site", "aks", "flowlog"]
+    created = 3  # the Network Watchers
+    i = 0
+    while created < resources:
+        kind = makers[i % len(makers)]
+        bad = rng.random() < 0.2
+        name = f"{kind}{i:06d}"
+        if kind == "storage":
+            b.storage(name, location=rng.choice(locations), allowBlobPublicAccess=bad)
+        elif kind == "nsg":
+            port = rng.choice(["22", "3389", "443", "53"]) if bad else "443"
+            b.nsg(name, [{"name": "in", "port": port, "source": "*" if bad else "10.0.0.0/8"}])
+        elif kind == "vm":
+            b.vm(name, eol if bad else ubuntu, unmanaged=bad and rng.random() < 0.5)
+        elif kind == "disk":
+            b.disk(
+                name,
+                "Unattached" if bad else "Attached",
+                "EncryptionAtRestWithPlatformKey" if bad else "EncryptionAtRestWithCustomerKey",
+                "DenyAll",
+                "Disabled",
+            )
+        elif kind == "vault":
+            b.vault(
+                name,
+                enablePurgeProtection=not bad,
+                enableRbacAuthorization=True,
+                publicNetworkAccess="Disabled",
+            )
+        elif kind == "sql":
+            b.sql(
+                name, publicNetworkAccess="Enabled" if bad else "Disabled", minimalTlsVersion="1.2"
+            )
+        elif kind == "site":
+            b.site(
+                name,
+                {"httpsOnly": not bad, "clientCertEnabled": True},
+                {
+                    "minTlsVersion": "1.2",
+                    "http20Enabled": True,
+                    "ftpsState": "Disabled",
+                    "linuxFxVersion": rng.choice(runtimes),
+                },
+                {"type": "SystemAssigned"},
+            )
+        elif kind == "aks":
+            b.aks(
+                name,
+                rng.choice(k8s_versions),
+                enableRBAC=True,
+                apiServerAccessProfile={"enablePrivateCluster": not bad},
+                networkProfile={"networkPolicy": "azure"},
+                disableLocalAccounts=True,
+            )
+        else:
+            b.flow_log(name, True, 30 if bad else 90)
+        created += 1
+        i += 1
+    for plan in (
+        "VirtualMachines",
+        "AppServices",
+        "SqlServers",
+        "StorageAccounts",
+        "Containers",
+        "KeyVaults",
+        "Arm",
+    ):
+        b.pricing(plan, "Standard")
+    b.role_definition("Super Admin", "CustomRole", ["*"], [f"/subscriptions/{t.subscription_id}"])
+    t.diagnostic_settings = []
+    moment_days = [1, 3, 20, 45, 120, 400]
+    for n in range(users):
+        guest = n % 20 == 0
+        b.user(
+            f"user-{n:06d}",
+            f"user{n}@contoso.example",
+            guest=guest,
+            mfa=n % 9 != 0,
+            last_sign_in_days=rng.choice(moment_days),
+        )
+    for n in range(6):
+        b.assign(f"user-{n * 7:06d}", GLOBAL_ADMIN)
+    for n in range(200):
+        b.assign(f"user-{n * 13:06d}", rng.choice([SECURITY_ADMIN, READER_ROLE]))
+    t.conditional_access = [
+        _ca_policy("ca-admins", "Require MFA for administrators", "enabled", roles=[GLOBAL_ADMIN])
+    ]
+    for version in k8s_versions[:3]:
+        b.vulnerability(
+            ("Go", "k8s.io/kubernetes", version), f"GHSA-gen-{version}", "CVE-2024-0001"
+        )
+    b.vulnerability(("Bitnami", "python", "3.8"), "BIT-python-gen-1", "CVE-2023-24329")
+    b.vulnerability(("Bitnami", "node", "18"), "BIT-node-gen-1", "CVE-2024-27983")
+    return t

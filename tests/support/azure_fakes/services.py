@@ -1,0 +1,337 @@
+"""The fake services: Microsoft Entra ID (OpenID configuration, instance discovery, the v2
+token endpoint), ARM + Resource Graph, Microsoft Graph and OSV, serving a `Tenant`.
+
+They speak just enough of each protocol for the real SDK clients: bearer tokens issued by
+the fake authority with an audience and an expiry (ARM and Graph reject others with 401),
+`$skipToken` paging of Resource Graph, `@odata.nextLink` paging of Graph, `next_page_token`
+of OSV's querybatch. Resource Graph understands the queries the scanner sends (table, type
+filters, custom-role filter, distinct locations, project) and answers 400 to anything else.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+import threading
+import time
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+from tests.support.azure_fakes.dataset import Tenant
+from tests.support.azure_fakes.server import Reply, Request, Service, error
+
+
+class Tokens:
+    """Access tokens the fake authority issued: token -> (audience, expiry)."""
+
+    def __init__(self, lifetime_s: float) -> None:
+        self.lifetime_s = lifetime_s
+        self.lock = threading.Lock()
+        self.issued: dict[str, tuple[str, float]] = {}
+        self.used: dict[str, set[str]] = {}  # audience -> tokens seen on requests
+
+    def issue(self, audience: str) -> tuple[str, int]:
+        token = "fake-at-" + secrets.token_hex(16)
+        with self.lock:
+            self.issued[token] = (audience, time.time() + self.lifetime_s)
+        return token, int(self.lifetime_s)
+
+    def check(self, request: Request, audience: str) -> Reply | None:
+        token = request.bearer
+        with self.lock:
+            entry = self.issued.get(token or "")
+            if entry is not None:
+                self.used.setdefault(audience, set()).add(str(token))
+        if token is None or entry is None:
+            return error(401, "InvalidAuthenticationToken", "no valid bearer token")
+        if entry[0].rstrip("/") != audience.rstrip("/"):
+            return error(401, "InvalidAuthenticationTokenAudience", f"token is for {entry[0]}")
+        if entry[1] < time.time():
+            return error(401, "ExpiredAuthenticationToken", "the access token has expired")
+        return None
+
+
+def _page_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def _offset(token: str | None) -> int:
+    if not token:
+        return 0
+    return int(json.loads(base64.urlsafe_b64decode(token.encode()))["offset"])
+
+
+class TokenService(Service):
+    name = "token"
+
+    def __init__(self, tenant: Tenant, tokens: Tokens) -> None:
+        self.tenant = tenant
+        self.tokens = tokens
+
+    def handle(self, request: Request) -> Reply:
+        tenant = self.tenant.tenant_id
+        base = request.base_url
+        if request.path.endswith("/.well-known/openid-configuration"):
+            prefix = f"{base}/{tenant}"
+            return Reply(
+                200,
+                {
+                    "issuer": f"{prefix}/v2.0",
+                    "authorization_endpoint": f"{prefix}/oauth2/v2.0/authorize",
+                    "token_endpoint": f"{prefix}/oauth2/v2.0/token",
+                    "device_authorization_endpoint": f"{prefix}/oauth2/v2.0/devicecode",
+                    "jwks_uri": f"{prefix}/discovery/v2.0/keys",
+                    "response_types_supported": ["code", "id_token", "token"],
+                    "token_endpoint_auth_methods_supported": ["client_secret_post"],
+                    "tenant_region_scope": "EU",
+                },
+            )
+        if request.path.endswith("/discovery/instance"):
+            return Reply(
+                200,
+                {
+                    "tenant_discovery_endpoint": (
+                        f"{base}/{tenant}/v2.0/.well-known/openid-configuration"
+                    ),
+                    "api-version": "1.1",
+                    "metadata": [],
+                },
+            )
+        if request.method == "POST" and request.path == f"/{tenant}/oauth2/v2.0/token":
+            form = {k: v[0] for k, v in parse_qs(request.body.decode()).items()}
+            if form.get("grant_type") != "client_credentials":
+                return Reply(400, {"error": "unsupported_grant_type"})
+            if (
+                form.get("client_id") != self.tenant.client_id
+                or form.get("client_secret") != self.tenant.client_secret
+            ):
+                return Reply(
+                    401,
+                    {
+                        "error": "invalid_client",
+                        "error_description": "AADSTS7000215: invalid secret",
+                    },
+                )
+            scope = next((s for s in form.get("scope", "").split() if s.endswith("/.default")), "")
+            if not scope:
+                return Reply(400, {"error": "invalid_scope"})
+            token, lifetime = self.tokens.issue(scope.removesuffix("/.default"))
+            return Reply(
+                200,
+                {
+                    "token_type": "Bearer",
+                    "expires_in": lifetime,
+                    "ext_expires_in": lifetime,
+                    "access_token": token,
+                },
+            )
+        return error(404, "NotFound", f"no route {request.method} {request.path}")
+
+
+class ArmService(Service):
+    """ARM and Resource Graph on one endpoint (as management.azure.com serves both)."""
+
+    name = "arm"
+    TABLES = ("resources", "appserviceresources", "securityresources", "authorizationresources")
+
+    def __init__(self, tenant: Tenant, tokens: Tokens) -> None:
+        self.tenant = tenant
+        self.tokens = tokens
+
+    def label(self, request: Request) -> str:
+        if request.path.lower().startswith("/providers/microsoft.resourcegraph"):
+            return "resourceGraph"
+        return "arm"
+
+    def handle(self, request: Request) -> Reply:
+        denied = self.tokens.check(request, request.base_url)
+        if denied:
+            return denied
+        if not request.param("api-version"):
+            return error(400, "MissingApiVersionParameter", "api-version is required")
+        path = request.path.lower()
+        if path == "/providers/microsoft.resourcegraph/resources" and request.method == "POST":
+            return self.resource_graph(request)
+        sub = f"/subscriptions/{self.tenant.subscription_id}"
+        match = re.match(r"^/subscriptions/([^/]+)", path)
+        if match and match.group(1) != self.tenant.subscription_id:
+            return error(
+                404,
+                "SubscriptionNotFound",
+                f"The subscription '{match.group(1)}' could not be found.",
+            )
+        if path == f"{sub}/providers":
+            return Reply(
+                200,
+                {
+                    "value": [
+                        {"id": f"{sub}/providers/{p['namespace']}", **p}
+                        for p in self.tenant.providers
+                    ]
+                },
+            )
+        if path == f"{sub}/providers/microsoft.insights/diagnosticsettings":
+            return Reply(200, {"value": self.tenant.diagnostic_settings})
+        return error(404, "NotFound", f"no route {request.method} {request.path}")
+
+    def rows(self, query: str, subscriptions: list[str]) -> list[dict[str, Any]]:
+        table = query.split("|")[0].strip().lower()
+        if table not in self.TABLES:
+            raise ValueError(f"unknown table {table!r}")
+        wanted = {s.lower() for s in subscriptions}
+        rows = [
+            r
+            for r in getattr(self.tenant, table)
+            if str(r.get("id", "")).lower().split("/")[2] in wanted
+        ]
+        types = re.search(r"\btype in~ \(([^)]*)\)", query)
+        if types:
+            allowed = {t.strip().strip("'").lower() for t in types.group(1).split(",")}
+            rows = [r for r in rows if str(r["type"]).lower() in allowed]
+        single = re.search(r"(?<![.\w])type =~ '([^']+)'", query)
+        if single:
+            rows = [r for r in rows if str(r["type"]).lower() == single.group(1).lower()]
+        role_type = re.search(r"properties\.type =~ '([^']+)'", query)
+        if role_type:
+            rows = [
+                r
+                for r in rows
+                if str(r.get("properties", {}).get("type", "")).lower()
+                == role_type.group(1).lower()
+            ]
+        if "summarize" in query:
+            if "by location" not in query:
+                raise ValueError("only `summarize ... by location` is understood")
+            rows = [{"location": loc} for loc in sorted({str(r.get("location", "")) for r in rows})]
+        project = re.search(r"\| project ([^|]+)$", query.strip())
+        if project:
+            columns = [c.strip() for c in project.group(1).split(",")]
+            rows = [{c: r.get(c) for c in columns} for r in rows]
+        return rows
+
+    def resource_graph(self, request: Request) -> Reply:
+        body = request.json() or {}
+        options = body.get("options") or {}
+        try:
+            rows = self.rows(str(body.get("query", "")), list(body.get("subscriptions") or []))
+        except (ValueError, KeyError, IndexError) as exc:
+            return error(400, "BadRequest", f"query not understood by the fake: {exc}")
+        top = min(int(options.get("$top") or 100), 1000, self.tenant.resource_graph_page_size)
+        offset = _offset(options.get("$skipToken"))
+        page = rows[offset : offset + top]
+        reply: dict[str, Any] = {
+            "totalRecords": len(rows),
+            "count": len(page),
+            "data": page,
+            "facets": [],
+            "resultTruncated": "false",
+        }
+        if offset + top < len(rows):
+            reply["$skipToken"] = _page_token(offset + top)
+        return Reply(200, reply)
+
+
+class GraphService(Service):
+    name = "graph"
+
+    def __init__(self, tenant: Tenant, tokens: Tokens) -> None:
+        self.tenant = tenant
+        self.tokens = tokens
+
+    def _page(
+        self, request: Request, path: str, items: list[dict[str, Any]], default_top: int = 100
+    ) -> Reply:
+        top = min(int(request.param("$top") or default_top), 999, self.tenant.graph_page_size)
+        offset = int(request.param("$skiptoken") or 0)
+        page = items[offset : offset + top]
+        body: dict[str, Any] = {
+            "@odata.context": f"{request.base_url}/v1.0/$metadata#{path}",
+            "value": page,
+        }
+        if offset + top < len(items):
+            params = {k: v[0] for k, v in request.query.items() if k != "$skiptoken"}
+            params["$skiptoken"] = str(offset + top)
+            query = "&".join(f"{quote(k)}={quote(v, safe=',')}" for k, v in params.items())
+            body["@odata.nextLink"] = f"{request.base_url}/v1.0/{path}?{query}"
+        return Reply(200, body)
+
+    def handle(self, request: Request) -> Reply:
+        denied = self.tokens.check(request, request.base_url)
+        if denied:
+            return denied
+        path = request.path.removeprefix("/v1.0/")
+        t = self.tenant
+        if path == "users":
+            select = [s for s in (request.param("$select") or "").split(",") if s]
+            if "signInActivity" in select and not t.sign_in_activity_licensed:
+                return error(
+                    403,
+                    "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+                    "Neither tenant is B2C or tenant doesn't have premium license",
+                )
+            users = t.users
+            if "signInActivity" in select:
+                # Graph returns at most 120 users a page when signInActivity is selected.
+                request.query["$top"] = [str(min(int(request.param("$top") or 100), 120))]
+            if select:
+                users = [{k: u.get(k) for k in ["id", *select]} for u in users]
+            return self._page(request, "users", users)
+        if path == "reports/authenticationMethods/userRegistrationDetails":
+            return self._page(request, path, t.registration_details)
+        if path == "directoryRoles":
+            return self._page(request, path, t.directory_roles, default_top=999)
+        if path == "roleManagement/directory/roleAssignments":
+            return self._page(request, path, t.role_assignments)
+        if path == "policies/identitySecurityDefaultsEnforcementPolicy":
+            return Reply(
+                200,
+                {
+                    "@odata.context": f"{request.base_url}/v1.0/$metadata#policies/"
+                    "identitySecurityDefaultsEnforcementPolicy/$entity",
+                    "id": "00000000-0000-0000-0000-000000000005",
+                    "displayName": "Security Defaults",
+                    "isEnabled": t.security_defaults_enabled,
+                },
+            )
+        if path == "identity/conditionalAccess/policies":
+            return self._page(request, path, t.conditional_access)
+        return error(404, "Request_ResourceNotFound", f"no route {request.method} {request.path}")
+
+
+class OsvService(Service):
+    name = "osv"
+
+    def __init__(self, tenant: Tenant) -> None:
+        self.tenant = tenant
+
+    def handle(self, request: Request) -> Reply:
+        t = self.tenant
+        if request.method == "POST" and request.path == "/v1/querybatch":
+            queries = (request.json() or {}).get("queries") or []
+            if len(queries) > 1000:
+                return Reply(400, {"code": 3, "message": "Too many queries."})
+            results = []
+            for query in queries:
+                package = query.get("package") or {}
+                key = (package.get("ecosystem"), package.get("name"), query.get("version"))
+                ids = t.osv_affected.get(key, [])  # type: ignore[call-overload]
+                offset = int(query.get("page_token") or 0)
+                page = ids[offset : offset + t.osv_page_size]
+                result: dict[str, Any] = {}
+                if page:
+                    result["vulns"] = [
+                        {"id": i, "modified": t.osv_records[i]["modified"]} for i in page
+                    ]
+                if offset + t.osv_page_size < len(ids):
+                    result["next_page_token"] = str(offset + t.osv_page_size)
+                results.append(result)
+            return Reply(200, {"results": results})
+        match = re.match(r"^/v1/vulns/([A-Za-z0-9._-]+)$", request.path)
+        if request.method == "GET" and match:
+            record = t.osv_records.get(match.group(1))
+            if record is None:
+                return Reply(404, {"code": 5, "message": "Bug not found."})
+            return Reply(200, record)
+        return Reply(404, {"code": 5, "message": "Not found."})
