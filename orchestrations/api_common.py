@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import azure.functions as func
+from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 from pydantic import BaseModel, ValidationError
 
 from orchestrations.settings import AppSettings, get_settings
@@ -162,6 +163,11 @@ def api_endpoint(authenticated: bool = True) -> Callable[[F], F]:
         def failed(exc: Exception) -> func.HttpResponse:
             if isinstance(exc, ApiError):
                 return error_response(exc)
+            if isinstance(exc, ServiceRequestError | ServiceResponseError):
+                log.warning("%s: storage unreachable: %s", handler.__name__, exc)
+                return error_response(
+                    ApiError(503, "storage_unavailable", "storage did not answer; try again")
+                )
             log.exception("unhandled error in %s", handler.__name__)
             return error_response(ApiError(500, "internal_error", "internal error; see the log"))
 

@@ -369,14 +369,21 @@ class ScanStore:
             "InstanceId": instance_id,
             "AcquiredAt": utcnow(),
         }
-        try:
-            return str(table.create_entity(entity).get("etag"))
-        except ResourceExistsError:
-            pass
-        current = table.get_entity("lease", str(entity["RowKey"]))
-        if current["ScanId"] == scan_id:
-            return str(current.metadata["etag"])
-        raise LeaseHeldError(current["ScanId"], current["InstanceId"], current.get("AcquiredAt"))
+        for _ in range(3):
+            try:
+                return str(table.create_entity(entity).get("etag"))
+            except ResourceExistsError:
+                pass
+            try:
+                current = table.get_entity("lease", str(entity["RowKey"]))
+            except ResourceNotFoundError:
+                continue  # released between the two calls (the previous scan just ended)
+            if current["ScanId"] == scan_id:
+                return str(current.metadata["etag"])
+            raise LeaseHeldError(
+                current["ScanId"], current["InstanceId"], current.get("AcquiredAt")
+            )
+        return str(table.create_entity(entity).get("etag"))
 
     def take_over_lease(
         self, target_type: str, target_id: str, stale_scan_id: str, scan_id: str, instance_id: str
