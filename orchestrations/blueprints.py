@@ -6,6 +6,7 @@ import azure.durable_functions as df
 
 from orchestrations import (
     health_api,
+    host_keys_api,
     openapi,
     scan_activities,
     scan_orchestrator,
@@ -19,6 +20,7 @@ BLUEPRINTS: list[df.Blueprint] = [
     openapi.bp,
     scans_api.bp,
     targets_api.bp,
+    host_keys_api.bp,
     scan_orchestrator.bp,
     scan_activities.bp,
     scheduler.bp,

@@ -21,6 +21,7 @@ from orchestrations.api_models import (
     TargetList,
     TargetOut,
 )
+from orchestrations.host_keys_api import host_key_paths
 from orchestrations.scan_store import STATUSES
 from orchestrations.target_kinds import KINDS
 from scanner.reports import CONTENT_TYPES, FORMATS
@@ -330,6 +331,7 @@ def build_openapi() -> dict[str, Any]:
                 "responses": spec.responses({"204": {"description": "Deleted"}}, [404]),
             },
         }
+    paths.update(host_key_paths(spec))
     return {
         "openapi": "3.1.0",
         "info": {

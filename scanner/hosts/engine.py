@@ -1,0 +1,292 @@
+"""The host scan engine: plan (connect, list the commands), run (one command), summarize.
+
+- plan opens the scan's SSH connection, so a host that cannot be reached, or whose key or
+  credentials are wrong, fails the scan at once with the failure named; the connection stays
+  in this process's cache for the scan's commands.
+- run executes one command of the catalogue on the scan's connection (opening one in this
+  process if the plan ran elsewhere) and parses its output. A command that fails, times out
+  or prints nothing usable is a soft failure: the scan completes with partial results.
+- summarize closes the connection and merges every command's data into the results; a host
+  that is not Linux gets a clear `unsupported OS` note.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from scanner.engine import (
+    ArtifactStore,
+    ItemResult,
+    Plan,
+    ProgressCallback,
+    ScanTarget,
+    Summary,
+    WorkItem,
+)
+from scanner.hosts.commands import CATALOGUE, HostCommand, commands_for
+from scanner.hosts.connections import CONNECTIONS, ConnectionCache
+from scanner.hosts.failures import Failure, HostScanError
+from scanner.hosts.host_keys import HostKeyPolicy, HostKeyVerifier, KnownHostKeys
+from scanner.hosts.ssh import Endpoint, PrivateKeySource, SshConnection, connect
+
+log = logging.getLogger(__name__)
+
+USERNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9._-]{0,31}$")
+PACKAGE_SAMPLE = 20
+_STDERR_IN_MESSAGE = 300
+
+
+@dataclass(frozen=True)
+class HostEngineConfig:
+    default_username: str = ""
+    host_key_policy: HostKeyPolicy = HostKeyPolicy.ACCEPT_NEW
+    connect_timeout_s: float = 10.0
+    command_timeout_s: float = 30.0
+
+
+class HostTargetConfig(BaseModel):
+    """What a host scan's target carries (never credentials)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    hostname: str = Field(min_length=1, max_length=253)
+    port: int = Field(22, ge=1, le=65535)
+    username: str | None = None
+    scan_type: str = "quick"
+
+
+class HostScanEngine:
+    """Quick and full scans of Linux hosts over SSH (see the module docstring)."""
+
+    target_type = "host"
+    run_phase = "Collect"
+    completed_counter = "commandsCompleted"
+    total_counter = "totalCommands"
+
+    def __init__(
+        self,
+        config: HostEngineConfig,
+        key: PrivateKeySource,
+        known_hosts: KnownHostKeys,
+        connections: ConnectionCache = CONNECTIONS,
+    ) -> None:
+        self.config = config
+        self.key = key
+        self.verifier = HostKeyVerifier(known_hosts, config.host_key_policy)
+        self.connections = connections
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _endpoint(self, target: ScanTarget, username: str | None = None) -> Endpoint:
+        try:
+            config = HostTargetConfig.model_validate(target.config)
+        except ValueError as exc:
+            raise HostScanError(
+                Failure.CONFIGURATION, f"the host target is not valid: {exc}"
+            ) from exc
+        user = username or config.username or self.config.default_username
+        if not user:
+            raise HostScanError(
+                Failure.CONFIGURATION,
+                "no SSH username: give `username` or set SSH_DEFAULT_USERNAME",
+            )
+        if not USERNAME.match(user):
+            raise HostScanError(Failure.CONFIGURATION, f"invalid SSH username {user[:40]!r}")
+        return Endpoint(config.hostname, config.port, user)
+
+    def _connection(self, session: str, endpoint: Endpoint) -> SshConnection:
+        def open_connection() -> SshConnection:
+            connection = connect(endpoint, self.key, self.verifier, self.config.connect_timeout_s)
+            log.info(
+                "ssh %s@%s: connected (%s, host key %s)",
+                endpoint.username,
+                endpoint,
+                connection.server_version,
+                connection.host_key.fingerprint,
+            )
+            return connection
+
+        return self.connections.get(session, open_connection)
+
+    # -- the engine protocol -----------------------------------------------------------------
+
+    def plan(self, target: ScanTarget, store: ArtifactStore, progress: ProgressCallback) -> Plan:
+        endpoint = self._endpoint(target)
+        scan_type = str(target.config.get("scan_type") or "quick")
+        commands = commands_for(scan_type)
+        progress("Plan", f"connecting to {endpoint}")
+        session = uuid.uuid4().hex
+        connection = self._connection(session, endpoint)
+        return Plan(
+            items=[WorkItem(item_id=c.id, title=c.title) for c in commands],
+            context={
+                "session": session,
+                "username": endpoint.username,
+                "scanType": scan_type,
+                "hostKey": {
+                    "type": connection.host_key.key_type,
+                    "fingerprint": connection.host_key.fingerprint,
+                },
+                "server": connection.server_version[:120],
+            },
+        )
+
+    def run(
+        self, target: ScanTarget, item: WorkItem, context: dict[str, Any], store: ArtifactStore
+    ) -> ItemResult:
+        command = CATALOGUE.get(item.item_id)
+        if command is None:
+            return _failed(item, Failure.CONFIGURATION, f"unknown command {item.item_id[:40]!r}")
+        endpoint = self._endpoint(target, context.get("username"))
+        session = str(context.get("session") or uuid.uuid4().hex)
+        connection = self._connection(session, endpoint)
+        output = connection.run(command.script, self.config.command_timeout_s)
+        if output.timed_out:
+            return _failed(
+                item,
+                Failure.COMMAND_TIMEOUT,
+                f"{command.id}: no answer within {self.config.command_timeout_s:g} s",
+            )
+        value = _parse(command, output.stdout)
+        data: dict[str, Any] = {"exitStatus": output.exit_status}
+        if output.truncated:
+            data["truncated"] = True
+        if value is not None and command.id == "packages":
+            value = _packages(value, store)
+        if value is not None:
+            data["value"] = value
+        stderr = " ".join(output.stderr.split())[:_STDERR_IN_MESSAGE]
+        status = "no exit status" if output.exit_status is None else f"exit {output.exit_status}"
+        if value is None:
+            detail = f"{command.id}: {status}" + (f": {stderr}" if stderr else "")
+            if output.exit_status == 0:
+                detail = f"{command.id}: no usable output"
+            return ItemResult(
+                item_id=item.item_id,
+                title=item.title,
+                status="error",
+                error=Failure.COMMAND_FAILED.message(detail),
+                data={**data, "failure": Failure.COMMAND_FAILED.code},
+            )
+        if output.exit_status != 0:
+            # Usable output despite a failure status (e.g. df with one unreadable mount).
+            data["warning"] = status + (f": {stderr}" if stderr else "")
+        return ItemResult(item_id=item.item_id, title=item.title, status="passed", data=data)
+
+    def summarize(
+        self,
+        target: ScanTarget,
+        context: dict[str, Any],
+        results: list[ItemResult],
+        store: ArtifactStore,
+    ) -> Summary:
+        session = context.get("session")
+        if session:
+            self.connections.close(str(session))
+        scan_type = str(context.get("scanType") or target.config.get("scan_type") or "quick")
+        by_id = {r.item_id: r for r in results}
+        planned = commands_for(scan_type)
+        out: dict[str, Any] = {
+            "scanType": scan_type,
+            "hostname": None,
+            "os": None,
+            "kernel": None,
+            "kernelName": None,
+            "architecture": None,
+            "uptimeSeconds": None,
+        }
+        commands: dict[str, str] = {}
+        errors: list[dict[str, str]] = []
+        for command in planned:
+            result = by_id.get(command.id)
+            if result is None:
+                commands[command.id] = "missing"
+                errors.append(
+                    {"command": command.id, "code": "missing", "message": "no result recorded"}
+                )
+                out.setdefault(command.result_key, None)
+                continue
+            commands[command.id] = result.status
+            value = result.data.get("value")
+            if command.id == "kernel":
+                uname = value if isinstance(value, dict) else {}
+                out["kernel"] = uname.get("kernel")
+                out["kernelName"] = uname.get("kernelName")
+                out["architecture"] = uname.get("architecture")
+            else:
+                out[command.result_key] = value
+            if result.status != "passed":
+                errors.append(
+                    {
+                        "command": command.id,
+                        "code": str(result.data.get("failure") or "command_failed"),
+                        "message": result.error or result.status,
+                    }
+                )
+        out["hostKey"] = context.get("hostKey")
+        out["sshServer"] = context.get("server")
+        out["commands"] = commands
+        out["errors"] = errors
+        out["partial"] = bool(errors)
+        kernel_name = out.get("kernelName")
+        failed = len(errors)
+        if isinstance(kernel_name, str) and kernel_name != "Linux":
+            release = f" {out['kernel']}" if out.get("kernel") else ""
+            out["unsupported"] = True
+            out["note"] = Failure.UNSUPPORTED_OS.message(
+                f"{kernel_name}{release}; host scans support Linux only, "
+                f"so results are partial ({failed} of {len(planned)} commands failed)"
+            )
+        elif errors:
+            out["note"] = (
+                f"partial results: {failed} of {len(planned)} commands failed "
+                f"({', '.join(e['command'] for e in errors)})"
+            )
+        counters = {"commandsFailed": failed}
+        packages = out.get("packages")
+        if isinstance(packages, dict) and isinstance(packages.get("count"), int):
+            counters["packagesFound"] = packages["count"]
+        error = None
+        if planned and failed == len(planned):
+            error = f"every command failed; first: {errors[0]['message']}"
+        return Summary(results=out, counters=counters, error=error)
+
+
+def _failed(item: WorkItem, failure: Failure, detail: str) -> ItemResult:
+    return ItemResult(
+        item_id=item.item_id,
+        title=item.title,
+        status="error",
+        error=failure.message(detail),
+        data={"failure": failure.code},
+    )
+
+
+def _parse(command: HostCommand, stdout: str) -> Any:
+    """The parser's value; parsers never raise, but a bug must not lose the scan either."""
+    try:
+        value = command.parse(stdout)
+    except Exception:
+        log.exception("parser of %s raised", command.id)
+        return None
+    if value in (None, [], {}):
+        return None
+    return value
+
+
+def _packages(parsed: dict[str, Any], store: ArtifactStore) -> dict[str, Any]:
+    """The full list goes to the artifact store; the result keeps count, sample, reference."""
+    packages = parsed.get("packages") or []
+    reference = store.put_json("packages.json", packages)
+    return {
+        "manager": parsed.get("manager"),
+        "count": len(packages),
+        "sample": packages[:PACKAGE_SAMPLE],
+        "listRef": reference,
+    }

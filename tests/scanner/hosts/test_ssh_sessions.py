@@ -1,0 +1,287 @@
+"""SSH sessions against real sshd processes on loopback: connecting, every connection failure
+named, commands with deadlines, the per-scan connection cache, private keys."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from scanner.hosts.connections import ConnectionCache
+from scanner.hosts.failures import Failure, HostScanError
+from scanner.hosts.host_keys import HostKeyPolicy, HostKeyVerifier, KnownHostKey
+from scanner.hosts.ssh import Endpoint, PrivateKeySource, SshConnection, connect, load_private_key
+from tests.support.sshd import LOGIN_USER, SilentServer, Sshd, closed_port, make_key, public_key
+
+
+class MemoryKeys:
+    def __init__(self) -> None:
+        self.keys: dict[tuple[str, int], list[KnownHostKey]] = {}
+
+    def lookup(self, host: str, port: int) -> list[KnownHostKey]:
+        return list(self.keys.get((host, port), []))
+
+    def remember(self, host: str, port: int, key: KnownHostKey) -> bool:
+        self.keys.setdefault((host, port), []).append(key)
+        return True
+
+
+@pytest.fixture(scope="module")
+def client_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_key(tmp_path_factory.mktemp("client") / "id_ed25519")
+
+
+@pytest.fixture(scope="module")
+def sshd(client_key: Path) -> Iterator[Sshd]:
+    with Sshd([public_key(client_key)]) as server:
+        yield server
+
+
+def key_source(path: Path) -> PrivateKeySource:
+    return PrivateKeySource(path.read_text)
+
+
+def open_to(
+    port: int,
+    key: Path,
+    store: MemoryKeys | None = None,
+    timeout: float = 5.0,
+    host: str = "127.0.0.1",
+    policy: HostKeyPolicy = HostKeyPolicy.ACCEPT_NEW,
+) -> SshConnection:
+    verifier = HostKeyVerifier(store or MemoryKeys(), policy)
+    return connect(Endpoint(host, port, LOGIN_USER), key_source(key), verifier, timeout)
+
+
+def failure_of(**kwargs: object) -> HostScanError:
+    with pytest.raises(HostScanError) as caught:
+        open_to(**kwargs)  # type: ignore[arg-type]
+    return caught.value
+
+
+def test_connects_checks_the_host_key_and_runs_commands(sshd: Sshd, client_key: Path) -> None:
+    store = MemoryKeys()
+    connection = open_to(sshd.port, client_key, store)
+    assert sshd.connections() == 1
+    try:
+        assert connection.host_key == KnownHostKey("ssh-ed25519", sshd.host_key_fingerprint)
+        assert store.lookup("127.0.0.1", sshd.port) == [connection.host_key]
+        assert connection.server_version.startswith("SSH-2.0-OpenSSH")
+        ok = connection.run("echo out; echo err >&2", 5)
+        assert (ok.stdout, ok.stderr, ok.exit_status, ok.timed_out) == ("out\n", "err\n", 0, False)
+        assert connection.run("exit 3", 5).exit_status == 3
+        assert connection.run("id -un", 5).stdout.strip() == LOGIN_USER
+        big = connection.run("head -c 3000000 /dev/zero | tr '\\0' x", 10)
+        assert len(big.stdout) == 3_000_000
+        assert not big.truncated
+        capped = connection.run("head -c 300000 /dev/zero", 10, max_bytes=100_000)
+        assert capped.truncated
+    finally:
+        connection.close()
+    deadline = time.monotonic() + 5
+    while sshd.connections():
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+
+
+def test_commands_in_parallel_share_one_connection(sshd: Sshd, client_key: Path) -> None:
+    connection = open_to(sshd.port, client_key)
+    outputs: dict[int, str] = {}
+
+    def run(index: int) -> None:
+        outputs[index] = connection.run(f"echo {index}", 10).stdout.strip()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(9)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    connection.close()
+    assert outputs == {i: str(i) for i in range(9)}
+
+
+def test_a_server_allowing_one_session_at_a_time_still_runs_them_all(client_key: Path) -> None:
+    with Sshd([public_key(client_key)], extra_config=("MaxSessions 1",)) as server:
+        connection = open_to(server.port, client_key)
+        results: list[str] = []
+
+        def run(index: int) -> None:
+            results.append(connection.run(f"sleep 0.05; echo {index}", 10).stdout.strip())
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        connection.close()
+    assert sorted(results) == [str(i) for i in range(6)]
+
+
+def test_a_server_refusing_sessions_fails_the_command_not_the_connection(
+    client_key: Path,
+) -> None:
+    with Sshd([public_key(client_key)], extra_config=("MaxSessions 0",)) as server:
+        connection = open_to(server.port, client_key)
+        began = time.monotonic()
+        output = connection.run("echo hi", 0.5)
+        assert time.monotonic() - began < 2
+        assert connection.alive
+        connection.close()
+    assert (output.exit_status, output.timed_out) == (None, False)
+    assert output.stderr == "the server refused to open a session channel"
+
+
+def test_a_command_past_its_deadline_times_out_and_the_connection_lives_on(
+    sshd: Sshd, client_key: Path
+) -> None:
+    connection = open_to(sshd.port, client_key)
+    try:
+        began = time.monotonic()
+        slow = connection.run("echo started; sleep 10", 0.5)
+        assert slow.timed_out
+        assert slow.exit_status is None
+        assert time.monotonic() - began < 2
+        assert connection.alive
+        assert connection.run("echo again", 5).stdout == "again\n"
+    finally:
+        connection.close()
+
+
+def test_a_missing_key_is_a_configuration_error(sshd: Sshd) -> None:
+    error = failure_of(port=sshd.port, key=Path("/nonexistent/key"))
+    assert error.failure is Failure.CONFIGURATION
+    assert str(error) == "configuration: the SSH private key cannot be fetched (FileNotFoundError)"
+
+
+def test_connection_refused_is_named(client_key: Path) -> None:
+    port = closed_port()
+    error = failure_of(port=port, key=client_key)
+    assert error.failure is Failure.CONNECTION_REFUSED
+    assert str(error) == f"connection refused: 127.0.0.1:{port}"
+
+
+def test_a_server_that_never_speaks_times_out(client_key: Path) -> None:
+    with SilentServer() as silent:
+        began = time.monotonic()
+        error = failure_of(port=silent.port, key=client_key, timeout=1.0)
+        took = time.monotonic() - began
+    assert error.failure is Failure.TIMEOUT
+    assert str(error) == (
+        f"timeout: 127.0.0.1:{silent.port} accepted the connection but sent no SSH banner "
+        "within 1 s"
+    )
+    assert 0.9 < took < 3
+
+
+def test_a_wrong_key_fails_authentication(sshd: Sshd, tmp_path: Path) -> None:
+    wrong = make_key(tmp_path / "wrong")
+    error = failure_of(port=sshd.port, key=wrong)
+    assert error.failure is Failure.AUTHENTICATION_FAILED
+    assert str(error) == (
+        f"authentication failed: {LOGIN_USER}@127.0.0.1:{sshd.port}: "
+        "the server rejected the public key"
+    )
+
+
+def test_an_unresolvable_name_is_a_dns_failure(client_key: Path) -> None:
+    error = failure_of(port=22, key=client_key, host="no-such-host.invalid")
+    assert error.failure is Failure.DNS_FAILURE
+    assert str(error).startswith("DNS failure: cannot resolve no-such-host.invalid")
+
+
+def test_not_an_ssh_server(client_key: Path) -> None:
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+
+    def answer() -> None:
+        conn, _ = server.accept()
+        conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+        time.sleep(0.5)
+        conn.close()
+
+    threading.Thread(target=answer, daemon=True).start()
+    error = failure_of(port=port, key=client_key)
+    server.close()
+    assert error.failure is Failure.CONNECTION_FAILED
+    assert "does not speak SSH" in str(error) or "closed the connection" in str(error)
+
+
+def test_changed_host_key_is_refused_and_strict_refuses_unknown(client_key: Path) -> None:
+    store = MemoryKeys()
+    with Sshd([public_key(client_key)]) as server:
+        open_to(server.port, client_key, store).close()
+        old = server.host_key_fingerprint
+        server.restart_with_new_host_key()
+        error = failure_of(port=server.port, key=client_key, store=store)
+        assert error.failure is Failure.HOST_KEY_CHANGED
+        assert server.host_key_fingerprint in str(error) and old in str(error)
+        strict = failure_of(
+            port=server.port, key=client_key, store=MemoryKeys(), policy=HostKeyPolicy.STRICT
+        )
+        assert strict.failure is Failure.HOST_KEY_UNKNOWN
+
+
+def test_the_cache_opens_once_per_scan_remembers_failures_and_reaps_idle(
+    sshd: Sshd, client_key: Path
+) -> None:
+    cache = ConnectionCache(idle_timeout_s=0.2)
+    opened: list[SshConnection] = []
+
+    def opener() -> SshConnection:
+        opened.append(open_to(sshd.port, client_key))
+        return opened[-1]
+
+    got: list[SshConnection] = []
+    threads = [threading.Thread(target=lambda: got.append(cache.get("scan-1", opener)))]
+    threads += [threading.Thread(target=lambda: got.append(cache.get("scan-1", opener)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(opened) == 1 and got == [opened[0], opened[0]]
+    assert cache.get("scan-2", opener) is not opened[0]
+    assert cache.close("scan-2") and not opened[1].alive
+
+    attempts: list[int] = []
+
+    def refused() -> SshConnection:
+        attempts.append(1)
+        return open_to(closed_port(), client_key)
+
+    for _ in range(3):
+        with pytest.raises(HostScanError, match="connection refused"):
+            cache.get("scan-3", refused)
+    assert len(attempts) == 1  # the other commands of that scan fail at once
+
+    deadline = time.monotonic() + 5
+    while len(cache) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(cache) == 0  # the reaper closed the idle connection of scan-1
+    assert not opened[0].alive
+
+
+def test_private_keys_with_and_without_passphrase(tmp_path: Path) -> None:
+    path = tmp_path / "protected"
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "s3cret", "-f", str(path)], check=True
+    )
+    text = path.read_text()
+    assert load_private_key(text, "s3cret").get_name() == "ssh-ed25519"
+    for passphrase, expected in ((None, "no passphrase is set"), ("wrong", "cannot be read")):
+        with pytest.raises(HostScanError) as caught:
+            load_private_key(text, passphrase)
+        assert caught.value.failure is Failure.CONFIGURATION
+        assert expected in str(caught.value)
+        assert "s3cret" not in str(caught.value) and "PRIVATE" not in str(caught.value)
+    rsa = make_key(tmp_path / "rsa", "rsa")
+    assert load_private_key(rsa.read_text(), None).get_name() == "ssh-rsa"
+    with pytest.raises(HostScanError, match="cannot be read"):
+        load_private_key("not a key", None)
