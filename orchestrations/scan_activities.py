@@ -22,9 +22,20 @@ from azure.core.exceptions import (
 
 from orchestrations.artifacts import BlobArtifactStore
 from orchestrations.scan_service import Stores
-from orchestrations.scan_store import COMPLETED, RUNNING, TERMINAL, ScanRecord, utcnow
+from orchestrations.scan_store import (
+    COMPLETED,
+    PLAN_PROGRESS,
+    RUN_PROGRESS,
+    RUNNING,
+    SUMMARIZE_PROGRESS,
+    TERMINAL,
+    ScanRecord,
+    run_progress,
+    utcnow,
+)
 from orchestrations.settings import get_settings
 from orchestrations.target_kinds import KINDS
+from orchestrations.telemetry import log_scan_finished, log_scan_started, scan_context, scan_logger
 from scanner.engine import (
     ItemResult,
     ScanEngine,
@@ -37,9 +48,6 @@ from scanner.engine import (
 log = logging.getLogger(__name__)
 bp = df.Blueprint()
 
-PLAN_PROGRESS = 5
-RUN_PROGRESS = 10
-SUMMARIZE_PROGRESS = 95
 _PROGRESS_WRITE_INTERVAL_S = 1.0
 
 _engines: dict[str, ScanEngine] = {}
@@ -76,6 +84,11 @@ def _unpack(payload: dict[str, Any]) -> tuple[str, ScanTarget, Stores, ScanEngin
 
 @bp.activity_trigger(input_name="payload")
 def scan_plan(payload: dict[str, Any]) -> dict[str, Any]:
+    with scan_context(payload["scanId"], payload["target"]["target_id"]):
+        return _plan(payload)
+
+
+def _plan(payload: dict[str, Any]) -> dict[str, Any]:
     scan_id, target, stores, engine = _unpack(payload)
 
     def running(record: ScanRecord) -> None:
@@ -85,10 +98,13 @@ def scan_plan(payload: dict[str, Any]) -> dict[str, Any]:
         record.progress = max(record.progress, PLAN_PROGRESS)
 
     record = stores.scans.get(scan_id)
+    first_start = record is not None and record.started_at is None
     record = stores.scans.modify(record, running) if record is not None else None
     if record is None or record.status in TERMINAL:
         return {"ok": False, "cancelled": True, "error": "the scan ended before it started"}
-    log.info("scan=%s target=%s: planning", scan_id, target.target_id)
+    if first_start:  # once per scan, even when this activity is retried
+        log_scan_started(scan_logger(log, scan_id, target.target_id), target.target_type)
+    log.info("planning")
 
     last_write: dict[str, Any] = {"at": time.monotonic(), "phase": "Plan"}
 
@@ -134,6 +150,11 @@ def scan_plan(payload: dict[str, Any]) -> dict[str, Any]:
 
 @bp.activity_trigger(input_name="payload")
 def scan_run_item(payload: dict[str, Any]) -> dict[str, Any]:
+    with scan_context(payload["scanId"], payload["target"]["target_id"]):
+        return _run_item(payload)
+
+
+def _run_item(payload: dict[str, Any]) -> dict[str, Any]:
     scan_id = payload["scanId"]
     target = ScanTarget.model_validate(payload["target"])
     item = WorkItem.model_validate(payload["item"])
@@ -171,6 +192,11 @@ def scan_run_item(payload: dict[str, Any]) -> dict[str, Any]:
 
 @bp.activity_trigger(input_name="payload")
 def scan_summarize(payload: dict[str, Any]) -> dict[str, Any]:
+    with scan_context(payload["scanId"], payload["target"]["target_id"]):
+        return _summarize(payload)
+
+
+def _summarize(payload: dict[str, Any]) -> dict[str, Any]:
     scan_id, target, stores, engine = _unpack(payload)
 
     record = stores.scans.get(scan_id)
@@ -190,6 +216,7 @@ def scan_summarize(payload: dict[str, Any]) -> dict[str, Any]:
         r.step = None
         r.progress = max(r.progress, SUMMARIZE_PROGRESS)
         r.results = summary.results
+        r.counters.setdefault("findings", sum(len(i.findings) for i in results))
         r.counters.update(summary.counters)
         r.counters[engine.completed_counter] = len(results)
 
@@ -199,12 +226,19 @@ def scan_summarize(payload: dict[str, Any]) -> dict[str, Any]:
 
 @bp.activity_trigger(input_name="payload")
 def scan_finish(payload: dict[str, Any]) -> dict[str, Any]:
+    with scan_context(payload["scanId"], payload.get("targetId", "")):
+        return _finish(payload)
+
+
+def _finish(payload: dict[str, Any]) -> dict[str, Any]:
     scan_id = payload["scanId"]
     status = payload["status"]
     error = payload.get("error")
     stores = Stores.of(get_settings())
+    was_active = [False]
 
     def finished(r: ScanRecord) -> None:
+        was_active[0] = True
         r.status = status
         r.completed_at = utcnow()
         r.step = None
@@ -212,12 +246,26 @@ def scan_finish(payload: dict[str, Any]) -> dict[str, Any]:
         if status == COMPLETED:
             r.phase, r.progress = "Done", 100
         else:
+            # Keep what the item rows showed while it ran: progress never goes back.
+            done = stores.scans.count_items(scan_id)
             r.phase = "Failed"
-            r.counters[r.completed_counter] = stores.scans.count_items(scan_id)
+            r.counters[r.completed_counter] = done
+            if r.total_items:
+                r.progress = max(r.progress, run_progress(done, r.total_items))
 
     record = stores.scans.update(scan_id, finished)
     if record is None:
         return {"ok": False, "error": "scan record not found"}
+    if was_active[0] and record.status == status:
+        started = record.started_at or record.created_at
+        log_scan_finished(
+            scan_logger(log, scan_id, record.target_id),
+            target_type=record.target_type,
+            status=record.status,
+            duration_seconds=((record.completed_at or utcnow()) - started).total_seconds(),
+            findings=int(record.counters.get("findings", 0)),
+            error_message=record.error_message,
+        )
     if record.registered:
         stores.targets.record_scan(record.target_type, record.target_id, scan_id, record.status)
     stores.scans.release_lease(record.target_type, record.target_id, scan_id, record.lease_etag)

@@ -71,7 +71,14 @@ def scan_orchestrator(
         error = str(exc).strip() or type(exc).__name__
     status = "failed" if error else "completed"
     yield context.call_activity_with_retry(
-        "scan_finish", RETRY, {"scanId": scan_id, "status": status, "error": error}
+        "scan_finish",
+        RETRY,
+        {
+            "scanId": scan_id,
+            "targetId": start["target"]["target_id"],
+            "status": status,
+            "error": error,
+        },
     )
     done = status == "completed"
     context.set_custom_status(

@@ -20,12 +20,14 @@ from orchestrations.scan_store import (
     ScanRecord,
     ScanStore,
     new_scan_id,
+    run_progress,
     utcnow,
 )
 from orchestrations.settings import AppSettings
 from orchestrations.storage import get_storage
 from orchestrations.target_kinds import TargetKind, instance_id_for
 from orchestrations.target_store import TargetStore
+from orchestrations.telemetry import log_scan_finished, scan_logger
 
 log = logging.getLogger(__name__)
 
@@ -260,11 +262,16 @@ async def cancel_scan(client: Any, settings: AppSettings, scan_id: str) -> ScanR
         except Exception as exc:
             log.warning("scan=%s target=%s: terminate failed: %s", scan_id, record.target_id, exc)
 
+    done = await asyncio.to_thread(stores.scans.count_items, scan_id)
+
     def cancelled(r: ScanRecord) -> None:
         r.status = CANCELLED
         r.completed_at = utcnow()
         r.phase = "Cancelled"
         r.error_message = "cancelled by request"
+        r.counters[r.completed_counter] = done
+        if r.total_items:  # keep what the item rows showed: progress never goes back
+            r.progress = max(r.progress, run_progress(done, r.total_items))
 
     stored = await asyncio.to_thread(stores.scans.update, scan_id, cancelled)
     if stored is None or stored.status != CANCELLED:
@@ -275,5 +282,12 @@ async def cancel_scan(client: Any, settings: AppSettings, scan_id: str) -> ScanR
     await asyncio.to_thread(
         stores.targets.record_scan, stored.target_type, stored.target_id, scan_id, CANCELLED
     )
-    log.info("scan=%s target=%s:%s cancelled", scan_id, stored.target_type, stored.target_id)
+    log_scan_finished(
+        scan_logger(log, scan_id, stored.target_id),
+        target_type=stored.target_type,
+        status=CANCELLED,
+        duration_seconds=(utcnow() - (stored.started_at or stored.created_at)).total_seconds(),
+        findings=int(stored.counters.get("findings", 0)),
+        error_message=stored.error_message,
+    )
     return stored

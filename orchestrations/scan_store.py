@@ -42,6 +42,17 @@ ACTIVE = frozenset({PENDING, RUNNING})
 TERMINAL = frozenset({COMPLETED, FAILED, CANCELLED})
 STATUSES = (PENDING, RUNNING, COMPLETED, FAILED, CANCELLED)
 
+# Progress: planning 5, items running 10..90 (from the item rows), summarizing 95, done 100.
+PLAN_PROGRESS = 5
+RUN_PROGRESS = 10
+SUMMARIZE_PROGRESS = 95
+
+
+def run_progress(done: int, total: int) -> int:
+    """Progress while `done` of `total` items have a result row."""
+    return RUN_PROGRESS + (80 * min(done, total)) // total if total > 0 else RUN_PROGRESS
+
+
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32, ULID's alphabet
 _INVERT = str.maketrans(_ALPHABET, _ALPHABET[::-1])
 _SCAN_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")

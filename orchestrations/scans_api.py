@@ -31,7 +31,7 @@ from orchestrations.api_models import (
     SubscriptionTrigger,
 )
 from orchestrations.artifacts import BlobArtifactStore
-from orchestrations.scan_activities import RUN_PROGRESS, engine_for
+from orchestrations.scan_activities import engine_for
 from orchestrations.scan_service import (
     ScanConflictError,
     ScanFinishedError,
@@ -41,7 +41,15 @@ from orchestrations.scan_service import (
     cancel_scan,
     start_scan,
 )
-from orchestrations.scan_store import COMPLETED, RUNNING, STATUSES, TERMINAL, ScanRecord, ScanStore
+from orchestrations.scan_store import (
+    COMPLETED,
+    RUNNING,
+    STATUSES,
+    TERMINAL,
+    ScanRecord,
+    ScanStore,
+    run_progress,
+)
 from orchestrations.settings import get_settings
 from orchestrations.target_kinds import (
     KINDS,
@@ -74,7 +82,7 @@ def scan_status(record: ScanRecord, scans: ScanStore, with_items: bool) -> ScanS
         done = min(scans.count_items(record.scan_id), record.total_items)
         counters[record.completed_counter] = done
         counters[record.total_counter] = record.total_items
-        progress = max(progress, RUN_PROGRESS + (80 * done) // record.total_items)
+        progress = max(progress, run_progress(done, record.total_items))
     if record.status == COMPLETED:
         progress = 100
     extra: dict[str, Any] = {k: v for k, v in counters.items() if k not in ScanStatus.model_fields}

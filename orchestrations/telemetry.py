@@ -21,7 +21,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -153,7 +155,11 @@ class ScanLoggerAdapter(logging.LoggerAdapter[logging.Logger]):
         self, msg: Any, kwargs: MutableMapping[str, Any]
     ) -> tuple[Any, MutableMapping[str, Any]]:
         # Per-call `extra` adds to (and may override) the scan's dimensions instead of being lost.
-        kwargs["extra"] = {**self.dimensions, **(kwargs.get("extra") or {})}
+        extra = {**self.dimensions, **(kwargs.get("extra") or {})}
+        # Inside `scan_context` the record already carries these keys: logging refuses an
+        # `extra` that would overwrite them.
+        context = _current_scan.get() or {}
+        kwargs["extra"] = {k: v for k, v in extra.items() if k not in context}
         return msg, kwargs
 
     def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
@@ -219,3 +225,43 @@ def log_scan_finished(
         findings,
         extra=extra,
     )
+
+
+# -- the scan an activity works for, on every log record it (or its engine) writes -------------
+
+_current_scan: ContextVar[dict[str, object] | None] = ContextVar("current_scan", default=None)
+_factory_lock = threading.Lock()
+_factory_installed = False
+
+
+def _install_record_factory() -> None:
+    """Records created while a scan context is set carry its dimensions and a prefix."""
+    global _factory_installed
+    with _factory_lock:
+        if _factory_installed:
+            return
+        previous = logging.getLogRecordFactory()
+
+        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            record = previous(*args, **kwargs)
+            dims = _current_scan.get()
+            if dims and not hasattr(record, SCAN_ID):
+                record.__dict__.update(dims)
+                if isinstance(record.msg, str) and "scan=" not in record.msg:
+                    prefix = f"scan={dims[SCAN_ID]} target={dims[TARGET_ID]} "
+                    record.msg = (prefix.replace("%", "%%") if record.args else prefix) + record.msg
+            return record
+
+        logging.setLogRecordFactory(factory)
+        _factory_installed = True
+
+
+@contextmanager
+def scan_context(scan_id: str, target_id: str) -> Iterator[None]:
+    """While inside, every log record of this thread names the scan (engines need not know)."""
+    _install_record_factory()
+    token = _current_scan.set({SCAN_ID: scan_id, TARGET_ID: target_id})
+    try:
+        yield
+    finally:
+        _current_scan.reset(token)

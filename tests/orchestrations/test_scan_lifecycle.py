@@ -56,6 +56,11 @@ def test_trigger_answers_at_once_and_the_scan_moves_forward(api: Api) -> None:
     assert [i["itemId"] for i in final["items"]] == [f"item-{i:03d}" for i in range(6)]
     assert final["startedAt"] and final["completedAt"]
     assert final["instanceId"] == f"synthetic-{final['targetId']}"
+    # Every log line of the scan's activities names it (the workbook counts these events).
+    scan_lines = [line for line in api.host.log().splitlines() if body["scanId"] in line]
+    assert any(f"target={final['targetId']} planning" in line for line in scan_lines)
+    assert any("scan started" in line for line in scan_lines)
+    assert any("scan finished" in line or "completed" in line for line in scan_lines)
 
 
 def test_list_is_newest_first_filters_and_paginates(api: Api) -> None:
