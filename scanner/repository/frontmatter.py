@@ -1,0 +1,262 @@
+"""YAML front matter of Markdown documents: split, parse safely, locate keys. Pure functions.
+
+A document with front matter starts with a line `---`; the front matter ends at the next line
+`---` (or `...`). It is parsed with `yaml.safe_load` semantics (the C loader when PyYAML has
+it): no Python objects, no custom tags. Nothing here raises on bad input: problems come back as
+values with the file line they refer to.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+# libyaml's loader is several times faster, with the same safe constructors.
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+_TOP_LEVEL_KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_.-]*)\s*:")
+_DELIMITERS = ("---", "...")
+
+
+@dataclass(slots=True)
+class FrontMatter:
+    """What the front matter of one document holds, or why it could not be read.
+
+    Lines are 1-based file lines. `data` is None when there is no front matter at all;
+    `error` is set (with `error_line`) when there is one that cannot be read.
+    """
+
+    data: dict[str, Any] | None = None
+    key_lines: dict[str, int] = field(default_factory=dict)
+    body: str = ""
+    body_line: int = 1
+    error: str | None = None
+    error_line: int = 1
+    raw: str = ""
+
+
+def _first_line_is_delimiter(text: str) -> bool:
+    first = text.split("\n", 1)[0].rstrip("\r").rstrip()
+    return first == "---"
+
+
+def split(text: str) -> tuple[str, str, int] | None:
+    """(front matter text, body, body's first line), or None when there is no front matter.
+
+    Raises ValueError when the front matter is opened but never closed.
+    """
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if not _first_line_is_delimiter(text):
+        return None
+    lines = text.split("\n")
+    for number in range(1, len(lines)):
+        if lines[number].rstrip("\r").rstrip() in _DELIMITERS:
+            front = "\n".join(line.rstrip("\r") for line in lines[1:number])
+            body = "\n".join(lines[number + 1 :])
+            return front, body, number + 2
+    raise ValueError("front matter opened with '---' on line 1 is never closed")
+
+
+def key_lines(front: str, first_line: int = 2) -> dict[str, int]:
+    """File line of each top-level key (the first occurrence wins, like a reader would)."""
+    found: dict[str, int] = {}
+    for offset, line in enumerate(front.split("\n")):
+        match = _TOP_LEVEL_KEY.match(line)
+        if match and match.group(1) not in found:
+            found[match.group(1)] = first_line + offset
+    return found
+
+
+# -- a fast path for the plain front matter almost every document has ------------------------
+# `key: value` lines and `- item` lists of plain scalars. Anything else (quotes with escapes,
+# flow or block collections, anchors, tags, numbers, comments after values, ...) makes
+# `simple_load` give up and the YAML loader read the front matter: the result is always what
+# `yaml.safe_load` returns (tests/scanner/repository/test_frontmatter.py checks it with
+# generated documents).
+
+_SIMPLE_KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*):(?: +(.*?))?[ ]*$")
+_SIMPLE_ITEM = re.compile(r"^( *)- +(.*?)[ ]*$")
+_PLAIN = re.compile(r"^[A-Za-z](?:(?![:#'\"{}\[\]\\])[ -~])*$")
+_DQ_INNER = re.compile(r"^[ !#-\[\]-~]*$")  # printable ASCII without " and backslash
+_SQ_INNER = re.compile(r"^[ -&(-~]*$")  # printable ASCII without '"
+_DATE = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})$")
+# Plain words YAML 1.1 reads as booleans or null, not as text.
+_SPECIAL_WORDS = frozenset(
+    form
+    for word in ("yes", "no", "true", "false", "on", "off", "null")
+    for form in (word, word.capitalize(), word.upper())
+)
+_GIVE_UP = object()
+
+
+def _simple_scalar(text: str) -> Any:
+    if not text:
+        return None
+    if text[0] == '"':
+        inner = text[1:-1]
+        if len(text) >= 2 and text[-1] == '"' and _DQ_INNER.match(inner):
+            return inner
+        return _GIVE_UP
+    if text[0] == "'":
+        inner = text[1:-1]
+        if len(text) >= 2 and text[-1] == "'" and _SQ_INNER.match(inner):
+            return inner
+        return _GIVE_UP
+    if _PLAIN.match(text) and text not in _SPECIAL_WORDS and " #" not in text:
+        return text
+    date = _DATE.match(text)
+    if date:
+        try:
+            return dt.date(int(date[1]), int(date[2]), int(date[3]))
+        except ValueError:
+            return _GIVE_UP
+    return _GIVE_UP
+
+
+def simple_load(front: str) -> dict[str, Any] | None:
+    """The mapping `yaml.safe_load(front)` gives, for the simple subset; None otherwise."""
+    data: dict[str, Any] = {}
+    current: list[Any] | None = None
+    current_key: str | None = None
+    indent = -1
+    for line in front.split("\n"):
+        if not line.strip():
+            continue
+        if line.lstrip().startswith("#"):
+            continue
+        key = _SIMPLE_KEY.match(line)
+        if key:
+            name, text = key.group(1), key.group(2) or ""
+            value = _simple_scalar(text)
+            if value is _GIVE_UP or name in data or name in _SPECIAL_WORDS:
+                return None
+            data[name] = value
+            current_key, current, indent = name, (None if text else []), -1
+            continue
+        item = _SIMPLE_ITEM.match(line)
+        if item and current is not None and current_key is not None:
+            value = _simple_scalar(item.group(2))
+            if value is _GIVE_UP or (indent >= 0 and len(item.group(1)) != indent):
+                return None
+            indent = len(item.group(1))
+            if not current and data[current_key] is not None:
+                return None
+            current.append(value)
+            data[current_key] = current
+            continue
+        return None
+    return data
+
+
+def _yaml_error(exc: yaml.YAMLError, front: str, first_line: int) -> tuple[str, int]:
+    """Message and file line of a YAML error. An error found at the end of the front matter
+    (an unclosed bracket or quote) points at where the unclosed construct started."""
+    problem_mark = getattr(exc, "problem_mark", None)
+    context_mark = getattr(exc, "context_mark", None)
+    last = front.count("\n")
+    mark = problem_mark or context_mark
+    if problem_mark is not None and context_mark is not None and problem_mark.line > last:
+        mark = context_mark
+    offset = min(mark.line, last) if mark is not None else 0
+    problem = getattr(exc, "problem", None)
+    context = getattr(exc, "context", None)
+    text = " ".join(str(part) for part in (context, problem) if part) or str(exc).split("\n")[0]
+    return f"invalid YAML: {text}", first_line + offset
+
+
+def parse(text: str) -> FrontMatter:
+    """The front matter of `text` (never raises)."""
+    try:
+        parts = split(text)
+    except ValueError as exc:
+        return FrontMatter(error=str(exc), error_line=1, raw=text[:4096])
+    if parts is None:
+        return FrontMatter(body=text)
+    front, body, body_line = parts
+    try:
+        data = simple_load(front)
+        if data is None:
+            data = yaml.load(front, Loader=_Loader)  # noqa: S506 - a safe loader (CSafeLoader)
+    except yaml.YAMLError as exc:
+        message, line = _yaml_error(exc, front, 2)
+        return FrontMatter(
+            error=message, error_line=line, body=body, body_line=body_line, raw=front
+        )
+    except (ValueError, TypeError, RecursionError) as exc:  # odd scalars, deep nesting
+        return FrontMatter(
+            error=f"invalid YAML: {type(exc).__name__}", body=body, body_line=body_line, raw=front
+        )
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        return FrontMatter(
+            error=f"front matter must be a mapping of fields, not a {type(data).__name__}",
+            error_line=2,
+            body=body,
+            body_line=body_line,
+            raw=front,
+        )
+    return FrontMatter(
+        data={str(k): v for k, v in data.items()},
+        key_lines=key_lines(front),
+        body=body,
+        body_line=body_line,
+        raw=front,
+    )
+
+
+# -- Markdown body sections -----------------------------------------------------------------
+
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_LIST_ITEM = re.compile(r"^\s{0,3}(?:[-*+]|\d{1,9}[.)])\s+\S")
+_FENCE = re.compile(r"^\s{0,3}(```|~~~)")
+
+
+def sections(body: str, wanted: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:
+    """Lines of the body sections whose heading (any level, case-insensitive) is one of the
+    titles in `wanted`, keyed like `wanted`. Headings inside code fences do not count."""
+    titles = {title: key for key, names in wanted.items() for title in names}
+    found: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    current_level = 0
+    fence: str | None = None
+    for line in body.split("\n"):
+        fence_match = _FENCE.match(line)
+        if fence_match:
+            marker = fence_match.group(1)
+            fence = None if fence == marker else (fence or marker)
+            if current is not None:
+                current.append(line)
+            continue
+        heading = _HEADING.match(line) if fence is None else None
+        if heading:
+            level = len(heading.group(1))
+            title = heading.group(2).strip().strip(":").strip().lower()
+            if title in titles:
+                current = found.setdefault(titles[title], [])
+                current_level = level
+                continue
+            if current is not None and level <= current_level:
+                current = None
+            continue
+        if current is not None:
+            current.append(line)
+    return found
+
+
+def list_items(lines: list[str]) -> list[str]:
+    """The list items (bulleted or numbered) among `lines`, outside code fences."""
+    items: list[str] = []
+    fence = False
+    for line in lines:
+        if _FENCE.match(line):
+            fence = not fence
+            continue
+        if not fence and _LIST_ITEM.match(line):
+            items.append(line.strip())
+    return items

@@ -1,0 +1,273 @@
+"""Git access for repository scans (pygit2 / libgit2): fetch, resolve the commit, list the tree,
+read documents, walk the history. Straight from Git objects: no work tree is ever checked out.
+
+Every scan fetches a bare copy into a temporary directory of its own, removed when the scan's
+plan ends (for a local path libgit2 links the object files: instant). Symbolic links are never
+followed, submodules never entered, binaries and oversized files never parsed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pygit2
+from pygit2.enums import DiffOption, FileMode, SortMode
+
+from scanner.engine import ScanError, TransientScanError
+
+_HEX = re.compile(r"^[0-9a-fA-F]{4,40}$")
+_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+_TRANSIENT = (
+    "timed out",
+    "timeout",
+    "could not resolve",
+    "failed to connect",
+    "connection reset",
+    "connection refused",
+    "unexpected eof",
+    "early eof",
+    " 502",
+    " 503",
+    " 504",
+    " 429",
+)
+_AUTH = ("authentication", "401", "403", "credentials", "permission denied", "unauthorized")
+
+# Resolves a credentials reference to its secret (a token for https, a private key for ssh).
+SecretReader = Callable[[str], str | None]
+
+
+def redact(text: str) -> str:
+    """`text` with any user:password@ of a URL removed (messages, logs)."""
+    return _USERINFO.sub("***@", text)
+
+
+def is_local_path(url: str) -> bool:
+    return url.startswith("/")
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_file_bytes: int = 1_048_576
+    max_documents: int = 100_000
+    max_history_commits: int = 10_000
+    extensions: tuple[str, ...] = (".md", ".markdown", ".txt")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where to fetch from: the registered repository's settings."""
+
+    url: str
+    branch: str = "main"
+    credentials_ref: str | None = None
+    token_username: str = "x-access-token"  # noqa: S105 - a user name
+
+
+class _Callbacks(pygit2.RemoteCallbacks):
+    """Credentials read lazily, only when the server asks, never kept after the fetch."""
+
+    def __init__(self, source: Source, secrets: SecretReader | None) -> None:
+        super().__init__()
+        self.source = source
+        self.secrets = secrets
+        self.attempts = 0
+
+    def credentials(self, url: str, username_from_url: str | None, allowed_types: Any) -> Any:
+        self.attempts += 1
+        if self.attempts > 1:  # libgit2 asks again after a rejected secret: give up
+            raise ScanError("the repository rejected the credentials of its credentials_ref")
+        ref = self.source.credentials_ref
+        if not ref or self.secrets is None:
+            raise ScanError("the repository asks for credentials and none are configured")
+        secret = self.secrets(ref)
+        if not secret:
+            raise ScanError(f"credentials reference {ref!r} holds no secret")
+        if allowed_types & pygit2.enums.CredentialType.SSH_MEMORY or allowed_types & (
+            pygit2.enums.CredentialType.SSH_KEY
+        ):
+            return pygit2.KeypairFromMemory(username_from_url or "git", None, secret, "")
+        return pygit2.UserPass(username_from_url or self.source.token_username, secret.strip())
+
+
+def _classify(exc: Exception, source: Source) -> ScanError:
+    message = redact(str(exc)) or type(exc).__name__
+    lowered = message.lower()
+    where = redact(source.url)
+    if any(word in lowered for word in _AUTH):
+        return ScanError(f"cannot fetch {where}: access denied ({message})")
+    if any(word in lowered for word in _TRANSIENT):
+        return TransientScanError(f"cannot fetch {where}: {message}")
+    return ScanError(f"cannot fetch {where}: {message}")
+
+
+@contextlib.contextmanager
+def fetched(
+    source: Source,
+    *,
+    allow_local_paths: bool,
+    secrets: SecretReader | None = None,
+    work_dir: str | None = None,
+) -> Iterator[pygit2.Repository]:
+    """A bare copy of the repository in a temporary directory, removed on exit."""
+    if is_local_path(source.url) or source.url.startswith("file://"):
+        if not allow_local_paths:
+            raise ScanError("local repository paths are not allowed (REPO_ALLOW_LOCAL_PATHS)")
+        if not os.path.isdir(source.url.removeprefix("file://")):
+            raise ScanError(f"repository path {source.url} does not exist")
+    elif not re.match(r"^(https://|ssh://|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:)", source.url):
+        raise ScanError("repository url must be https://, ssh:// or user@host:path")
+    directory = tempfile.mkdtemp(prefix="repo-scan-", dir=work_dir or None)
+    repo: pygit2.Repository | None = None
+    try:
+        callbacks = _Callbacks(source, secrets)
+        try:
+            repo = pygit2.clone_repository(
+                source.url, directory, bare=True, callbacks=callbacks, depth=0
+            )
+        except ScanError:
+            raise
+        except (pygit2.GitError, KeyError, ValueError, OSError) as exc:
+            raise _classify(exc, source) from None
+        yield repo
+    finally:
+        if repo is not None:
+            with contextlib.suppress(Exception):
+                repo.free()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def resolve_commit(
+    repo: pygit2.Repository, branch: str, commit_sha: str | None
+) -> tuple[pygit2.Commit, str]:
+    """(commit, what was asked) for `commit_sha`, or the head of `branch` when it is None."""
+    if commit_sha:
+        if not _HEX.match(commit_sha):
+            raise ScanError(f"commit {commit_sha[:64]!r} is not a hexadecimal commit id")
+        try:
+            found = repo.get(commit_sha)
+        except (ValueError, KeyError, pygit2.GitError) as exc:
+            if "ambiguous" in str(exc).lower():
+                raise ScanError(f"commit {commit_sha} is ambiguous: give more digits") from None
+            found = None
+        if found is None:
+            raise ScanError(f"commit {commit_sha} was not found in the repository")
+        try:
+            commit = found.peel(pygit2.Commit)
+        except (ValueError, pygit2.GitError, TypeError):
+            raise ScanError(f"{commit_sha} is not a commit") from None
+        return commit, commit_sha
+    for name in (f"refs/heads/{branch}", f"refs/remotes/origin/{branch}"):
+        reference = repo.references.get(name)
+        if reference is not None:
+            return reference.peel(pygit2.Commit), branch
+    raise ScanError(f"branch {branch!r} was not found in the repository")
+
+
+@dataclass(slots=True)
+class TreeListing:
+    """Candidate documents of a tree: (path, blob id) in path order, and what was skipped."""
+
+    documents: list[tuple[str, pygit2.Oid]] = field(default_factory=list)
+    symlinks: list[str] = field(default_factory=list)
+    files_seen: int = 0
+
+
+def list_tree(repo: pygit2.Repository, tree: pygit2.Tree, limits: Limits) -> TreeListing:
+    """Walk the tree (iteratively): documents by extension, symbolic links noted, never
+    followed; submodules skipped."""
+    listing = TreeListing()
+    extensions = tuple(e.lower() for e in limits.extensions)
+    stack: list[tuple[str, pygit2.Tree]] = [("", tree)]
+    while stack:
+        prefix, current = stack.pop()
+        for entry in current:
+            name = entry.name or ""
+            path = prefix + name
+            mode = entry.filemode
+            if mode == FileMode.TREE:
+                subtree = repo.get(entry.id)
+                if isinstance(subtree, pygit2.Tree):
+                    stack.append((path + "/", subtree))
+                continue
+            if mode == FileMode.COMMIT:  # submodule
+                continue
+            listing.files_seen += 1
+            if not name.lower().endswith(extensions):
+                continue
+            if mode == FileMode.LINK:
+                listing.symlinks.append(path)
+            elif mode in (FileMode.BLOB, FileMode.BLOB_EXECUTABLE):
+                listing.documents.append((path, entry.id))
+        if len(listing.documents) > limits.max_documents:
+            raise ScanError(
+                f"the tree holds more than {limits.max_documents} candidate documents "
+                "(REPO_MAX_FILES)"
+            )
+    listing.documents.sort()
+    listing.symlinks.sort()
+    return listing
+
+
+def read_text(
+    repo: pygit2.Repository, oid: pygit2.Oid, limits: Limits
+) -> tuple[str | None, str | None, int]:
+    """(text, None, size) or (None, why skipped: "oversized" | "binary", size)."""
+    odb = repo.odb
+    _, size = odb.read_header(oid)
+    if size > limits.max_file_bytes:
+        return None, "oversized", size
+    _, data = odb.read(oid)
+    if b"\x00" in data[:8000]:
+        return None, "binary", size
+    try:
+        return data.decode("utf-8-sig"), None, size
+    except UnicodeDecodeError:
+        return None, "binary", size
+
+
+def last_changes(
+    repo: pygit2.Repository, commit: pygit2.Commit, paths: set[str], max_commits: int
+) -> tuple[dict[str, int], list[dict[str, Any]]]:
+    """For each path, the rank (0 = newest) of the last commit that changed it, from ONE walk of
+    the history from `commit` (topological, newest first), and the walked commits. A merge
+    changes a path only if it differs from every parent (else the branch that changed it does).
+    Stops when every path is placed or after `max_commits` commits."""
+    pending = set(paths)
+    ranks: dict[str, int] = {}
+    history: list[dict[str, Any]] = []
+    flags = DiffOption.SKIP_BINARY_CHECK
+    walker = repo.walk(commit.id, SortMode.TOPOLOGICAL | SortMode.TIME)
+    for rank, current in enumerate(walker):
+        if rank >= max_commits or not pending:
+            break
+        history.append({"sha": str(current.id), "time": current.commit_time})
+        parents = current.parents
+        changed: set[str]
+        if not parents:  # the root commit added everything it holds
+            changed = _changed_paths(None, current.tree, flags)
+        else:
+            changed = _changed_paths(parents[0].tree, current.tree, flags)
+            for other in parents[1:]:
+                changed &= _changed_paths(other.tree, current.tree, flags)
+        for path in changed & pending:
+            ranks[path] = rank
+        pending -= changed
+    return ranks, history
+
+
+def _changed_paths(old: pygit2.Tree | None, new: pygit2.Tree, flags: DiffOption) -> set[str]:
+    # Tree.diff_to_tree() without a tree compares with the empty tree.
+    diff = old.diff_to_tree(new, flags=flags) if old is not None else new.diff_to_tree(flags=flags)
+    changed: set[str] = set()
+    for delta in diff.deltas:
+        changed.add(delta.new_file.path)
+        changed.add(delta.old_file.path)
+    return changed

@@ -1,0 +1,314 @@
+"""The GxP artifact model: types and id scheme (artifact_schema.yaml), one parsed document, and
+the compact artifact index that travels between the scan's activities by Blob reference.
+
+The index is columnar and positional so 10,000 artifacts stay a few MB of JSON: each artifact is
+one list (see `Artifact.to_row`), the names of the recorded fields are stored once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from scanner.repository import frontmatter
+
+SCHEMA_PATH = Path(__file__).with_name("artifact_schema.yaml")
+INDEX_VERSION = 1
+MAX_TEXT = 200  # characters kept of a field value (titles, approvers) in the index
+_SPEC_REF = re.compile(r"\bSPEC-[0-9]+(?:-[0-9]+)*\b")
+_PREFIX = re.compile(r"^([A-Za-z]+)-")
+
+
+@dataclass(frozen=True)
+class ArtifactType:
+    code: str
+    name: str
+    id_pattern: re.Pattern[str]
+    parents: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Schema:
+    types: dict[str, ArtifactType]
+    vocabularies: dict[str, tuple[str, ...]]
+    parent_field: str
+    spec_fields: tuple[str, ...]
+    acceptance_field: str
+    scenarios_field: str
+    body_sections: dict[str, tuple[str, ...]]
+
+    def type_of(self, gxp_id: str) -> str | None:
+        match = _PREFIX.match(gxp_id)
+        code = match.group(1).upper() if match else None
+        return code if code in self.types else None
+
+
+@lru_cache(maxsize=1)
+def schema() -> Schema:
+    raw = yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))
+    types = {
+        code: ArtifactType(
+            code=code,
+            name=str(spec["name"]),
+            id_pattern=re.compile(spec["id_pattern"]),
+            parents=tuple(spec.get("parents") or ()),
+        )
+        for code, spec in raw["types"].items()
+    }
+    links = raw["link_fields"]
+    return Schema(
+        types=types,
+        vocabularies={k: tuple(v) for k, v in raw.items() if k.endswith("_values")},
+        parent_field=str(links["parent"]),
+        spec_fields=tuple(links["specifications"]),
+        acceptance_field=str(links["acceptance_criteria"]),
+        scenarios_field=str(links["test_scenarios"]),
+        body_sections={k: tuple(v) for k, v in raw["body_sections"].items()},
+    )
+
+
+def scalar_text(value: Any) -> str | None:
+    """A front matter value as text, or None for lists, mappings and nulls."""
+    if value is None or isinstance(value, list | dict):
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def is_filled(value: Any) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, str):
+        return bool(value.strip())
+    if isinstance(value, list | dict):
+        return len(value) > 0
+    return True
+
+
+def count_of(value: Any) -> int:
+    if isinstance(value, list):
+        return sum(1 for v in value if is_filled(v))
+    return 1 if is_filled(value) else 0
+
+
+def ids_in(value: Any) -> list[str]:
+    """Ids named by a link field: a string or a list of strings."""
+    if isinstance(value, list):
+        return [t for t in (scalar_text(v) for v in value) if t]
+    text = scalar_text(value)
+    return [text] if text else []
+
+
+@dataclass(slots=True)
+class Artifact:
+    """One GxP document as the rules see it.
+
+    `present` holds the recorded fields that are set and not empty; `values` the text of the
+    recorded value fields; `lines` the file line of each recorded field found (0: absent).
+    `changed` is the history rank of the document's last change (0 = the scanned commit's
+    newest change; -1 unknown).
+    """
+
+    gxp_id: str
+    type: str | None
+    path: str
+    parents: tuple[str, ...] = ()
+    title: str = ""
+    values: dict[str, str] = field(default_factory=dict)
+    present: frozenset[str] = frozenset()
+    lines: dict[str, int] = field(default_factory=dict)
+    acceptance_criteria: int = 0
+    scenarios: int = 0
+    spec_refs: tuple[str, ...] = ()
+    changed: int = -1
+
+    def line_of(self, name: str | None) -> int:
+        if name and self.lines.get(name):
+            return self.lines[name]
+        return self.lines.get("gxp_id") or 1
+
+    def value(self, name: str) -> str | None:
+        return self.values.get(name)
+
+
+@dataclass(frozen=True)
+class FieldTable:
+    """Which front matter fields the index records: presence and line of `keys`, the text of
+    `values`. Built from the schema and the rule catalogue (collect once, evaluate many)."""
+
+    keys: tuple[str, ...]
+    values: tuple[str, ...]
+
+
+def document_artifact(
+    path: str, text: str, fields: FieldTable
+) -> tuple[Artifact | None, tuple[str, int] | None]:
+    """(artifact, None) for a GxP document, (None, (message, line)) for a GxP document whose
+    front matter cannot be read, (None, None) for any other file. Never raises."""
+    parsed = frontmatter.parse(text)
+    if parsed.error is not None:
+        # Only documents that look like GxP artifacts are reported (a Jekyll page is not ours).
+        if "gxp_id" in parsed.raw or "parent_id" in parsed.raw:
+            return None, (parsed.error, parsed.error_line)
+        return None, None
+    data = parsed.data
+    if data is None or "gxp_id" not in data:
+        return None, None
+    s = schema()
+    raw_id = data.get("gxp_id")
+    id_text = scalar_text(raw_id)
+    if id_text is None:
+        id_text = "" if raw_id is None else f"<{type(raw_id).__name__}>"
+    gxp_id: str = id_text
+    present = frozenset(k for k in fields.keys if is_filled(data.get(k)))
+    values = {}
+    for name in fields.values:
+        value_text = scalar_text(data.get(name))
+        if value_text:
+            values[name] = value_text[:MAX_TEXT]
+    lines = {k: parsed.key_lines[k] for k in fields.keys if k in parsed.key_lines}
+
+    body_sections = frontmatter.sections(parsed.body, s.body_sections)
+    criteria = count_of(data.get(s.acceptance_field)) + len(
+        frontmatter.list_items(body_sections.get("acceptance_criteria", []))
+    )
+    scenarios = count_of(data.get(s.scenarios_field)) + len(
+        frontmatter.list_items(body_sections.get("test_scenarios", []))
+    )
+    refs: list[str] = []
+    for name in s.spec_fields:
+        refs.extend(ids_in(data.get(name)))
+    refs.extend(_SPEC_REF.findall("\n".join(body_sections.get("specifications", []))))
+    artifact = Artifact(
+        gxp_id=gxp_id,
+        type=s.type_of(gxp_id),
+        path=path,
+        parents=tuple(dict.fromkeys(ids_in(data.get(s.parent_field)))),
+        title=(scalar_text(data.get("title")) or "")[:MAX_TEXT],
+        values=values,
+        present=present,
+        lines=lines,
+        acceptance_criteria=criteria,
+        scenarios=scenarios,
+        spec_refs=tuple(dict.fromkeys(refs)),
+    )
+    return artifact, None
+
+
+@dataclass(slots=True)
+class Problem:
+    """A finding made while reading the tree (malformed front matter, oversized, symlink)."""
+
+    rule_id: str
+    path: str
+    line: int
+    message: str
+
+
+@dataclass(slots=True)
+class ScanIndex:
+    """Everything the rules evaluate: the artifacts at one commit, the problems met reading
+    them, and the commits of the history walk (for suspect links)."""
+
+    commit: str
+    ref: str
+    artifacts: list[Artifact]
+    problems: list[Problem] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)  # rank -> {sha, time}
+    files_scanned: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    fields: FieldTable = field(default_factory=lambda: FieldTable((), ()))
+
+    def counts_by_type(self) -> dict[str, int]:
+        counts = {code: 0 for code in schema().types}
+        counts["unknown"] = 0
+        for artifact in self.artifacts:
+            counts[artifact.type or "unknown"] += 1
+        return counts
+
+    # -- compact JSON --------------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        keys, values = self.fields.keys, self.fields.values
+        key_bit = {k: 1 << i for i, k in enumerate(keys)}
+        paths: dict[str, int] = {}
+        rows = []
+        for a in self.artifacts:
+            mask = 0
+            for name in a.present:
+                mask |= key_bit.get(name, 0)
+            rows.append(
+                [
+                    a.gxp_id,
+                    a.type,
+                    paths.setdefault(a.path, len(paths)),
+                    list(a.parents),
+                    a.title,
+                    [a.values.get(v) for v in values],
+                    mask,
+                    [a.lines.get(k, 0) for k in keys],
+                    a.acceptance_criteria,
+                    a.scenarios,
+                    list(a.spec_refs),
+                    a.changed,
+                ]
+            )
+        return {
+            "version": INDEX_VERSION,
+            "commit": self.commit,
+            "ref": self.ref,
+            "keys": list(keys),
+            "values": list(values),
+            "paths": list(paths),
+            "rows": rows,
+            "problems": [[p.rule_id, p.path, p.line, p.message] for p in self.problems],
+            "history": self.history,
+            "filesScanned": self.files_scanned,
+            "skipped": self.skipped,
+        }
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> ScanIndex:
+        if doc.get("version") != INDEX_VERSION:
+            raise ValueError(f"artifact index version {doc.get('version')!r} is not supported")
+        keys = tuple(doc["keys"])
+        values = tuple(doc["values"])
+        paths = doc["paths"]
+        artifacts = []
+        for row in doc["rows"]:
+            gxp_id, type_, path_i, parents, title, vals, mask, lines, ac, sc, refs, changed = row
+            artifacts.append(
+                Artifact(
+                    gxp_id=gxp_id,
+                    type=type_,
+                    path=paths[path_i],
+                    parents=tuple(parents),
+                    title=title,
+                    values={n: v for n, v in zip(values, vals, strict=True) if v is not None},
+                    present=frozenset(k for i, k in enumerate(keys) if mask >> i & 1),
+                    lines={k: n for k, n in zip(keys, lines, strict=True) if n},
+                    acceptance_criteria=ac,
+                    scenarios=sc,
+                    spec_refs=tuple(refs),
+                    changed=changed,
+                )
+            )
+        return cls(
+            commit=doc["commit"],
+            ref=doc["ref"],
+            artifacts=artifacts,
+            problems=[Problem(*p) for p in doc["problems"]],
+            history=doc["history"],
+            files_scanned=doc["filesScanned"],
+            skipped=doc["skipped"],
+            fields=FieldTable(keys, values),
+        )

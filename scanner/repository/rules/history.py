@@ -1,0 +1,37 @@
+"""History family: links whose parent changed after the child (from one walk of the Git
+history at Parse time: each document's last-change rank, 0 = newest)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from scanner.repository.graph import TraceGraph
+from scanner.repository.rules import Hit, Rule, implements
+
+
+@implements("GXP-LINK-SUSPECT")
+def suspect_links(graph: TraceGraph, rule: Rule) -> Iterator[Hit]:
+    history = graph.index.history
+    unknown = len(history)  # beyond the walked history: older than every walked commit
+
+    def rank(value: int) -> int:
+        return unknown if value < 0 else value
+
+    for artifact in graph.artifacts:
+        for parent_id in artifact.parents:
+            parent = graph.get(parent_id)
+            if parent is None or parent.path == artifact.path:
+                continue
+            parent_rank, child_rank = rank(parent.changed), rank(artifact.changed)
+            if parent_rank < child_rank:
+                parent_commit = history[parent_rank]["sha"][:12] if parent_rank < unknown else "?"
+                child_commit = (
+                    history[child_rank]["sha"][:12] if child_rank < unknown else "an older commit"
+                )
+                yield Hit(
+                    message=f"{artifact.gxp_id}: parent {parent_id} changed in commit "
+                    f"{parent_commit}, after {artifact.gxp_id} last changed ({child_commit}); "
+                    "review the link",
+                    artifact=artifact,
+                    field="parent_id",
+                )
