@@ -24,6 +24,7 @@ from orchestrations.artifacts import BlobArtifactStore
 from orchestrations.scan_service import Stores
 from orchestrations.scan_store import (
     COMPLETED,
+    FAILED,
     PLAN_PROGRESS,
     RUN_PROGRESS,
     RUNNING,
@@ -197,8 +198,21 @@ def scan_summarize(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def _summarize(payload: dict[str, Any]) -> dict[str, Any]:
-    scan_id, target, stores, engine = _unpack(payload)
+    """Summarize the items, then finish the scan (status, registry, lease) in the same call."""
+    outcome = _summary(payload)
+    error = payload.get("failure") or (None if outcome["ok"] else outcome["error"])
+    return _finish(
+        {
+            "scanId": payload["scanId"],
+            "targetId": payload["target"]["target_id"],
+            "status": FAILED if error else COMPLETED,
+            "error": error,
+        }
+    )
 
+
+def _summary(payload: dict[str, Any]) -> dict[str, Any]:
+    scan_id, target, stores, engine = _unpack(payload)
     record = stores.scans.get(scan_id)
     if record is None:
         return {"ok": False, "error": "scan record not found"}
@@ -255,7 +269,7 @@ def _finish(payload: dict[str, Any]) -> dict[str, Any]:
 
     record = stores.scans.update(scan_id, finished)
     if record is None:
-        return {"ok": False, "error": "scan record not found"}
+        return {"ok": False, "status": status, "error": "scan record not found"}
     if was_active[0] and record.status == status:
         started = record.started_at or record.created_at
         log_scan_finished(
@@ -277,4 +291,4 @@ def _finish(payload: dict[str, Any]) -> dict[str, Any]:
         record.status,
         f": {error}" if error else "",
     )
-    return {"ok": True, "status": record.status}
+    return {"ok": True, "status": record.status, "error": record.error_message}

@@ -39,6 +39,7 @@ def scan_orchestrator(
     scan_id = start["scanId"]
     context.set_custom_status(_status(start, "Plan", 5))
     error: str | None = None
+    status: str | None = None
     try:
         plan = yield context.call_activity_with_retry("scan_plan", RETRY, start)
         if plan.get("cancelled"):
@@ -58,30 +59,33 @@ def scan_orchestrator(
             ]
             outcomes = (yield context.task_all(tasks)) if tasks else []
             failures = [o for o in outcomes if not o["ok"]]
-            context.set_custom_status(_status(start, "Summarize", 95))
-            summary = yield context.call_activity_with_retry(
-                "scan_summarize", RETRY, {**start, "context": plan["context"]}
-            )
+            failure = None
             if failures:
                 first = failures[0]
-                error = f"{len(failures)} item(s) failed; {first['itemId']}: {first['error']}"
-            elif not summary["ok"]:
-                error = summary["error"]
+                failure = f"{len(failures)} item(s) failed; {first['itemId']}: {first['error']}"
+            context.set_custom_status(_status(start, "Summarize", 95))
+            # Summarize and finish in one activity: one episode and one hop fewer per scan.
+            finished = yield context.call_activity_with_retry(
+                "scan_summarize",
+                RETRY,
+                {**start, "context": plan["context"], "failure": failure},
+            )
+            status, error = finished["status"], finished.get("error")
     except Exception as exc:  # an activity failed even after its retries
         error = str(exc).strip() or type(exc).__name__
-    status = "failed" if error else "completed"
-    yield context.call_activity_with_retry(
-        "scan_finish",
-        RETRY,
-        {
-            "scanId": scan_id,
-            "targetId": start["target"]["target_id"],
-            "status": status,
-            "error": error,
-        },
-    )
+    if status is None:
+        status = "failed" if error else "completed"
+        yield context.call_activity_with_retry(
+            "scan_finish",
+            RETRY,
+            {
+                "scanId": scan_id,
+                "targetId": start["target"]["target_id"],
+                "status": status,
+                "error": error,
+            },
+        )
     done = status == "completed"
-    context.set_custom_status(
-        _status(start, "Done" if done else "Failed", 100 if done else 95, status=status)
-    )
+    phase = {"completed": "Done", "cancelled": "Cancelled"}.get(status, "Failed")
+    context.set_custom_status(_status(start, phase, 100 if done else 95, status=status))
     return {"scanId": scan_id, "status": status, "error": error}

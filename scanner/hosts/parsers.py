@@ -340,7 +340,8 @@ def _parse_ip_json(text: str) -> list[dict[str, Any]] | None:
         if not isinstance(link, dict) or not isinstance(link.get("ifname"), str):
             continue
         addresses = []
-        for info in link.get("addr_info") or []:
+        infos = link.get("addr_info")
+        for info in infos if isinstance(infos, list) else []:
             if not isinstance(info, dict) or not isinstance(info.get("local"), str):
                 continue
             prefix = info.get("prefixlen")
