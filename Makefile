@@ -76,4 +76,4 @@ bench: setup
 	$(PY) bench/durable_fanout.py
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) node_modules .standalone .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .venv-ansible .venv-doorstop node_modules .standalone .pytest_cache .mypy_cache .ruff_cache
