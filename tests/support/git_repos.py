@@ -171,7 +171,7 @@ def specification(gxp_id: str, parent: str | None, **fields: Any) -> str:
     return artifact(gxp_id, body="\nDesign.\n", **_clean(values))
 
 
-def test_case(gxp_id: str, parent: str | None, **fields: Any) -> str:
+def tc_document(gxp_id: str, parent: str | None, **fields: Any) -> str:
     values: dict[str, Any] = {
         "title": f"Test {gxp_id}",
         "parent_id": parent,
@@ -182,7 +182,7 @@ def test_case(gxp_id: str, parent: str | None, **fields: Any) -> str:
     return artifact(gxp_id, body="\n1. Run it.\n", **_clean(values))
 
 
-test_case.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
+tc_document.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
 
 
 def _clean(values: dict[str, Any]) -> dict[str, Any]:
@@ -195,7 +195,7 @@ def clean_tree(n: str = "001") -> dict[str, str]:
         f"reqs/REQ-{n}.md": requirement(f"REQ-{n}"),
         f"stories/US-{n}-001.md": story(f"US-{n}-001", f"REQ-{n}", spec=f"SPEC-{n}-001"),
         f"specs/SPEC-{n}-001.md": specification(f"SPEC-{n}-001", f"US-{n}-001"),
-        f"tests/TC-{n}-001-001.md": test_case(f"TC-{n}-001-001", f"SPEC-{n}-001"),
+        f"tests/TC-{n}-001-001.md": tc_document(f"TC-{n}-001-001", f"SPEC-{n}-001"),
     }
 
 
@@ -235,7 +235,7 @@ def generated_tree(
     for i in range(tests):
         spec_id = spec_ids[i % specs][0]
         tid = f"TC-{spec_id[5:]}-{i // specs + 1:03d}"
-        files[f"tests/{tid}.md"] = test_case(tid, spec_id)
+        files[f"tests/{tid}.md"] = tc_document(tid, spec_id)
     return files
 
 

@@ -19,7 +19,7 @@ from tests.support.git_repos import (
     seed_story,
     specification,
     story,
-    test_case,
+    tc_document,
 )
 
 
@@ -158,7 +158,7 @@ def test_seed_story_as_a_fixture(tmp_path: Path) -> None:
     # the link to the requirement is suspect: the requirement was committed after the story
     alone.write("reqs/REQ-006.md", requirement("REQ-006"))
     alone.write("specs/SPEC-006-001.md", specification("SPEC-006-001", "US-006-001"))
-    alone.write("tests/TC-006-001-01.md", test_case("TC-006-001-01", "SPEC-006-001"))
+    alone.write("tests/TC-006-001-01.md", tc_document("TC-006-001-01", "SPEC-006-001"))
     alone.commit("trace the seed")
     assert set(all_findings(index_of(alone))) == {"GXP-VALIDATION-PENDING", "GXP-LINK-SUSPECT"}
 

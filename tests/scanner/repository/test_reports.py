@@ -20,7 +20,7 @@ from tests.support.git_repos import (
     requirement,
     specification,
     story,
-    test_case,
+    tc_document,
 )
 
 
@@ -29,7 +29,7 @@ def scan_of(tmp_path: Path) -> tuple[dict, list[ItemResult], TraceGraph]:
     repo.write_artifacts(clean_tree())
     repo.write("reqs/REQ-002.md", requirement("REQ-002", title="<script>alert(1)</script>"))
     repo.write("stories/US-001-002.md", story("US-001-002", "REQ-001", spec="SPEC-001-009"))
-    repo.write("tests/TC-001-002-01.md", test_case("TC-001-002-01", "US-001-002"))
+    repo.write("tests/TC-001-002-01.md", tc_document("TC-001-002-01", "US-001-002"))
     repo.write("specs/SPEC-003-001.md", specification("SPEC-003-001", None))  # orphan
     repo.write("=evil.md", "---\ngxp_id: '=HYPERLINK(1)'\n---\n")
     repo.commit("gaps")

@@ -24,7 +24,7 @@ from tests.support.git_repos import (
     requirement,
     specification,
     story,
-    test_case,
+    tc_document,
 )
 
 US = "stories/US-001-001.md"
@@ -99,8 +99,8 @@ CASES: dict[str, Case] = {
         says="used by 2 documents",
     ),
     "GXP-ID-FORMAT": Case(
-        bad=with_files(**{"tests/TC-1.md": test_case("TC-1", "SPEC-001-001")}),
-        good=with_files(**{"tests/TC-001-001-02.md": test_case("TC-001-001-02", "SPEC-001-001")}),
+        bad=with_files(**{"tests/TC-1.md": tc_document("TC-1", "SPEC-001-001")}),
+        good=with_files(**{"tests/TC-001-001-02.md": tc_document("TC-001-001-02", "SPEC-001-001")}),
         file="tests/TC-1.md",
         line=2,
         says="does not follow the test scheme",
@@ -113,21 +113,21 @@ CASES: dict[str, Case] = {
         says="missing as_a",
     ),
     "GXP-STATUS-VOCABULARY": Case(
-        bad=tree({TC: test_case("TC-001-001-001", "SPEC-001-001", status="DONE")}),
-        good=tree({TC: test_case("TC-001-001-001", "SPEC-001-001", status="VERIFIED")}),
+        bad=tree({TC: tc_document("TC-001-001-001", "SPEC-001-001", status="DONE")}),
+        good=tree({TC: tc_document("TC-001-001-001", "SPEC-001-001", status="VERIFIED")}),
         file=TC,
         says="status is 'DONE'",
     ),
     "GXP-LINK-UNKNOWN-PARENT": Case(
-        bad=tree({TC: test_case("TC-001-001-001", "SPEC-001-009")}),
-        good=tree({TC: test_case("TC-001-001-001", "US-001-001")}),
+        bad=tree({TC: tc_document("TC-001-001-001", "SPEC-001-009")}),
+        good=tree({TC: tc_document("TC-001-001-001", "US-001-001")}),
         file=TC,
         line=4,
         says="parent SPEC-001-009 does not exist",
     ),
     "GXP-LINK-PARENT-TYPE": Case(
-        bad=tree({TC: test_case("TC-001-001-001", "REQ-001")}),
-        good=tree({TC: test_case("TC-001-001-001", "US-001-001")}),
+        bad=tree({TC: tc_document("TC-001-001-001", "REQ-001")}),
+        good=tree({TC: tc_document("TC-001-001-001", "US-001-001")}),
         file=TC,
         line=4,
         says="expected specification or user story",
@@ -173,7 +173,7 @@ CASES: dict[str, Case] = {
                 REQ: requirement("REQ-001", status="DEPRECATED"),
                 US: story("US-001-001", "REQ-001", spec="SPEC-001-001", status="DEPRECATED"),
                 SPEC: specification("SPEC-001-001", "US-001-001", status="OBSOLETE"),
-                TC: test_case("TC-001-001-001", "SPEC-001-001", status="OBSOLETE"),
+                TC: tc_document("TC-001-001-001", "SPEC-001-001", status="OBSOLETE"),
             }
         ),
         file=US,
@@ -225,10 +225,10 @@ CASES: dict[str, Case] = {
         says="test_scenarios: 0 found",
     ),
     "GXP-SPEC-NO-TESTS": Case(
-        bad=tree({TC: test_case("TC-001-001-001", "US-001-001")}),  # the TC moved to the story
+        bad=tree({TC: tc_document("TC-001-001-001", "US-001-001")}),  # the TC moved to the story
         good=tree(
             {
-                TC: test_case("TC-001-001-001", "US-001-001"),
+                TC: tc_document("TC-001-001-001", "US-001-001"),
                 SPEC: specification("SPEC-001-001", "US-001-001", status="OBSOLETE"),
             }
         ),
