@@ -185,8 +185,13 @@ def create_engine(settings: AppSettings) -> ScanEngine:
         connect_timeout_s=host.ssh_connect_timeout_s,
         command_timeout_s=host.ssh_command_timeout_s,
     )
+    # Full scans look their packages up in OSV with the subscription engine's enrichment
+    # (batched, cached in Table Storage; OSV_ENRICHMENT=false turns it off).
+    from orchestrations.subscription_engine import create_osv_enricher
+
     return HostScanEngine(
         config,
         PrivateKeySource(reader, passphrase),
         TableKnownHostKeys(get_storage(settings)),
+        enrich_packages=create_osv_enricher(settings),
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,11 +76,13 @@ class HostScanEngine:
         key: PrivateKeySource,
         known_hosts: KnownHostKeys,
         connections: ConnectionCache = CONNECTIONS,
+        enrich_packages: PackageEnricher | None = None,
     ) -> None:
         self.config = config
         self.key = key
         self.verifier = HostKeyVerifier(known_hosts, config.host_key_policy)
         self.connections = connections
+        self.enrich_packages = enrich_packages
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -252,6 +255,11 @@ class HostScanEngine:
         packages = out.get("packages")
         if isinstance(packages, dict) and isinstance(packages.get("count"), int):
             counters["packagesFound"] = packages["count"]
+        if scan_type == "full" and isinstance(packages, dict) and self.enrich_packages:
+            out["vulnerabilities"] = known_vulnerabilities(
+                out.get("os"), packages, store, self.enrich_packages
+            )
+            counters["vulnerablePackages"] = int(out["vulnerabilities"].get("packagesAffected", 0))
         error = None
         if planned and failed == len(planned):
             error = f"every command failed; first: {errors[0]['message']}"
@@ -290,3 +298,73 @@ def _packages(parsed: dict[str, Any], store: ArtifactStore) -> dict[str, Any]:
         "sample": packages[:PACKAGE_SAMPLE],
         "listRef": reference,
     }
+
+
+# -- CVE enrichment of a full scan's packages ---------------------------------------------------
+
+# (ecosystem, name, version) list -> an object with `status` ("ok" | "error" | "disabled"),
+# `by_software` ({"ecosystem|name|version": [vulnerability dicts]}) and `error`.
+PackageEnricher = Callable[[list[tuple[str, str, str]]], Any]
+VULNERABLE_SAMPLE = 50
+
+
+def osv_ecosystem(os_release: Any) -> str | None:
+    """OSV's ecosystem name for a distribution release (os-release ID and VERSION_ID)."""
+    if not isinstance(os_release, dict):
+        return None
+    distro = str(os_release.get("id") or "").lower()
+    version = str(os_release.get("versionId") or "")
+    if not version:
+        return None
+    major, _, rest = version.partition(".")
+    if distro == "debian":
+        return f"Debian:{major}"
+    if distro == "ubuntu":
+        lts = rest == "04" and major.isdigit() and int(major) % 2 == 0
+        return f"Ubuntu:{version}" + (":LTS" if lts else "")
+    if distro == "alpine":
+        minor = rest.partition(".")[0]
+        return f"Alpine:v{major}.{minor}" if minor else None
+    return None
+
+
+def known_vulnerabilities(
+    os_release: Any, packages: dict[str, Any], store: ArtifactStore, enrich: PackageEnricher
+) -> dict[str, Any]:
+    """OSV's known vulnerabilities of the installed packages. Never fails the scan: what went
+    wrong is said in `status` and `error`."""
+    ecosystem = osv_ecosystem(os_release)
+    if ecosystem is None:
+        return {"status": "unsupported", "error": "no OSV ecosystem for this distribution"}
+    try:
+        listed = store.get_json(str(packages.get("listRef")))
+        refs = [
+            (ecosystem, str(p["name"]), str(p["version"]))
+            for p in listed or []
+            if isinstance(p, dict) and p.get("name") and p.get("version")
+        ]
+        found = enrich(refs)
+    except Exception as exc:  # enrichment annotates, it never fails a scan
+        log.warning("vulnerability enrichment failed: %s: %s", type(exc).__name__, exc)
+        return {"status": "error", "ecosystem": ecosystem, "error": f"{type(exc).__name__}: {exc}"}
+    affected = []
+    for key, vulns in sorted(found.by_software.items()):
+        if not vulns:
+            continue
+        _, name, version = key.split("|", 2)
+        cves = sorted({a for v in vulns for a in v.get("aliases", []) if str(a).startswith("CVE-")})
+        affected.append(
+            {"name": name, "version": version, "ids": [v["id"] for v in vulns], "cves": cves}
+        )
+    result: dict[str, Any] = {
+        "status": found.status,
+        "ecosystem": ecosystem,
+        "error": found.error,
+        "packagesChecked": len(refs),
+        "packagesAffected": len(affected),
+        "vulnerabilities": sum(len(a["ids"]) for a in affected),
+        "packages": affected[:VULNERABLE_SAMPLE],
+    }
+    if len(affected) > VULNERABLE_SAMPLE:
+        result["listRef"] = store.put_json("vulnerable-packages.json", affected)
+    return result
