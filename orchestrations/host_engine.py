@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -185,13 +186,24 @@ def create_engine(settings: AppSettings) -> ScanEngine:
         connect_timeout_s=host.ssh_connect_timeout_s,
         command_timeout_s=host.ssh_command_timeout_s,
     )
-    # Full scans look their packages up in OSV with the subscription engine's enrichment
-    # (batched, cached in Table Storage; OSV_ENRICHMENT=false turns it off).
-    from orchestrations.subscription_engine import create_osv_enricher
-
     return HostScanEngine(
         config,
         PrivateKeySource(reader, passphrase),
         TableKnownHostKeys(get_storage(settings)),
-        enrich_packages=create_osv_enricher(settings),
+        enrich_packages=_lazy_osv_enricher(settings),
     )
+
+
+def _lazy_osv_enricher(settings: AppSettings) -> Callable[[list[tuple[str, str, str]]], Any]:
+    """Full scans look their packages up in OSV with the subscription engine's enrichment
+    (batched, cached in Table Storage; OSV_ENRICHMENT=false turns it off), built on first use."""
+    built: list[Callable[[list[tuple[str, str, str]]], Any]] = []
+
+    def enrich(packages: list[tuple[str, str, str]]) -> Any:
+        if not built:
+            from orchestrations.subscription_engine import create_osv_enricher
+
+            built.append(create_osv_enricher(settings))
+        return built[0](packages)
+
+    return enrich
