@@ -253,6 +253,14 @@ _VAR_DECL = re.compile(r"^var\s+([A-Za-z_][A-Za-z0-9_]*)\s*=", re.MULTILINE)
 _KEY = re.compile(r"\s*(?:([A-Za-z_][A-Za-z0-9_]*)|'((?:[^'\\]|\\.)*)')\s*:")
 
 
+def _after_string(text: str, i: int) -> int:
+    """Index of the closing quote of the Bicep string whose opening quote is at `i`."""
+    i += 1
+    while i < len(text) and text[i] != "'":
+        i += 2 if text[i] == "\\" else 1
+    return i
+
+
 def _expression_end(text: str, start: int) -> int:
     """Index just past a Bicep expression starting at `start` (ends at a newline at depth 0)."""
     depth = 0
@@ -260,9 +268,7 @@ def _expression_end(text: str, start: int) -> int:
     while i < len(text):
         ch = text[i]
         if ch == "'":
-            i += 1
-            while i < len(text) and text[i] != "'":
-                i += 2 if text[i] == "\\" else 1
+            i = _after_string(text, i)
         elif text.startswith("//", i):
             while i < len(text) and text[i] != "\n":
                 i += 1
@@ -286,9 +292,7 @@ def _value_text(expression: str, start: int) -> str:
     while i < len(expression):
         c = expression[i]
         if c == "'":
-            i += 1
-            while i < len(expression) and expression[i] != "'":
-                i += 2 if expression[i] == "\\" else 1
+            i = _after_string(expression, i)
         elif c in "{[(":
             nested += 1
         elif c in "}])":
