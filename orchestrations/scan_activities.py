@@ -28,7 +28,6 @@ from orchestrations.scan_store import (
     PLAN_PROGRESS,
     RUN_PROGRESS,
     RUNNING,
-    SUMMARIZE_PROGRESS,
     TERMINAL,
     ScanRecord,
     run_progress,
@@ -50,6 +49,9 @@ log = logging.getLogger(__name__)
 bp = df.Blueprint()
 
 _PROGRESS_WRITE_INTERVAL_S = 1.0
+# The trigger writes the record while it starts the orchestration; under load the record may
+# come a little after the plan activity starts. Longer than that means the trigger failed.
+_RECORD_WAIT_S = 10.0
 
 _engines: dict[str, ScanEngine] = {}
 _engines_lock = threading.Lock()
@@ -83,6 +85,17 @@ def _unpack(payload: dict[str, Any]) -> tuple[str, ScanTarget, Stores, ScanEngin
     return payload["scanId"], target, Stores.of(get_settings()), engine_for(target.target_type)
 
 
+def _wait_for_record(stores: Stores, scan_id: str) -> ScanRecord | None:
+    """The scan's record. Its trigger writes it while starting this orchestration, so the
+    plan may come first: wait a little before deciding that there is none."""
+    deadline = time.monotonic() + _RECORD_WAIT_S
+    while True:
+        record = stores.scans.get(scan_id)
+        if record is not None or time.monotonic() >= deadline:
+            return record
+        time.sleep(0.05)
+
+
 @bp.activity_trigger(input_name="payload")
 def scan_plan(payload: dict[str, Any]) -> dict[str, Any]:
     with scan_context(payload["scanId"], payload["target"]["target_id"]):
@@ -98,7 +111,7 @@ def _plan(payload: dict[str, Any]) -> dict[str, Any]:
         record.phase = "Plan"
         record.progress = max(record.progress, PLAN_PROGRESS)
 
-    record = stores.scans.get(scan_id)
+    record = _wait_for_record(stores, scan_id)
     first_start = record is not None and record.started_at is None
     record = stores.scans.modify(record, running) if record is not None else None
     if record is None or record.status in TERMINAL:
@@ -198,44 +211,31 @@ def scan_summarize(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def _summarize(payload: dict[str, Any]) -> dict[str, Any]:
-    """Summarize the items, then finish the scan (status, registry, lease) in the same call."""
-    outcome = _summary(payload)
-    error = payload.get("failure") or (None if outcome["ok"] else outcome["error"])
-    return _finish(
-        {
-            "scanId": payload["scanId"],
-            "targetId": payload["target"]["target_id"],
-            "status": FAILED if error else COMPLETED,
-            "error": error,
-        }
-    )
-
-
-def _summary(payload: dict[str, Any]) -> dict[str, Any]:
+    """Summarize the items, then finish the scan (status, registry, lease): one record write."""
     scan_id, target, stores, engine = _unpack(payload)
     record = stores.scans.get(scan_id)
     if record is None:
-        return {"ok": False, "error": "scan record not found"}
+        return {"ok": False, "status": FAILED, "error": "scan record not found"}
     results = stores.scans.items(scan_id)
     store = BlobArtifactStore(stores.scans.storage, scan_id)
+    summary = None
     try:
         summary = engine.summarize(target, payload.get("context") or {}, results, store)
+        error = payload.get("failure") or summary.error
     except Exception as exc:
         if is_transient(exc):
             raise
-        return {"ok": False, "error": _describe(exc)}
+        error = payload.get("failure") or _describe(exc)
 
     def summarized(r: ScanRecord) -> None:
-        r.phase = "Summarize"
-        r.step = None
-        r.progress = max(r.progress, SUMMARIZE_PROGRESS)
+        if summary is None:
+            return
         r.results = summary.results
         r.counters.setdefault("findings", sum(len(i.findings) for i in results))
         r.counters.update(summary.counters)
         r.counters[engine.completed_counter] = len(results)
 
-    stores.scans.modify(record, summarized)
-    return {"ok": summary.error is None, "error": summary.error}
+    return _close(stores, record, FAILED if error else COMPLETED, error, summarized, len(results))
 
 
 @bp.activity_trigger(input_name="payload")
@@ -245,13 +245,31 @@ def scan_finish(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def _finish(payload: dict[str, Any]) -> dict[str, Any]:
-    scan_id = payload["scanId"]
-    status = payload["status"]
-    error = payload.get("error")
     stores = Stores.of(get_settings())
+    record = stores.scans.get(payload["scanId"])
+    if record is None:
+        return {"ok": False, "status": payload["status"], "error": "scan record not found"}
+    return _close(stores, record, payload["status"], payload.get("error"))
+
+
+def _close(
+    stores: Stores,
+    record: ScanRecord,
+    status: str,
+    error: str | None,
+    before: Any = None,
+    done: int | None = None,
+) -> dict[str, Any]:
+    """Set the final status (after `before(record)`), update the registry, release the lease.
+
+    `done` is the number of item rows when the caller has read them; else they are counted.
+    """
+    scan_id = record.scan_id
     was_active = [False]
 
     def finished(r: ScanRecord) -> None:
+        if before is not None:
+            before(r)
         was_active[0] = True
         r.status = status
         r.completed_at = utcnow()
@@ -261,15 +279,16 @@ def _finish(payload: dict[str, Any]) -> dict[str, Any]:
             r.phase, r.progress = "Done", 100
         else:
             # Keep what the item rows showed while it ran: progress never goes back.
-            done = stores.scans.count_items(scan_id)
+            count = done if done is not None else stores.scans.count_items(scan_id)
             r.phase = "Failed"
-            r.counters[r.completed_counter] = done
+            r.counters[r.completed_counter] = count
             if r.total_items:
-                r.progress = max(r.progress, run_progress(done, r.total_items))
+                r.progress = max(r.progress, run_progress(count, r.total_items))
 
-    record = stores.scans.update(scan_id, finished)
-    if record is None:
+    stored = stores.scans.modify(record, finished)
+    if stored is None:
         return {"ok": False, "status": status, "error": "scan record not found"}
+    record = stored
     if was_active[0] and record.status == status:
         started = record.started_at or record.created_at
         log_scan_finished(

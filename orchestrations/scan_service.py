@@ -171,8 +171,8 @@ async def start_scan(
 ) -> ScanRecord:
     """Lease, record, orchestration. Raises ScanConflictError when the target is busy.
 
-    Independent storage calls run side by side: the registry look-up with the lease, the
-    record with its by-target pointer; a trigger waits for three round trips, not five.
+    Independent calls run side by side: the registry look-up with the lease; then the record,
+    its by-target pointer and the orchestration's start. A trigger waits for two round trips.
     """
     stores = Stores.of(settings)
     target_id = kind.target_id(request)
@@ -214,29 +214,19 @@ async def start_scan(
     record.total_counter = engine.total_counter
     record.options = target.config
     record.registered = looked_up is not None
-    try:
-        await asyncio.gather(
-            asyncio.to_thread(stores.scans.create, record),
-            asyncio.to_thread(stores.scans.add_pointer, record),
-        )
-    except Exception:
+    # The record, its pointer and the orchestration side by side: the plan activity waits
+    # for the record should it come first.
+    created, pointed, started = await asyncio.gather(
+        asyncio.to_thread(stores.scans.create, record),
+        asyncio.to_thread(stores.scans.add_pointer, record),
+        _start_orchestration(client, record, target.model_dump()),
+        return_exceptions=True,
+    )
+    failure = next((r for r in (created, pointed, started) if isinstance(r, BaseException)), None)
+    if failure is not None:
+        await _undo_start(client, stores, record, created, started, failure)
         await release()
-        raise
-    try:
-        await _start_orchestration(client, record, target.model_dump())
-    except ScanStartError as exc:
-        reason = str(exc)
-
-        def failed(r: ScanRecord) -> None:
-            r.status = FAILED
-            r.completed_at = utcnow()
-            r.error_message = reason
-
-        await asyncio.to_thread(stores.scans.update, record.scan_id, failed)
-        await asyncio.to_thread(
-            stores.scans.release_lease, record.target_type, record.target_id, record.scan_id
-        )
-        raise
+        raise failure
     log.info(
         "scan=%s target=%s:%s started (%s)",
         record.scan_id,
@@ -245,6 +235,33 @@ async def start_scan(
         trigger,
     )
     return record
+
+
+async def _undo_start(
+    client: Any,
+    stores: Stores,
+    record: ScanRecord,
+    created: Any,
+    started: Any,
+    failure: BaseException,
+) -> None:
+    """A start that failed half-way: stop its orchestration and mark its record failed."""
+    if not isinstance(started, BaseException):
+        try:
+            await client.terminate(record.instance_id, f"scan {record.scan_id} failed to start")
+        except Exception as exc:
+            log.warning(
+                "scan=%s target=%s: terminate failed: %s", record.scan_id, record.target_id, exc
+            )
+    if not isinstance(created, BaseException):
+        reason = str(failure) or type(failure).__name__
+
+        def failed(r: ScanRecord) -> None:
+            r.status = FAILED
+            r.completed_at = utcnow()
+            r.error_message = reason
+
+        await asyncio.to_thread(stores.scans.update, record.scan_id, failed)
 
 
 async def cancel_scan(client: Any, settings: AppSettings, scan_id: str) -> ScanRecord:

@@ -28,7 +28,9 @@ log = logging.getLogger(__name__)
 
 _INSTANCE_ID = re.compile(r"^[^/\\#?\x00-\x1f\x7f-\x9f]{1,256}$")
 
-# What the engine is told: ("start", instance id) or ("message", instance id, event).
+# What the engine is told: ("start", instance id, the new instance's record) or
+# ("message", instance id, event). A start carries its record so that the engine need not read
+# back the row and the (empty) history that were just written.
 Command = tuple[Any, ...]
 Notify = Callable[[Command], None]
 
@@ -110,7 +112,7 @@ class DurableClient:
             self._cleanups.add(task)
             task.add_done_callback(self._cleanups.discard)
         log.info("orchestration %s started (instance %s)", name, instance_id)
-        self.notify(("start", instance_id))
+        self.notify(("start", instance_id, record))
         return record
 
     async def delete_stale(self, instance_id: str, keep: str, old_execution: str) -> None:

@@ -6,10 +6,13 @@ host.json `maxConcurrentActivityFunctions`, replays in a pool sized by
 when an episode starts is folded into that one episode (never one replay per completion),
 which keeps a fan-out of N activities linear instead of quadratic.
 
-Durability order: a message is stored before it is applied; an episode appends its history
-before it updates the instance row and before it dispatches new work. After a crash, recovery
-reloads every Pending/Running instance, re-applies stored messages that the history lacks and
-re-dispatches work that was scheduled but never answered (activities are at-least-once).
+Durability order: an episode appends its history before it updates the instance row and
+before it dispatches new work. Messages from clients (raised events, terminations) are stored
+by the client before the engine hears of them. Answers the engine makes itself (activity
+results, timers fired, sub-orchestrations ended) go straight to the inbox: each can be made
+again from the history. After a crash, recovery reloads every Pending/Running instance,
+re-applies stored client messages that the history lacks and re-dispatches work that was
+scheduled but never answered in the history (activities are at-least-once, as in Azure).
 """
 
 from __future__ import annotations
@@ -145,11 +148,9 @@ class DurableEngine:
         self._live: dict[str, LiveInstance] = {}
         self._inbox: dict[str, list[Event]] = defaultdict(list)
         self._driving: set[str] = set()
-        self._outbox: dict[str, list[Event]] = defaultdict(list)
-        self._flushing: set[str] = set()
+        self._restarted: set[str] = set()
         self._timers: dict[str, dict[int, asyncio.TimerHandle]] = defaultdict(dict)
         self._background: set[asyncio.Task[Any]] = set()
-        self._stored: dict[str, asyncio.Future[None]] = {}
         self._activities_running = 0
         self._stopping = False
 
@@ -197,8 +198,13 @@ class DurableEngine:
     def handle(self, command: Command) -> None:
         """A client stored something for an instance: run its episodes."""
         if command[0] == "start":
-            instance_id = command[1]
-            self._forget(instance_id)  # a restarted id: reload the new execution from storage
+            instance_id, record = command[1], command[2]
+            self._forget(instance_id)  # a restarted id: drop the earlier execution
+            # A new execution has no history yet: no need to read back what was just written.
+            self._live[instance_id] = LiveInstance(
+                record, self.index.orchestrators.get(record.name)
+            )
+            self._restarted.add(instance_id)
             self._wake(instance_id)
         elif command[0] == "message":
             instance_id, event = command[1], command[2]
@@ -207,41 +213,13 @@ class DurableEngine:
 
     # -- messages -------------------------------------------------------------------------------
 
-    def _deliver(self, instance_id: str, msg: Event) -> asyncio.Future[None]:
-        """Store a message (batched, per instance), then hand it to the instance's inbox.
+    def _deliver(self, instance_id: str, msg: Event) -> None:
+        """Hand an answer the engine made (activity result, timer, child's end) to the inbox.
 
-        The returned future resolves once the message is stored.
+        Not stored: until an episode puts it in the history, recovery can make it again.
         """
-        stored: asyncio.Future[None] = self.loop.create_future()
-        self._stored[msg["MessageId"]] = stored
-        self._outbox[instance_id].append(msg)
-        if instance_id not in self._flushing:
-            self._flushing.add(instance_id)
-            self._spawn(self._flush(instance_id), f"message write for {instance_id}")
-        return stored
-
-    async def _flush(self, instance_id: str) -> None:
-        try:
-            while self._outbox.get(instance_id):
-                batch = self._outbox.pop(instance_id)
-                try:
-                    await self.store.add_messages(instance_id, batch)
-                except Exception:
-                    log.exception(
-                        "storing %d messages for %s failed; retrying", len(batch), instance_id
-                    )
-                    self._outbox[instance_id][:0] = batch
-                    await asyncio.sleep(RETRY_AFTER_STORAGE_ERROR_S)
-                    continue
-                self._inbox[instance_id].extend(batch)
-                for msg in batch:
-                    waiter = self._stored.pop(msg["MessageId"], None)
-                    if waiter is not None and not waiter.done():
-                        waiter.set_result(None)
-                self._wake(instance_id)
-        finally:
-            self._flushing.discard(instance_id)
-            self._outbox.pop(instance_id, None)
+        self._inbox[instance_id].append(msg)
+        self._wake(instance_id)
 
     def _wake(self, instance_id: str) -> None:
         if self._stopping or instance_id in self._driving:
@@ -254,6 +232,7 @@ class DurableEngine:
         try:
             async with self._slots:
                 while not self._stopping:
+                    self._restarted.discard(instance_id)
                     live = self._live.get(instance_id) or await self._load(instance_id)
                     if live is None or not live.record.is_active:
                         self._inbox.pop(instance_id, None)
@@ -264,6 +243,8 @@ class DurableEngine:
                     batch = self._inbox.pop(instance_id, [])
                     try:
                         await self._episode(live, batch)
+                        if not live.record.is_active and instance_id not in self._restarted:
+                            return  # ended, and not started again meanwhile: nothing to load
                     except Exception:
                         log.exception("episode of %s failed; retrying", instance_id)
                         self._forget(instance_id)  # reload from storage: it is the truth

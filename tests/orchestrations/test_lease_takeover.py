@@ -102,3 +102,28 @@ def test_a_live_scan_keeps_its_lease(api: Api) -> None:
     assert second.status_code == 409
     assert second.json()["activeScanId"] == first.json()["scanId"]
     assert api.wait(first.json()["scanId"])["status"] == "completed"
+
+
+def test_a_start_whose_orchestration_cannot_run_fails_cleanly(api: Api, scans: ScanStore) -> None:
+    """The lease was lost while its scan still runs: the target's orchestration id is busy, so
+    a new trigger's orchestration cannot start. Its record says so and the target is freed."""
+    target = f"busy{time.time_ns()}"
+    running = api.scan(name=target, items=1, itemDelayMs=15000).json()["scanId"]
+    api.wait(running, done=lambda s: s["status"] == "running")
+    scans.release_lease("synthetic", target, running)  # as if an operator deleted it
+
+    refused = api.scan(name=target, items=1, itemDelayMs=0)
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["error"]["code"] == "scan_not_started"
+
+    listed = api.get("/api/v1/scans", params={"targetType": "synthetic", "targetId": target})
+    by_id = {s["scanId"]: s for s in listed.json()["items"]}
+    assert set(by_id) - {running}, "the refused scan has no record"
+    (refused_id,) = set(by_id) - {running}
+    assert by_id[refused_id]["status"] == "failed"
+    assert "could not start" in by_id[refused_id]["errorMessage"]
+    assert by_id[running]["status"] == "running"  # the scan that holds the id is left alone
+    assert scans.lease_holder("synthetic", target) is None
+
+    cancelled = api.post(f"/api/v1/scans/{running}/cancel")
+    assert cancelled.status_code in (200, 202), cancelled.text

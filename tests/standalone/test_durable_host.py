@@ -288,8 +288,10 @@ def test_sigkill_mid_orchestration_then_restart_completes_with_every_result(
         assert done.json()["output"]["squares"] == [i * i for i in range(n)]
         executions = [int(x) for x in runs.read_text().splitlines()]
         assert set(executions) == set(range(n))
-        # At-least-once: only activities that were running at the kill may have run twice.
-        assert len(executions) - n <= 8  # maxConcurrentActivityFunctions of the demo app
+        # At-least-once: only activities whose results were not in the history yet may have
+        # run twice: those running at the kill (maxConcurrentActivityFunctions of the demo
+        # app: 8) and the few that ended while the last episode was being written.
+        assert len(executions) - n <= 12
         events = requests.get(links["statusQueryGetUri"] + "&showHistory=true", timeout=10).json()[
             "historyEvents"
         ]
