@@ -4,9 +4,10 @@ Tables (named after the task hub, like the Azure Storage provider does):
 - `{hub}Instances`: one row per instance (PartitionKey = instance id, RowKey = "").
 - `{hub}History`: the events of each episode as a JSON array, in as few rows as fit
   (RowKey = "{executionId}.{sequence of the row's first event:08d}").
-- `{hub}Messages`: events that have happened (activity results, raised events, timers fired)
-  but may not be in the history yet. Written before they are applied, so a killed host loses
-  none; applied ones are recognised by their MessageId in the history and skipped.
+- `{hub}Messages`: events sent by clients (raised events, terminations) that may not be in
+  the history yet. Written before the engine hears of them, so a killed host loses none;
+  applied ones are recognised by their MessageId in the history and skipped. (Answers the
+  engine makes itself, such as activity results, are not stored: recovery makes them again.)
 Values too large for a table property go to the `{hub}-largemessages` blob container.
 """
 
