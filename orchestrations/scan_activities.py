@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import azure.durable_functions as df
@@ -257,7 +258,7 @@ def _close(
     record: ScanRecord,
     status: str,
     error: str | None,
-    before: Any = None,
+    before: Callable[[ScanRecord], None] | None = None,
     done: int | None = None,
 ) -> dict[str, Any]:
     """Set the final status (after `before(record)`), update the registry, release the lease.

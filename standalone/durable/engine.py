@@ -148,6 +148,7 @@ class DurableEngine:
         self._live: dict[str, LiveInstance] = {}
         self._inbox: dict[str, list[Event]] = defaultdict(list)
         self._driving: set[str] = set()
+        # Ids started (again) since their driver last looked: it must load them, not stop.
         self._restarted: set[str] = set()
         self._timers: dict[str, dict[int, asyncio.TimerHandle]] = defaultdict(dict)
         self._background: set[asyncio.Task[Any]] = set()
