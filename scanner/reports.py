@@ -10,9 +10,11 @@ import csv
 import html
 import io
 import json
+import uuid
 from typing import Any
 
 from scanner.engine import Finding, ItemResult
+from scanner.fingerprint import SARIF_KEY
 
 FORMATS = ("json", "sarif", "csv", "html")
 CONTENT_TYPES = {
@@ -29,6 +31,7 @@ _SARIF_LEVEL = {
     "info": "note",
 }
 _SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+_RUN_NAMESPACE = uuid.UUID("6f1d2c1e-52a4-4d7a-9b0e-3c8f6a7d5e21")  # SARIF run guids of scans
 
 
 def _findings(items: list[ItemResult]) -> list[Finding]:
@@ -80,43 +83,51 @@ def _sarif_location(finding: Finding) -> list[dict[str, Any]]:
     return []
 
 
+def sarif_rule(finding: Finding) -> dict[str, Any]:
+    return {
+        "id": finding.rule_id,
+        "name": finding.rule_id,
+        "shortDescription": {"text": finding.title},
+        "help": {"text": finding.remediation or finding.title},
+        "properties": {"severity": finding.severity},
+    }
+
+
+def sarif_result(finding: Finding) -> dict[str, Any]:
+    """One SARIF result; `fingerprints` carries the finding's stable identity."""
+    return {
+        "ruleId": finding.rule_id,
+        "level": _SARIF_LEVEL[finding.severity],
+        "message": {"text": finding.message},
+        "locations": _sarif_location(finding),
+        "fingerprints": {SARIF_KEY: finding.fingerprint},
+    }
+
+
+def run_guid(scan_id: Any) -> str:
+    """The SARIF run guid of a scan's findings (a comparison names its baseline's)."""
+    return str(uuid.uuid5(_RUN_NAMESPACE, str(scan_id)))
+
+
+def sarif_log(run: dict[str, Any]) -> str:
+    return json.dumps({"$schema": _SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}, indent=2)
+
+
 def report_sarif(
     scan: dict[str, Any], items: list[ItemResult], tool: str = "scan-orchestrator"
 ) -> str:
     findings = _findings(items)
     rules: dict[str, dict[str, Any]] = {}
     for finding in findings:
-        rules.setdefault(
-            finding.rule_id,
-            {
-                "id": finding.rule_id,
-                "name": finding.rule_id,
-                "shortDescription": {"text": finding.title},
-                "help": {"text": finding.remediation or finding.title},
-                "properties": {"severity": finding.severity},
-            },
-        )
-    results = [
+        rules.setdefault(finding.rule_id, sarif_rule(finding))
+    return sarif_log(
         {
-            "ruleId": finding.rule_id,
-            "level": _SARIF_LEVEL[finding.severity],
-            "message": {"text": finding.message},
-            "locations": _sarif_location(finding),
+            "tool": {"driver": {"name": tool, "rules": list(rules.values())}},
+            "automationDetails": {"guid": run_guid(scan.get("scanId"))},
+            "results": [sarif_result(finding) for finding in findings],
+            "properties": {"scanId": scan.get("scanId"), "targetId": scan.get("targetId")},
         }
-        for finding in findings
-    ]
-    document = {
-        "$schema": _SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {"driver": {"name": tool, "rules": list(rules.values())}},
-                "results": results,
-                "properties": {"scanId": scan.get("scanId"), "targetId": scan.get("targetId")},
-            }
-        ],
-    }
-    return json.dumps(document, indent=2)
+    )
 
 
 def report_csv(scan: dict[str, Any], items: list[ItemResult]) -> str:

@@ -37,6 +37,7 @@ from scanner.repository.rules.declarative import field_table
 log = logging.getLogger(__name__)
 
 INDEX_NAME = "artifact-index.json"
+COMMIT_LOG_NAME = "commit-log.json"
 _PROGRESS_EVERY = 500  # documents between Parse progress calls
 
 
@@ -123,6 +124,7 @@ def index_tree(
         artifact.changed = ranks.get(artifact.path, -1)
     progress("Parse", f"{len(artifacts)} artifacts found")
     return ScanIndex(
+        log=git_source.commit_log(repo, commit, limits.max_log_commits),
         commit=str(commit.id),
         ref=ref,
         artifacts=artifacts,
@@ -242,6 +244,7 @@ class RepositoryEngine:
         commit_sha = target.config.get("commit_sha") or None
         index = index_repository(source, commit_sha, self.options, self.secrets, progress)
         reference = store.put_json(INDEX_NAME, index.to_json())
+        commit_log = store.put_json(COMMIT_LOG_NAME, index.log)
         self.cache.put(reference, TraceGraph(index))
         counts = index.counts_by_type()
         log.info(
@@ -255,6 +258,7 @@ class RepositoryEngine:
         items = [WorkItem(item_id=rule.id, title=rule.title) for rule in self.rules.values()]
         context = {
             "index": reference,
+            "commitLog": commit_log,
             "commit": index.commit,
             "ref": index.ref,
             "branch": source.branch,
@@ -344,6 +348,7 @@ class RepositoryEngine:
             "rules": {"total": len(self.rules), "evaluated": len(results), **statuses},
             "compliant": total_findings == 0 and statuses["error"] == 0,
             "artifactIndex": context.get("index"),
+            "commitLog": context.get("commitLog"),
         }
         return Summary(
             results=results_doc,

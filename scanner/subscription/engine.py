@@ -307,6 +307,7 @@ class SubscriptionEngine:
                 "enrichment": context.get("enrichment"),
                 "sectionsUnavailable": context.get("unavailable", {}),
                 "requests": context.get("requests", {}),
+                "inventory": context.get("inventory"),
             },
             counters=counters,
         )
