@@ -280,13 +280,12 @@ def _both(
     before, after = old.get(key), new.get(key)
     if isinstance(before, kind) and isinstance(after, kind):
         return before, after
-    scan_types = {old.get("scanType"), new.get("scanType")}
-    skipped.note(
-        key,
-        "a quick scan does not collect it"
-        if "quick" in scan_types and key in _FULL_ONLY
-        else "unknown in one of the scans",
-    )
+    if key in _FULL_ONLY and "quick" in {old.get("scanType"), new.get("scanType")}:
+        skipped.note(key, "a quick scan does not collect it")
+    elif before is None and after is None:
+        skipped.note(key, "neither scan has it")
+    else:
+        skipped.note(key, "unknown in one of the scans")
     return None
 
 

@@ -169,14 +169,19 @@ REPOSITORY_ROWS = (
     ("commits", "items", "commit", "sha", "subject", None, "subject"),
     ("artifacts", "added", "added", "id", "path", None, "path"),
     ("artifacts", "removed", "removed", "id", "path", "path", None),
-    ("links", "added", "added", "from", "kind", None, "to"),
-    ("links", "removed", "removed", "from", "kind", "to", None),
 )
 
 
 def repository_rows(facts: dict[str, Any]) -> list[ChangeRow]:
     """The repository's changes as flat rows: one per commit, artifact, field change, link."""
     rows = rows_from(facts, REPOSITORY_ROWS)
+    links = facts.get("links") or {}
+    rows += [
+        ("links", "added", k["from"], k["kind"], None, k["to"]) for k in links.get("added", [])
+    ]
+    rows += [
+        ("links", "removed", k["from"], k["kind"], k["to"], None) for k in links.get("removed", [])
+    ]
     for artifact in (facts.get("artifacts") or {}).get("changed", []):
         rows += [
             ("artifacts", "changed", artifact["id"], c["field"], c["from"], c["to"])
