@@ -5,6 +5,7 @@ from __future__ import annotations
 import azure.durable_functions as df
 
 from orchestrations import (
+    diff_api,
     health_api,
     host_keys_api,
     openapi,
@@ -19,6 +20,7 @@ BLUEPRINTS: list[df.Blueprint] = [
     health_api.bp,
     openapi.bp,
     scans_api.bp,
+    diff_api.bp,
     targets_api.bp,
     host_keys_api.bp,
     scan_orchestrator.bp,

@@ -21,6 +21,7 @@ from orchestrations.api_models import (
     TargetList,
     TargetOut,
 )
+from orchestrations.diff_api import diff_paths
 from orchestrations.host_keys_api import host_key_paths
 from orchestrations.scan_store import STATUSES
 from orchestrations.target_kinds import KINDS
@@ -332,6 +333,7 @@ def build_openapi() -> dict[str, Any]:
             },
         }
     paths.update(host_key_paths(spec))
+    paths.update(diff_paths(spec))
     return {
         "openapi": "3.1.0",
         "info": {

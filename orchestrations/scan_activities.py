@@ -22,6 +22,7 @@ from azure.core.exceptions import (
 )
 
 from orchestrations.artifacts import BlobArtifactStore
+from orchestrations.scan_comparison import findings_delta
 from orchestrations.scan_service import Stores
 from orchestrations.scan_store import (
     COMPLETED,
@@ -227,6 +228,7 @@ def _summarize(payload: dict[str, Any]) -> dict[str, Any]:
         if is_transient(exc):
             raise
         error = payload.get("failure") or _describe(exc)
+    delta = _findings_delta(stores, record, results) if summary and not error else None
 
     def summarized(r: ScanRecord) -> None:
         if summary is None:
@@ -235,8 +237,31 @@ def _summarize(payload: dict[str, Any]) -> dict[str, Any]:
         r.counters.setdefault("findings", sum(len(i.findings) for i in results))
         r.counters.update(summary.counters)
         r.counters[engine.completed_counter] = len(results)
+        if delta is not None:
+            r.results = {**summary.results, "comparison": delta}
+            r.counters["newFindings"] = delta["newFindings"]
+            r.counters["resolvedFindings"] = delta["resolvedFindings"]
 
     return _close(stores, record, FAILED if error else COMPLETED, error, summarized, len(results))
+
+
+def _findings_delta(
+    stores: Stores, record: ScanRecord, results: list[ItemResult]
+) -> dict[str, Any] | None:
+    """New and resolved findings against the previous scan; a failure to compare is logged,
+    never a reason to fail the scan."""
+    try:
+        return findings_delta(stores.scans, record, results)
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        log.warning(
+            "scan=%s target=%s: not compared with the previous scan: %s",
+            record.scan_id,
+            record.target_id,
+            _describe(exc),
+        )
+        return None
 
 
 @bp.activity_trigger(input_name="payload")
@@ -299,6 +324,8 @@ def _close(
             duration_seconds=((record.completed_at or utcnow()) - started).total_seconds(),
             findings=int(record.counters.get("findings", 0)),
             error_message=record.error_message,
+            new_findings=record.counters.get("newFindings"),
+            resolved_findings=record.counters.get("resolvedFindings"),
         )
     if record.registered:
         stores.targets.record_scan(record.target_type, record.target_id, scan_id, record.status)

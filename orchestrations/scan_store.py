@@ -320,6 +320,22 @@ class ScanStore:
             break
         return records, next_token
 
+    def previous(self, record: ScanRecord, status: str = COMPLETED) -> ScanRecord | None:
+        """The latest scan of the same target before `record` (by scan id) in `status`."""
+        older = self.storage.table("ScansByTarget").query_entities(
+            "PartitionKey eq @pk and RowKey gt @rk",
+            parameters={
+                "pk": _target_key(record.target_type, record.target_id),
+                "rk": inverted(record.scan_id),
+            },
+            select=["ScanId"],
+        )
+        for pointer in older:  # newest first: inverted ids sort that way
+            earlier = self.get(pointer["ScanId"])
+            if earlier is not None and earlier.status == status:
+                return earlier
+        return None
+
     # -- item rows ------------------------------------------------------------------------------
 
     def put_item(self, scan_id: str, result: ItemResult) -> None:
