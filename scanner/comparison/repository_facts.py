@@ -8,6 +8,7 @@ log: those reachable from its commit and not from the baseline's.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,16 +22,56 @@ from scanner.comparison.snapshot import (
 )
 from scanner.repository.model import Artifact, ScanIndex
 
+# The artifact index is columnar (ScanIndex.to_json in scanner/repository/model.py). To compare
+# 10,000 artifacts quickly, rows are compared as stored, ignoring the columns that move without
+# a change (line numbers, history rank); only rows that differ are decoded into artifacts, by
+# ScanIndex.from_json itself. The columns read here are those of index version 1.
+_INDEX_VERSION = 1
+_ID, _PATH, _PARENTS, _LINES, _SPEC_REFS, _CHANGED = 0, 2, 3, 7, 10, 11
 
-def _keyed(artifacts: Iterable[Artifact]) -> dict[str, Artifact]:
-    artifacts = list(artifacts)
-    seen: dict[str, int] = {}
-    for artifact in artifacts:
-        seen[artifact.gxp_id] = seen.get(artifact.gxp_id, 0) + 1
-    return {
-        a.gxp_id if seen[a.gxp_id] == 1 and a.gxp_id else f"{a.gxp_id}@{a.path}": a
-        for a in artifacts
-    }
+
+class _StoredIndex:
+    """One scan's artifact index: rows by artifact key (the gxp_id, or id@path when the id is
+    duplicated), decoded on demand."""
+
+    def __init__(self, doc: dict[str, Any]) -> None:
+        if doc.get("version") != _INDEX_VERSION:
+            raise ValueError(f"artifact index version {doc.get('version')!r} is not supported")
+        self.doc = doc
+        self.paths: list[str] = doc["paths"]
+        rows: list[list[Any]] = doc["rows"]
+        seen = Counter(row[_ID] for row in rows)
+        self.rows = {
+            row[_ID]
+            if seen[row[_ID]] == 1 and row[_ID]
+            else f"{row[_ID]}@{self.paths[row[_PATH]]}": row
+            for row in rows
+        }
+        self.layout = (doc["keys"], doc["values"])
+
+    def essence(self, key: str) -> tuple[Any, ...]:
+        """The row as compared: every column but line numbers and history rank, its path
+        resolved (the path numbering differs between indexes)."""
+        row = self.rows[key]
+        return (
+            self.paths[row[_PATH]],
+            row[:_PATH],
+            row[_PATH + 1 : _LINES],
+            row[_LINES + 1 : _CHANGED],
+            row[_CHANGED + 1 :],
+        )
+
+    def artifacts(self, keys: Iterable[str]) -> dict[str, Artifact]:
+        keys = list(keys)
+        subset = {**self.doc, "rows": [self.rows[k] for k in keys], "problems": [], "history": []}
+        return dict(zip(keys, ScanIndex.from_json(subset).artifacts, strict=True))
+
+    def links(self) -> set[tuple[str, str, str]]:
+        links: set[tuple[str, str, str]] = set()
+        for row in self.rows.values():
+            links.update((row[_ID], parent, "parent") for parent in row[_PARENTS])
+            links.update((row[_ID], spec, "specification") for spec in row[_SPEC_REFS])
+        return links
 
 
 def _summary(artifact: Artifact) -> dict[str, Any]:
@@ -73,14 +114,6 @@ def artifact_changes(before: Artifact, after: Artifact) -> list[dict[str, Any]]:
     return changes
 
 
-def _links(index: ScanIndex) -> set[tuple[str, str, str]]:
-    links: set[tuple[str, str, str]] = set()
-    for artifact in index.artifacts:
-        links.update((artifact.gxp_id, parent, "parent") for parent in artifact.parents)
-        links.update((artifact.gxp_id, spec, "specification") for spec in artifact.spec_refs)
-    return links
-
-
 def _link(link: tuple[str, str, str]) -> dict[str, str]:
     return {"from": link[0], "to": link[1], "kind": link[2]}
 
@@ -112,6 +145,35 @@ def commits_between(log: list[Any], baseline_sha: str, limit: int) -> dict[str, 
     return {"complete": True, "count": len(between), "items": between[:limit], "note": None}
 
 
+def _artifact_delta(old: _StoredIndex, new: _StoredIndex) -> dict[str, Any]:
+    common = old.rows.keys() & new.rows.keys()
+    if old.layout == new.layout:
+        common = {k for k in common if old.essence(k) != new.essence(k)}
+    added_keys = sorted(new.rows.keys() - old.rows.keys())
+    removed_keys = sorted(old.rows.keys() - new.rows.keys())
+    before = old.artifacts([*removed_keys, *sorted(common)])
+    after = new.artifacts([*added_keys, *sorted(common)])
+    changes = []
+    for key in sorted(common):
+        fields = artifact_changes(before[key], after[key])
+        if fields:
+            changes.append({**_summary(after[key]), "changes": fields})
+    added = [_summary(after[k]) for k in added_keys]
+    removed = [_summary(before[k]) for k in removed_keys]
+    return {
+        "counts": {
+            "before": len(old.rows),
+            "after": len(new.rows),
+            "added": len(added),
+            "removed": len(removed),
+            "changed": len(changes),
+        },
+        "added": added,
+        "removed": removed,
+        "changed": changes,
+    }
+
+
 def repository_facts(
     baseline: ScanSnapshot, current: ScanSnapshot, options: CompareOptions
 ) -> dict[str, Any]:
@@ -135,28 +197,16 @@ def repository_facts(
         skipped.note("links", "the artifact index of one of the scans is gone")
         facts["notCompared"] = dict(skipped)
         return facts
-    old_index, new_index = ScanIndex.from_json(old_doc), ScanIndex.from_json(new_doc)
-    before, after = _keyed(old_index.artifacts), _keyed(new_index.artifacts)
-    changes = []
-    for key in sorted(before.keys() & after.keys()):
-        fields = artifact_changes(before[key], after[key])
-        if fields:
-            changes.append({**_summary(after[key]), "changes": fields})
-    added = [_summary(after[k]) for k in sorted(after.keys() - before.keys())]
-    removed = [_summary(before[k]) for k in sorted(before.keys() - after.keys())]
-    facts["artifacts"] = {
-        "counts": {
-            "before": len(before),
-            "after": len(after),
-            "added": len(added),
-            "removed": len(removed),
-            "changed": len(changes),
-        },
-        "added": added,
-        "removed": removed,
-        "changed": changes,
-    }
-    old_links, new_links = _links(old_index), _links(new_index)
+    try:
+        old_index, new_index = _StoredIndex(old_doc), _StoredIndex(new_doc)
+    except ValueError as exc:
+        facts["artifacts"] = facts["links"] = None
+        skipped.note("artifacts", str(exc))
+        skipped.note("links", str(exc))
+        facts["notCompared"] = dict(skipped)
+        return facts
+    facts["artifacts"] = _artifact_delta(old_index, new_index)
+    old_links, new_links = old_index.links(), new_index.links()
     facts["links"] = {
         "added": [_link(link) for link in sorted(new_links - old_links)],
         "removed": [_link(link) for link in sorted(old_links - new_links)],

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from scanner.reports import run_guid
 from scanner.repository.rules import catalogue
 from tests.support.azure_fakes import FakeAzure, planted_tenant
 from tests.support.azure_fakes.changes import changed_tenant
+from tests.support.changing_host import BOOKWORM, TRIXIE, changing_host, report
 from tests.support.git_repos import (
     GitRepo,
     clean_tree,
@@ -32,32 +32,11 @@ from tests.support.git_repos import (
     tc_document,
 )
 from tests.support.scan_api import Api, scan_api_env, start_api
-from tests.support.sshd import LOGIN_USER, Sshd, make_key, public_key
+from tests.support.sshd import LOGIN_USER, make_key, public_key
 
 SARIF_SCHEMA = Path(__file__).parents[1] / "support" / "sarif" / "sarif-schema-2.1.0.json"
 SUB = planted_tenant().subscription_id
 
-# A Linux host whose OS release and package database are files beside this wrapper, so a test
-# can change what the host reports between two scans; everything else runs for real.
-CHANGING_HOST = r"""#!/bin/sh
-HERE=$(dirname "$0")
-case "$SSH_ORIGINAL_COMMAND" in
-  *os-release*) exec cat "$HERE/os-release" ;;
-esac
-PATH="$HERE/bin:$PATH" exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"
-"""
-FAKE_DPKG_QUERY = """#!/bin/sh
-exec cat "$(dirname "$0")/../dpkg-status.tsv"
-"""
-BOOKWORM = """PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
-NAME="Debian GNU/Linux"
-VERSION_ID="12"
-VERSION="12 (bookworm)"
-VERSION_CODENAME=bookworm
-ID=debian
-"""
-TRIXIE = BOOKWORM.replace("12 (bookworm)", "13 (trixie)").replace('"12"', '"13"')
-TRIXIE = TRIXIE.replace("=bookworm", "=trixie")
 PACKAGES_BEFORE = {
     "bash": "5.2.15-2+b2",
     "curl": "7.88.1-10+deb12u5",
@@ -251,34 +230,15 @@ def test_repository_commit_fixes_one_finding_adds_one_and_flips_a_status(
 # -- host -----------------------------------------------------------------------------------------
 
 
-def write_host(server: Sshd, os_release: str, packages: dict[str, str]) -> None:
-    """What the host reports from now on (files owned by the server's login user)."""
-    account = server.account
-    bin_dir = server.dir / "bin"
-    bin_dir.mkdir(exist_ok=True)
-    files = {
-        bin_dir / "dpkg-query": FAKE_DPKG_QUERY,
-        server.dir / "os-release": os_release,
-        server.dir / "dpkg-status.tsv": "".join(
-            f"ii \t{name}\t{version}\tamd64\n" for name, version in sorted(packages.items())
-        ),
-    }
-    for path, text in files.items():
-        path.write_text(text)
-        path.chmod(0o755)
-    for path in (bin_dir, *files):
-        os.chown(path, account.pw_uid, account.pw_gid)
-
-
 def test_host_packages_gained_lost_and_upgraded_and_a_new_os_version(
     api: Api, client_key: Path
 ) -> None:
-    with Sshd([public_key(client_key)], force_command=CHANGING_HOST) as server:
-        write_host(server, BOOKWORM, PACKAGES_BEFORE)
+    with changing_host([public_key(client_key)]) as server:
+        report(server, BOOKWORM, PACKAGES_BEFORE)
         body = {"targetType": "host", "hostname": "127.0.0.1", "port": server.port}
         first = finished(api, api.post("/api/v1/scans", {**body, "scanType": "full"}))
         assert first["results"]["packages"]["count"] == 5
-        write_host(server, TRIXIE, PACKAGES_AFTER)
+        report(server, TRIXIE, PACKAGES_AFTER)
         second = finished(api, api.post("/api/v1/scans", {**body, "scanType": "full"}))
 
     document = diff(api, second["scanId"])

@@ -129,3 +129,25 @@ def test_without_a_baseline_every_finding_is_new(tmp_path: Path) -> None:
     assert document["baseline"] is None and document["facts"] is None
     assert document["findings"]["counts"]["new"] == len(scan.findings()) > 0
     assert document["findings"]["counts"]["resolved"] == 0
+
+
+def test_a_moved_document_is_changed_and_duplicated_ids_are_told_apart(tmp_path: Path) -> None:
+    repo = GitRepo(tmp_path / "docs")
+    repo.write_artifacts(clean_tree())
+    repo.write("reqs/REQ-002.md", requirement("REQ-002"))
+    repo.write("old/REQ-002.md", requirement("REQ-002", title="A copy"))
+    before = repository_scan("scan-1", index_of(repo, repo.commit("a duplicated id")))
+    repo.remove("reqs/REQ-001.md")
+    repo.write("requirements/REQ-001.md", requirement("REQ-001"))
+    repo.write("old/REQ-002.md", requirement("REQ-002", title="The copy, edited"))
+    after = repository_scan("scan-2", index_of(repo, repo.commit("moved and edited")))
+    artifacts = compare_scans(after, before)["facts"]["artifacts"]
+    assert artifacts["added"] == artifacts["removed"] == []
+    assert {a["id"]: a["changes"] for a in artifacts["changed"]} == {
+        "REQ-001": [{"field": "path", "from": "reqs/REQ-001.md", "to": "requirements/REQ-001.md"}],
+        "REQ-002": [{"field": "title", "from": "A copy", "to": "The copy, edited"}],
+    }
+    assert [a["path"] for a in artifacts["changed"]] == [
+        "requirements/REQ-001.md",
+        "old/REQ-002.md",
+    ]
