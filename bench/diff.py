@@ -23,7 +23,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ from standalone.azurite import Azurite  # noqa: E402
 from tests.support.changing_host import BOOKWORM, changing_host, report  # noqa: E402
 from tests.support.git_repos import GitRepo, generated_tree, requirement  # noqa: E402
 from tests.support.host_process import HostProcess  # noqa: E402
+from tests.support.scan_api import API_KEY, scan_api_env  # noqa: E402
 from tests.support.sshd import LOGIN_USER, make_key, public_key  # noqa: E402
 
 TARGET_S = 1.0
@@ -137,6 +137,8 @@ def repository_pair(client: Client, work: Path, runs: int) -> dict[str, Any]:
     log("repository: generating 10,000 documents")
     files = generated_tree()
     repo = GitRepo(work / "gxp")
+    # 10,000 loose objects would start a background `git gc` that packs them while a scan reads.
+    repo.git("config", "gc.auto", "0")
     for relative, text in files.items():
         repo.write(relative, text)
     repo.commit("generated GxP documents")
@@ -183,23 +185,16 @@ def main() -> None:
         key = make_key(work / "id_ed25519")
         azurite = Azurite(work / "azurite")
         connection = azurite.start()
-        api_key = "bench-" + uuid.uuid4().hex
-        env = {
-            "AzureWebJobsStorage": connection,
-            "TASKHUB_NAME": "DiffBench",
-            "SCAN_STORAGE_PREFIX": "diffbench",
-            "SCAN_API_KEYS": api_key,
-            "SCAN_SCHEDULER_CRON": "0 0 0 1 1 *",
-            "HISTORY_PURGE_CRON": "0 0 0 1 1 *",
-            "SSH_PRIVATE_KEY_PATH": str(key),
-            "SSH_DEFAULT_USERNAME": LOGIN_USER,
-            "OSV_ENRICHMENT": "false",
-            "REPO_ALLOW_LOCAL_PATHS": "true",
-            "STANDALONE_LOG_LEVEL": os.environ.get("STANDALONE_LOG_LEVEL", "WARNING"),
-        }
+        env = scan_api_env(
+            connection,
+            SSH_PRIVATE_KEY_PATH=str(key),
+            SSH_DEFAULT_USERNAME=LOGIN_USER,
+            OSV_ENRICHMENT="false",
+            STANDALONE_LOG_LEVEL=os.environ.get("STANDALONE_LOG_LEVEL", "WARNING"),
+        )
         host = HostProcess(ROOT, work / "host", env).start()
         try:
-            client = Client(host.base_url, api_key)
+            client = Client(host.base_url, API_KEY)
             out["host_5000_packages"] = host_pair(client, work, key, args.runs)
             out["repository_10000_artifacts"] = repository_pair(client, work, args.runs)
         except BaseException:

@@ -9,7 +9,7 @@ resolved. Counting alone (`count_changes`) gives the same numbers without buildi
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, get_args
 
@@ -97,14 +97,8 @@ def count_changes(baseline: Iterable[str], current: Iterable[str]) -> tuple[int,
 
 def entry(finding: Finding) -> dict[str, Any]:
     """A finding as the comparison lists it."""
-    return {
-        "fingerprint": finding.fingerprint,
-        "ruleId": finding.rule_id,
-        "title": finding.title,
-        "severity": finding.severity,
-        "message": finding.message,
-        "location": finding.location,
-    }
+    shown = finding.model_dump(include={"title", "severity", "message", "location"})
+    return {"fingerprint": finding.fingerprint, "ruleId": finding.rule_id, **shown}
 
 
 def by_severity(findings: Iterable[Finding]) -> dict[str, int]:
@@ -112,20 +106,25 @@ def by_severity(findings: Iterable[Finding]) -> dict[str, int]:
     return {severity: counts[severity] for severity in SEVERITY_ORDER if counts[severity]}
 
 
-def by_rule(delta: FindingsDelta) -> list[dict[str, Any]]:
-    """Per rule: how many findings are new, resolved and unchanged (rules with any)."""
+def by_rule(
+    delta: FindingsDelta,
+    states: tuple[str, ...] = STATES,
+    details: Callable[[str], dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """Per rule with a finding in one of `states`: how many are in each, plus `details` of the
+    rule (sorted by rule id)."""
     rules: dict[str, dict[str, Any]] = {}
-    for state in STATES:
+    for state in states:
         for finding in getattr(delta, state):
-            row = rules.setdefault(
-                finding.rule_id,
-                {
+            row = rules.get(finding.rule_id)
+            if row is None:
+                row = rules[finding.rule_id] = {
                     "ruleId": finding.rule_id,
                     "title": finding.title,
                     "severity": finding.severity,
-                    **dict.fromkeys(STATES, 0),
-                },
-            )
+                    **(details(finding.rule_id) if details else {}),
+                    **dict.fromkeys(states, 0),
+                }
             row[state] += 1
     return sorted(rules.values(), key=lambda r: r["ruleId"])
 

@@ -292,6 +292,24 @@ def _both(
 _FULL_ONLY = ("packages", "processes", "network", "vulnerabilities")
 
 
+def _stored_lists(
+    baseline: ScanSnapshot,
+    current: ScanSnapshot,
+    group: str,
+    listed: Callable[[ScanSnapshot], list[Any] | None],
+    compare: Callable[[list[Any], list[Any]], dict[str, Any]],
+    skipped: NotCompared,
+) -> dict[str, Any] | None:
+    """A group whose full list the summary refers to (packages, vulnerable packages)."""
+    if not _both(baseline.results, current.results, group, dict, skipped):
+        return None
+    before, after = listed(baseline), listed(current)
+    if before is None or after is None:
+        skipped.note(group, "its list is missing from one of the scans (not stored or failed)")
+        return None
+    return compare(before, after)
+
+
 def host_facts(
     baseline: ScanSnapshot, current: ScanSnapshot, options: CompareOptions
 ) -> dict[str, Any]:
@@ -299,17 +317,15 @@ def host_facts(
     skipped = NotCompared()
     facts: dict[str, Any] = {"system": _system(old, new, skipped)}
 
-    packages = None
-    if _both(old, new, "packages", dict, skipped):
-        old_list, new_list = _package_list(baseline), _package_list(current)
-        if old_list is None or new_list is None:
-            skipped.note("packages", "the package list of one of the scans is gone")
-        else:
-            packages = package_changes(
-                old_list, new_list, (new.get("packages") or {}).get("manager")
-            )
-    facts["packages"] = packages
-
+    manager = (new.get("packages") or {}).get("manager")
+    facts["packages"] = _stored_lists(
+        baseline,
+        current,
+        "packages",
+        _package_list,
+        lambda before, after: package_changes(before, after, manager),
+        skipped,
+    )
     pair = _both(old, new, "processes", list, skipped)
     facts["processes"] = process_changes(*pair) if pair else None
     pair = _both(old, new, "network", list, skipped)
@@ -319,14 +335,9 @@ def host_facts(
     pair = _both(old, new, "memory", dict, skipped)
     facts["memory"] = memory_changes(*pair, options.memory_percent_points) if pair else None
 
-    vulnerabilities = None
-    if _both(old, new, "vulnerabilities", dict, skipped):
-        old_list, new_list = _vulnerable(baseline), _vulnerable(current)
-        if old_list is None or new_list is None:
-            skipped.note("vulnerabilities", "the OSV look-up of one of the scans did not succeed")
-        else:
-            vulnerabilities = vulnerability_changes(old_list, new_list)
-    facts["vulnerabilities"] = vulnerabilities
+    facts["vulnerabilities"] = _stored_lists(
+        baseline, current, "vulnerabilities", _vulnerable, vulnerability_changes, skipped
+    )
     facts["notCompared"] = dict(skipped)
     return facts
 

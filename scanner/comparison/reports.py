@@ -23,13 +23,8 @@ _SUBJECT_KEYS = ("artifactId", "resourceId", "file", "path", "subject", "package
 
 
 def _finding(entry: dict[str, Any]) -> Finding:
-    return Finding(
-        rule_id=entry["ruleId"],
-        title=entry["title"],
-        severity=entry["severity"],
-        message=entry["message"],
-        location=entry["location"],
-    )
+    shown = ("title", "severity", "message", "location")
+    return Finding(rule_id=entry["ruleId"], **{key: entry[key] for key in shown})
 
 
 def subject_of(location: dict[str, Any]) -> str:

@@ -8,10 +8,9 @@ its rules read); the others are listed in `resources.typesNotCompared`.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
-from scanner.comparison.findings import FindingsDelta
+from scanner.comparison.findings import FindingsDelta, by_rule
 from scanner.comparison.snapshot import (
     ChangeRow,
     CompareOptions,
@@ -98,36 +97,18 @@ def _control_order(control: str) -> list[int]:
 def findings_by_rule_and_control(
     delta: FindingsDelta, cis: dict[str, list[str]]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    rules: dict[str, dict[str, Any]] = {}
-    for state in ("new", "resolved"):
-        for finding in getattr(delta, state):
-            row = rules.setdefault(
-                finding.rule_id,
-                {
-                    "ruleId": finding.rule_id,
-                    "title": finding.title,
-                    "severity": finding.severity,
-                    "cis": cis.get(finding.rule_id, []),
-                    "new": 0,
-                    "resolved": 0,
-                },
-            )
-            row[state] += 1
-    controls: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {"control": "", "new": 0, "resolved": 0, "rules": []}
-    )
-    for row in rules.values():
+    """Findings new and resolved per rule (with its CIS recommendations) and per CIS control."""
+    rules = by_rule(delta, ("new", "resolved"), lambda rule_id: {"cis": cis.get(rule_id, [])})
+    controls: dict[str, dict[str, Any]] = {}
+    for row in rules:
         for control in row["cis"]:
-            entry = controls[control]
-            entry["control"] = control
+            entry = controls.setdefault(
+                control, {"control": control, "new": 0, "resolved": 0, "rules": []}
+            )
             entry["new"] += row["new"]
             entry["resolved"] += row["resolved"]
             entry["rules"].append(row["ruleId"])
-    by_rule = sorted(rules.values(), key=lambda r: r["ruleId"])
-    by_control = [controls[c] for c in sorted(controls, key=_control_order)]
-    for entry in by_control:
-        entry["rules"].sort()
-    return by_rule, by_control
+    return rules, [controls[c] for c in sorted(controls, key=_control_order)]
 
 
 def _privileged(inventory: _Inventory) -> dict[tuple[str, str, str], dict[str, Any]]:

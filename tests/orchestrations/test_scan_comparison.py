@@ -20,17 +20,10 @@ import pytest
 from orchestrations.comparison_models import ScanComparison
 from scanner.reports import run_guid
 from scanner.repository.rules import catalogue
+from tests.support import git_repos as gxp
 from tests.support.azure_fakes import FakeAzure, planted_tenant
 from tests.support.azure_fakes.changes import changed_tenant
 from tests.support.changing_host import BOOKWORM, TRIXIE, changing_host, report
-from tests.support.git_repos import (
-    GitRepo,
-    clean_tree,
-    requirement,
-    specification,
-    story,
-    tc_document,
-)
 from tests.support.scan_api import Api, scan_api_env, start_api
 from tests.support.sshd import LOGIN_USER, make_key, public_key
 
@@ -66,17 +59,19 @@ def fake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeAzure]:
 def api(
     azurite: str, fake: FakeAzure, client_key: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Api]:
-    env = scan_api_env(
-        azurite,
+    """One service for the three kinds: SSH key, the Azure fakes, quick retries."""
+    settings = {
         **fake.env(),
-        SSH_PRIVATE_KEY_PATH=str(client_key),
-        SSH_DEFAULT_USERNAME=LOGIN_USER,
-        SUBSCRIPTION_HTTP_RETRIES="2",
-        SUBSCRIPTION_HTTP_RETRY_BACKOFF_S="0.05",
-    )
-    host = start_api(tmp_path_factory.mktemp("comparison-api"), env)
-    yield Api(host)
-    host.stop()
+        "SSH_PRIVATE_KEY_PATH": str(client_key),
+        "SSH_DEFAULT_USERNAME": LOGIN_USER,
+        "SUBSCRIPTION_HTTP_RETRIES": "2",
+        "SUBSCRIPTION_HTTP_RETRY_BACKOFF_S": "0.05",
+    }
+    host = start_api(tmp_path_factory.mktemp("comparison-api"), scan_api_env(azurite, **settings))
+    try:
+        yield Api(host)
+    finally:
+        host.stop()
 
 
 @pytest.fixture(scope="module")
@@ -110,18 +105,20 @@ def pairs(findings: list[dict[str, Any]], key: str) -> list[tuple[str, str]]:
 def test_repository_commit_fixes_one_finding_adds_one_and_flips_a_status(
     api: Api, tmp_path: Path, sarif_schema: jsonschema.Draft4Validator
 ) -> None:
-    repo = GitRepo(tmp_path / "gxp")
-    files = clean_tree("001")
-    files["tests/TC-001-001-001.md"] = tc_document("TC-001-001-001", "SPEC-001-001", status="WIP")
-    files["stories/US-001-002.md"] = story(
+    repo = gxp.GitRepo(tmp_path / "gxp")
+    files = gxp.clean_tree("001")
+    files["tests/TC-001-001-001.md"] = gxp.tc_document(
+        "TC-001-001-001", "SPEC-001-001", status="WIP"
+    )
+    files["stories/US-001-002.md"] = gxp.story(
         "US-001-002",
         "REQ-001",
         spec="SPEC-001-003",
         status="IN_PROGRESS",
         validation_status="DRAFT",
     )
-    files["specs/SPEC-001-003.md"] = specification("SPEC-001-003", "US-001-001")
-    files["tests/TC-001-003-001.md"] = tc_document("TC-001-003-001", "SPEC-001-003")
+    files["specs/SPEC-001-003.md"] = gxp.specification("SPEC-001-003", "US-001-001")
+    files["tests/TC-001-003-001.md"] = gxp.tc_document("TC-001-003-001", "SPEC-001-003")
     repo.write_artifacts(files)
     first_commit = repo.commit("baseline")
     registered = api.post(
@@ -142,11 +139,11 @@ def test_repository_commit_fixes_one_finding_adds_one_and_flips_a_status(
         ("GXP-STATUS-VOCABULARY", "TC-001-001-001")
     ]
 
-    repo.write("tests/TC-001-001-001.md", tc_document("TC-001-001-001", "SPEC-001-001"))  # fix
-    repo.write("reqs/REQ-003.md", requirement("REQ-003"))  # a requirement without a story
+    repo.write("tests/TC-001-001-001.md", gxp.tc_document("TC-001-001-001", "SPEC-001-001"))  # fix
+    repo.write("reqs/REQ-003.md", gxp.requirement("REQ-003"))  # a requirement without a story
     repo.write(
         "stories/US-001-002.md",
-        story(
+        gxp.story(
             "US-001-002",
             "REQ-001",
             spec="SPEC-001-003",

@@ -21,20 +21,19 @@ PATH="$HERE/bin:$PATH" exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"
 _FAKE_DPKG_QUERY = """#!/bin/sh
 exec cat "$(dirname "$0")/../dpkg-status.tsv"
 """
-BOOKWORM = """PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
-NAME="Debian GNU/Linux"
-VERSION_ID="12"
-VERSION="12 (bookworm)"
-VERSION_CODENAME=bookworm
-ID=debian
-"""
-TRIXIE = """PRETTY_NAME="Debian GNU/Linux 13 (trixie)"
-NAME="Debian GNU/Linux"
-VERSION_ID="13"
-VERSION="13 (trixie)"
-VERSION_CODENAME=trixie
-ID=debian
-"""
+
+
+def os_release(version: str, codename: str) -> str:
+    """/etc/os-release of a Debian release."""
+    return (
+        f'PRETTY_NAME="Debian GNU/Linux {version} ({codename})"\nNAME="Debian GNU/Linux"\n'
+        f'VERSION_ID="{version}"\nVERSION="{version} ({codename})"\n'
+        f"VERSION_CODENAME={codename}\nID=debian\n"
+    )
+
+
+BOOKWORM = os_release("12", "bookworm")
+TRIXIE = os_release("13", "trixie")
 
 
 def changing_host(authorized_keys: list[str]) -> Sshd:
