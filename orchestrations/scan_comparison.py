@@ -8,21 +8,22 @@ inventory sections). Its cost grows with the size of those two scans, never with
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from orchestrations.artifacts import BlobArtifactStore
 from orchestrations.scan_store import COMPLETED, ScanRecord, ScanStore
+from orchestrations.storage import BLOB_REF
 from scanner.comparison.document import compare_scans
 from scanner.comparison.findings import count_changes
 from scanner.comparison.snapshot import ScanSnapshot
 from scanner.engine import ItemResult
 
-log = logging.getLogger(__name__)
-
 PREVIOUS = "previous"
+_READERS = 6  # storage reads of one comparison in flight at once
 
 
 class ComparisonError(Exception):
@@ -48,17 +49,42 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def snapshot(scans: ScanStore, record: ScanRecord) -> ScanSnapshot:
-    """What a comparison reads of one scan."""
-    return ScanSnapshot(
-        scan_id=record.scan_id,
-        target_type=record.target_type,
-        target_id=record.target_id,
-        results=record.results if isinstance(record.results, dict) else {},
-        items=scans.items(record.scan_id),
-        store=BlobArtifactStore(scans.storage, record.scan_id),
-        completed_at=_iso(record.completed_at),
-    )
+def _references(results: dict[str, Any]) -> list[str]:
+    """The large values a summary refers to (artifact index, commit log, package list, ...)."""
+    found = []
+    for value in results.values():
+        if isinstance(value, dict):
+            value = value.get("listRef")
+        if isinstance(value, str) and value.startswith(BLOB_REF):
+            found.append(value)
+    return found
+
+
+def snapshots(scans: ScanStore, records: list[ScanRecord]) -> list[ScanSnapshot]:
+    """What a comparison reads of each scan: item rows and referenced blobs, fetched side by
+    side (most of the time is waiting for storage)."""
+    read = [
+        ScanSnapshot(
+            scan_id=record.scan_id,
+            target_type=record.target_type,
+            target_id=record.target_id,
+            results=record.results if isinstance(record.results, dict) else {},
+            items=[],
+            store=BlobArtifactStore(scans.storage, record.scan_id),
+            completed_at=_iso(record.completed_at),
+        )
+        for record in records
+    ]
+
+    def items(scan: ScanSnapshot) -> None:
+        scan.items = scans.items(scan.scan_id)
+
+    jobs: list[Callable[[], Any]] = [partial(items, scan) for scan in read]
+    jobs += [partial(scan.load, ref) for scan in read for ref in _references(scan.results)]
+    with ThreadPoolExecutor(min(_READERS, len(jobs)), thread_name_prefix="compare") as pool:
+        for done in [pool.submit(job) for job in jobs]:
+            done.result()
+    return read
 
 
 def baseline_of(scans: ScanStore, record: ScanRecord, against: str) -> ScanRecord | None:
@@ -84,9 +110,8 @@ def compare(scans: ScanStore, record: ScanRecord, against: str) -> dict[str, Any
     """The comparison document of `record` against `against` ("previous" or a scan id)."""
     _completed(record, "scan")
     baseline = baseline_of(scans, record, against)
-    document = compare_scans(
-        snapshot(scans, record), snapshot(scans, baseline) if baseline else None
-    )
+    read = snapshots(scans, [record] if baseline is None else [record, baseline])
+    document = compare_scans(read[0], read[1] if baseline else None)
     return {**document, "against": against}
 
 

@@ -66,9 +66,12 @@ class _StoredIndex:
         subset = {**self.doc, "rows": [self.rows[k] for k in keys], "problems": [], "history": []}
         return dict(zip(keys, ScanIndex.from_json(subset).artifacts, strict=True))
 
-    def links(self) -> set[tuple[str, str, str]]:
+    def links(self, ids: set[str]) -> set[tuple[str, str, str]]:
+        """The trace links of the documents with these ids."""
         links: set[tuple[str, str, str]] = set()
         for row in self.rows.values():
+            if row[_ID] not in ids:
+                continue
             links.update((row[_ID], parent, "parent") for parent in row[_PARENTS])
             links.update((row[_ID], spec, "specification") for spec in row[_SPEC_REFS])
         return links
@@ -145,7 +148,9 @@ def commits_between(log: list[Any], baseline_sha: str, limit: int) -> dict[str, 
     return {"complete": True, "count": len(between), "items": between[:limit], "note": None}
 
 
-def _artifact_delta(old: _StoredIndex, new: _StoredIndex) -> dict[str, Any]:
+def _artifact_delta(old: _StoredIndex, new: _StoredIndex) -> tuple[dict[str, Any], set[str]]:
+    """The artifacts delta, and the ids of the documents whose rows differ (only their links
+    can have changed)."""
     common = old.rows.keys() & new.rows.keys()
     if old.layout == new.layout:
         common = {k for k in common if old.essence(k) != new.essence(k)}
@@ -160,6 +165,7 @@ def _artifact_delta(old: _StoredIndex, new: _StoredIndex) -> dict[str, Any]:
             changes.append({**_summary(after[key]), "changes": fields})
     added = [_summary(after[k]) for k in added_keys]
     removed = [_summary(before[k]) for k in removed_keys]
+    touched = {a.gxp_id for a in (*before.values(), *after.values())}
     return {
         "counts": {
             "before": len(old.rows),
@@ -171,7 +177,21 @@ def _artifact_delta(old: _StoredIndex, new: _StoredIndex) -> dict[str, Any]:
         "added": added,
         "removed": removed,
         "changed": changes,
-    }
+    }, touched
+
+
+def _stored_indexes(
+    baseline: ScanSnapshot, current: ScanSnapshot
+) -> tuple[_StoredIndex, _StoredIndex] | str:
+    """Both scans' artifact indexes, or why they cannot be compared."""
+    old_doc = baseline.load(baseline.results.get("artifactIndex"))
+    new_doc = current.load(current.results.get("artifactIndex"))
+    if not isinstance(old_doc, dict) or not isinstance(new_doc, dict):
+        return "the artifact index of one of the scans is gone"
+    try:
+        return _StoredIndex(old_doc), _StoredIndex(new_doc)
+    except ValueError as exc:
+        return str(exc)
 
 
 def repository_facts(
@@ -189,28 +209,19 @@ def repository_facts(
     else:
         facts["commits"] = commits_between(log, str(old_sha), options.commits_listed)
 
-    old_doc = baseline.load(baseline.results.get("artifactIndex"))
-    new_doc = current.load(current.results.get("artifactIndex"))
-    if not isinstance(old_doc, dict) or not isinstance(new_doc, dict):
+    indexes = _stored_indexes(baseline, current)
+    if isinstance(indexes, str):
         facts["artifacts"] = facts["links"] = None
-        skipped.note("artifacts", "the artifact index of one of the scans is gone")
-        skipped.note("links", "the artifact index of one of the scans is gone")
-        facts["notCompared"] = dict(skipped)
-        return facts
-    try:
-        old_index, new_index = _StoredIndex(old_doc), _StoredIndex(new_doc)
-    except ValueError as exc:
-        facts["artifacts"] = facts["links"] = None
-        skipped.note("artifacts", str(exc))
-        skipped.note("links", str(exc))
-        facts["notCompared"] = dict(skipped)
-        return facts
-    facts["artifacts"] = _artifact_delta(old_index, new_index)
-    old_links, new_links = old_index.links(), new_index.links()
-    facts["links"] = {
-        "added": [_link(link) for link in sorted(new_links - old_links)],
-        "removed": [_link(link) for link in sorted(old_links - new_links)],
-    }
+        skipped.note("artifacts", indexes)
+        skipped.note("links", indexes)
+    else:
+        old_index, new_index = indexes
+        facts["artifacts"], touched = _artifact_delta(old_index, new_index)
+        old_links, new_links = old_index.links(touched), new_index.links(touched)
+        facts["links"] = {
+            "added": [_link(link) for link in sorted(new_links - old_links)],
+            "removed": [_link(link) for link in sorted(old_links - new_links)],
+        }
     facts["notCompared"] = dict(skipped)
     return facts
 

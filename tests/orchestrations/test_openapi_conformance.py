@@ -55,6 +55,7 @@ def test_the_document_describes_every_route(api_host: HostProcess) -> None:
         "/api/scans/{scanId}",
         "/api/v1/scans/{scanId}/cancel",
         "/api/v1/scans/{scanId}/report",
+        "/api/v1/scans/{scanId}/diff",
         "/api/v1/repositories/{repositoryId}/scan",
         "/api/scans/trigger",
         "/api/v1/repositories",

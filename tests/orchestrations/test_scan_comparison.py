@@ -92,6 +92,12 @@ def diff(api: Api, scan_id: str, **params: str) -> dict[str, Any]:
     assert answer.headers["Content-Type"].startswith("application/json")
     document: dict[str, Any] = answer.json()
     ScanComparison.model_validate(document)  # the documented shape, no field more or less
+    schema = api.get("/api/openapi.json").json()
+    operation = schema["paths"]["/api/v1/scans/{scanId}/diff"]["get"]
+    published = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    validator = jsonschema.Draft202012Validator({**published, "components": schema["components"]})
+    errors = [f"{list(e.path)}: {e.message}" for e in validator.iter_errors(document)]
+    assert not errors, errors[:5]
     return document
 
 
