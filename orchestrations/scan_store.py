@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import re
 import time
 from dataclasses import dataclass, field
@@ -320,8 +321,11 @@ class ScanStore:
             break
         return records, next_token
 
-    def previous(self, record: ScanRecord, status: str = COMPLETED) -> ScanRecord | None:
-        """The latest scan of the same target before `record` (by scan id) in `status`."""
+    def previous(
+        self, record: ScanRecord, status: str = COMPLETED, look_back: int = 100
+    ) -> ScanRecord | None:
+        """The latest scan of the same target before `record` (by scan id) in `status`, among
+        the `look_back` scans before it (a bound on what one look-up reads)."""
         older = self.storage.table("ScansByTarget").query_entities(
             "PartitionKey eq @pk and RowKey gt @rk",
             parameters={
@@ -329,8 +333,9 @@ class ScanStore:
                 "rk": inverted(record.scan_id),
             },
             select=["ScanId"],
+            results_per_page=10,  # the previous scan is almost always the first
         )
-        for pointer in older:  # newest first: inverted ids sort that way
+        for pointer in itertools.islice(older, look_back):  # newest first (inverted ids)
             earlier = self.get(pointer["ScanId"])
             if earlier is not None and earlier.status == status:
                 return earlier
