@@ -14,7 +14,6 @@ from orchestrations.scan_comparison import PREVIOUS, ComparisonError, compare
 from orchestrations.scan_service import Stores
 from orchestrations.scan_store import is_scan_id
 from orchestrations.settings import get_settings
-from scanner.comparison.reports import render
 from scanner.reports import CONTENT_TYPES, FORMATS
 
 log = logging.getLogger(__name__)
@@ -59,6 +58,8 @@ def scan_diff(req: func.HttpRequest) -> func.HttpResponse:
         counts["new"],
         counts["resolved"],
     )
+    from scanner.comparison.reports import render  # with the comparison: on first use
+
     content_type, body = render(fmt, document)
     return func.HttpResponse(body, status_code=200, headers={"Content-Type": content_type})
 

@@ -17,7 +17,6 @@ from typing import Any
 from orchestrations.artifacts import BlobArtifactStore
 from orchestrations.scan_store import COMPLETED, ScanRecord, ScanStore
 from orchestrations.storage import BLOB_REF
-from scanner.comparison.document import compare_scans
 from scanner.comparison.findings import count_changes
 from scanner.comparison.snapshot import ScanSnapshot
 from scanner.engine import ItemResult
@@ -108,6 +107,9 @@ def baseline_of(scans: ScanStore, record: ScanRecord, against: str) -> ScanRecor
 
 def compare(scans: ScanStore, record: ScanRecord, against: str) -> dict[str, Any]:
     """The comparison document of `record` against `against` ("previous" or a scan id)."""
+    # The comparison of facts imports every engine's model: only when a comparison is asked for.
+    from scanner.comparison.document import compare_scans
+
     _completed(record, "scan")
     baseline = baseline_of(scans, record, against)
     read = snapshots(scans, [record] if baseline is None else [record, baseline])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from operator import itemgetter
 from typing import Any
 
 from scanner.comparison.snapshot import (
@@ -28,6 +29,7 @@ from scanner.repository.model import Artifact, ScanIndex
 # ScanIndex.from_json itself. The columns read here are those of index version 1.
 _INDEX_VERSION = 1
 _ID, _PATH, _PARENTS, _LINES, _SPEC_REFS, _CHANGED = 0, 2, 3, 7, 10, 11
+_COMPARED = itemgetter(0, 1, 3, 4, 5, 6, 8, 9, 10)  # all but path, lines and history rank
 
 
 class _StoredIndex:
@@ -53,13 +55,7 @@ class _StoredIndex:
         """The row as compared: every column but line numbers and history rank, its path
         resolved (the path numbering differs between indexes)."""
         row = self.rows[key]
-        return (
-            self.paths[row[_PATH]],
-            row[:_PATH],
-            row[_PATH + 1 : _LINES],
-            row[_LINES + 1 : _CHANGED],
-            row[_CHANGED + 1 :],
-        )
+        return self.paths[row[_PATH]], _COMPARED(row)
 
     def artifacts(self, keys: Iterable[str]) -> dict[str, Artifact]:
         keys = list(keys)
