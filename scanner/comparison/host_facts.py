@@ -275,17 +275,25 @@ def vulnerability_changes(old: list[Any], new: list[Any]) -> dict[str, Any]:
 
 
 def _both(
-    old: dict[str, Any], new: dict[str, Any], key: str, kind: type, skipped: NotCompared
+    old: dict[str, Any],
+    new: dict[str, Any],
+    key: str,
+    kind: type,
+    skipped: NotCompared,
+    group: str | None = None,
 ) -> tuple[Any, Any] | None:
+    """Both scans' value of `key` when both have one of type `kind`; else the fact `group`
+    (default: the key) is noted as not compared, with the reason."""
     before, after = old.get(key), new.get(key)
     if isinstance(before, kind) and isinstance(after, kind):
         return before, after
+    group = group or key
     if key in _FULL_ONLY and "quick" in {old.get("scanType"), new.get("scanType")}:
-        skipped.note(key, "a quick scan does not collect it")
+        skipped.note(group, "a quick scan does not collect it")
     elif before is None and after is None:
-        skipped.note(key, "neither scan has it")
+        skipped.note(group, "neither scan has it")
     else:
-        skipped.note(key, "unknown in one of the scans")
+        skipped.note(group, "unknown in one of the scans")
     return None
 
 
@@ -328,7 +336,7 @@ def host_facts(
     )
     pair = _both(old, new, "processes", list, skipped)
     facts["processes"] = process_changes(*pair) if pair else None
-    pair = _both(old, new, "network", list, skipped)
+    pair = _both(old, new, "network", list, skipped, "interfaces")
     facts["interfaces"] = interface_changes(*pair) if pair else None
     pair = _both(old, new, "disk", list, skipped)
     facts["disk"] = disk_changes(*pair, options.disk_percent_points) if pair else None

@@ -139,6 +139,7 @@ def test_quick_scans_compare_what_they_have(machine: dict[str, str]) -> None:
     facts = compare_scans(quick, full)["facts"]
     assert facts["packages"] is facts["processes"] is facts["interfaces"] is None
     assert facts["notCompared"]["packages"] == "a quick scan does not collect it"
+    assert facts["notCompared"]["interfaces"] == "a quick scan does not collect it"
     assert facts["system"] == [] and facts["disk"]["changed"] == []
 
 
