@@ -42,7 +42,7 @@ function Row({ kind, target, onChanged, onError }) {
     <td data-label="Last scanned">${target.lastScanId ? html`<a href=${"#/scans/" + target.lastScanId}><${When} iso=${target.lastScannedAt} /></a>` : html`<${When} iso=${target.lastScannedAt} />`}</td>
     <td data-label="Schedule"><code>${target.schedule || "—"}</code></td>
     <td class="actions">
-      <button type="button" class="primary" disabled=${busy} onClick=${scanNow} aria-label=${"Scan " + name + " now"}>Scan now</button>
+      <button type="button" class="primary" disabled=${busy} onClick=${scanNow} aria-label=${"Scan now: " + name}>Scan now</button>
       <a class="button" href=${`#/targets/${kind.plural}/${encodeURIComponent(target.id)}/edit`} aria-label=${"Edit " + name}>Edit</a>
       ${confirming
         ? html`<button type="button" class="danger" disabled=${busy} onClick=${remove}>Delete ${name}</button>
