@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 import azure.durable_functions as df
 import azure.functions as func
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from orchestrations.api_common import ApiError, api_endpoint, json_response
 from orchestrations.api_models import ApiModel
@@ -73,6 +73,9 @@ class TraceArtifact(ApiModel):
 
 
 class SourceView(ApiModel):
+    # The document exactly as committed (no trimming of its whitespace).
+    model_config = ConfigDict(**{**ApiModel.model_config, "str_strip_whitespace": False})
+
     scan_id: str
     commit_sha: str
     path: str
