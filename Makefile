@@ -36,6 +36,11 @@ dashboard/vendor/.installed: node_modules/.installed
 	cp node_modules/htm/dist/htm.mjs dashboard/vendor/htm.mjs
 	@touch $@
 
+# The folder azd deploys to the dashboard's Static Web App (azure.yaml service `web`).
+.PHONY: dashboard-site
+dashboard-site: setup
+	$(PY) -m infra.dashboard_site .dashboard-site
+
 run: setup
 	$(PY) -m standalone --host $(HOST) --port $(PORT)
 
@@ -101,4 +106,4 @@ bench: setup
 	$(PY) bench/durable_fanout.py
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .venv-ansible .venv-doorstop node_modules dashboard/vendor .standalone .pytest_cache .mypy_cache .ruff_cache screenshots
+	rm -rf $(VENV) $(CHECKOV_VENV) .venv-ansible .venv-doorstop node_modules dashboard/vendor .dashboard-site .standalone .pytest_cache .mypy_cache .ruff_cache screenshots
