@@ -51,7 +51,3 @@ export function usePolling(load, deps, isLive = () => false, idleMs = 0) {
   const reload = useCallback(() => setGeneration((g) => g + 1), []);
   return [state, reload];
 }
-
-export function useLoad(load, deps) {
-  return usePolling(load, deps);
-}

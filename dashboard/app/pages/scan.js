@@ -26,9 +26,11 @@ const KIND_VIEW = {
 };
 
 function Items({ scan }) {
+  // The service lists items of ended scans only: ask once, when this one has ended.
+  const ended = !isActive(scan);
   const [{ data, error, loading }] = usePolling(
-    (signal) => getJson(`/api/v1/scans/${encodeURIComponent(scan.scanId)}?include=items`, { signal }),
-    [scan.scanId, scan.status],
+    (signal) => (ended ? getJson(`/api/v1/scans/${encodeURIComponent(scan.scanId)}?include=items`, { signal }) : null),
+    [scan.scanId, ended],
   );
   if (isActive(scan)) return html`<p class="muted">Per-item results appear when the scan ends.</p>`;
   if (!data) return loading ? html`<${Loading} what="Loading items" />` : html`<${ErrorNote} error=${error} />`;

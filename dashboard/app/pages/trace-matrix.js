@@ -43,9 +43,11 @@ export function TraceMatrix({ scan, params }) {
   const text = params.get("q") || "";
   const onlyGaps = params.get("gaps") === "1";
   const [draft, setDraft] = useState(text);
+  // The artifact index exists once the scan has ended.
+  const ended = !isActive(scan);
   const [{ data: trace, error, loading }] = usePolling(
-    (signal) => getJson(`/api/v1/scans/${encodeURIComponent(scan.scanId)}/trace`, { signal }),
-    [scan.scanId, scan.status === "completed"],
+    (signal) => (ended ? getJson(`/api/v1/scans/${encodeURIComponent(scan.scanId)}/trace`, { signal }) : null),
+    [scan.scanId, ended],
   );
   const matrix = useMemo(() => (trace ? buildMatrix(trace.artifacts) : null), [trace]);
   if (isActive(scan)) return html`<p class="muted">The trace matrix appears when the scan ends.</p>`;
