@@ -84,12 +84,12 @@ class SourceView(ApiModel):
 
 class TraceView(ApiModel):
     scan_id: str
-    target_id: str
-    commit_sha: str
-    ref: str
-    repository: str | None = None
-    source_url_template: str | None = None
     artifacts: list[TraceArtifact]
+    target_id: str
+    repository: str | None = None
+    commit_sha: str
+    source_url_template: str | None = None
+    ref: str
 
 
 def _record(scan_id: str) -> tuple[Stores, ScanRecord]:
@@ -274,14 +274,10 @@ def scan_source(req: func.HttpRequest) -> func.HttpResponse:
 
 
 def scan_view_paths(spec: Any) -> dict[str, Any]:
-    """The OpenAPI paths of these views (added to the service's document)."""
-    scan_id = {
-        "name": "scanId",
-        "in": "path",
-        "required": True,
-        "description": "Scan id (a ULID)",
-        "schema": {"type": "string", "minLength": 1, "maxLength": 256},
-    }
+    """The OpenAPI paths of these views (`spec` is orchestrations.openapi's builder)."""
+    from orchestrations.openapi import _path_param  # that module imports this one
+
+    scan_id = _path_param("scanId", "Scan id (a ULID)")
     return {
         "/api/v1/scans/{scanId}/findings": {
             "get": {

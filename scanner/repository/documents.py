@@ -8,7 +8,7 @@ from pygit2.enums import FileMode
 
 from scanner.engine import ScanError, ScanTarget
 from scanner.repository import git_source
-from scanner.repository.engine import EngineOptions, source_of
+from scanner.repository.engine import EngineOptions, fetched_commit, source_of
 from scanner.repository.git_source import SecretReader
 
 
@@ -24,14 +24,8 @@ def document_at(
     secrets: SecretReader | None = None,
 ) -> str:
     """The text of `path` at `commit_sha` of the target's repository."""
-    source = source_of(target, options)
-    with git_source.fetched(
-        source,
-        allow_local_paths=options.allow_local_paths,
-        secrets=secrets,
-        work_dir=options.work_dir,
-    ) as repo:
-        commit, _ = git_source.resolve_commit(repo, source.branch, commit_sha)
+    with fetched_commit(source_of(target, options), commit_sha, options, secrets) as found:
+        repo, commit, _ = found
         try:
             entry = commit.tree[path]
         except (KeyError, ValueError):

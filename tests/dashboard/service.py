@@ -13,15 +13,8 @@ from typing import Any
 
 import requests
 
+from tests.support import git_repos as docs
 from tests.support.azure_fakes import SUBSCRIPTION_ID, FakeAzure, planted_tenant
-from tests.support.git_repos import (
-    GitRepo,
-    clean_tree,
-    requirement,
-    specification,
-    story,
-    tc_document,
-)
 from tests.support.host_process import ROOT, HostProcess
 from tests.support.scan_api import API_KEY, SCAN_API_APP, scan_api_env
 from tests.support.sshd import LOGIN_USER, Sshd, make_key, public_key
@@ -33,20 +26,20 @@ TERMINAL = ("completed", "failed", "cancelled")
 def gxp_tree() -> dict[str, str]:
     """Two complete chains, a story without a specification, a requirement without stories,
     a rejected specification and a test without a parent: every colour and gap of the matrix."""
-    files = {**clean_tree("001"), **clean_tree("002")}
-    files["stories/US-002-002.md"] = story("US-002-002", "REQ-002", status="IN_REVIEW")
-    files["reqs/REQ-003.md"] = requirement("REQ-003", status="DRAFT", validation_status=None)
-    files["specs/SPEC-001-002.md"] = specification(
+    files = {**docs.clean_tree("001"), **docs.clean_tree("002")}
+    files["stories/US-002-002.md"] = docs.story("US-002-002", "REQ-002", status="IN_REVIEW")
+    files["reqs/REQ-003.md"] = docs.requirement("REQ-003", status="DRAFT", validation_status=None)
+    files["specs/SPEC-001-002.md"] = docs.specification(
         "SPEC-001-002", "US-001-001", validation_status="REJECTED"
     )
-    files["tests/TC-009-001-001.md"] = tc_document("TC-009-001-001", None)
+    files["tests/TC-009-001-001.md"] = docs.tc_document("TC-009-001-001", None)
     return files
 
 
 @dataclass
 class DashboardService:
     host: HostProcess
-    repo: GitRepo
+    repo: docs.GitRepo
     sshd: Sshd
     azure: FakeAzure
 
@@ -102,7 +95,7 @@ class DashboardService:
 def dashboard_service(azurite: str, workdir: Path) -> Iterator[DashboardService]:
     client_key = make_key(workdir / "ssh-client" / "id_ed25519")
     azure = FakeAzure(planted_tenant(), workdir / "azure")
-    repo = GitRepo(workdir / "gxp-docs")
+    repo = docs.GitRepo(workdir / "gxp-docs")
     repo.write_artifacts(gxp_tree())
     repo.commit("GxP documents")
     try:

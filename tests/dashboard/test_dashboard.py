@@ -94,9 +94,9 @@ def test_register_a_repository_scan_it_and_watch_progress_reach_100(
 def test_findings_filter_by_severity_and_text_and_export_what_is_shown(
     signed_in: Any, service: DashboardService, repository_scan: dict[str, Any]
 ) -> None:
-    page = signed_in
     scan_id = repository_scan["scanId"]
     everything = service.api("GET", f"/api/v1/scans/{scan_id}/findings").json()
+    page = signed_in
     high = [f for f in everything["items"] if f["severity"] == "high"]
     assert 0 < len(high) < everything["total"]
 
@@ -129,9 +129,9 @@ def test_findings_filter_by_severity_and_text_and_export_what_is_shown(
 def test_trace_matrix_shows_gaps_and_opens_a_document_at_its_line(
     signed_in: Any, service: DashboardService, repository_scan: dict[str, Any]
 ) -> None:
-    page = signed_in
     scan_id = repository_scan["scanId"]
-    page.goto(f"{service.url}/#/scans/{scan_id}")
+    signed_in.goto(f"{service.url}/#/scans/{scan_id}")
+    page = signed_in
     page.get_by_role("link", name="Trace matrix").click()
     matrix = page.get_by_test_id("trace-matrix")
     matrix.wait_for()
@@ -199,13 +199,18 @@ def test_host_scan_of_a_real_sshd_shows_its_facts(
     assert page.console.take() == []
 
 
+def open_running_scan(page: Any, service: DashboardService, name: str) -> str:
+    scan_id = service.slow_scan(name, items=100, delay_ms=2000)
+    page.goto(f"{service.url}/#/scans/{scan_id}")
+    page.locator(".status-line .badge", has_text="running").wait_for()
+    return scan_id
+
+
 def test_cancel_ends_a_slow_scan_cancelled_and_polling_stops(
     signed_in: Any, service: DashboardService
 ) -> None:
     page = signed_in
-    scan_id = service.slow_scan("cancel-me", items=100, delay_ms=2000)
-    page.goto(f"{service.url}/#/scans/{scan_id}")
-    page.locator(".status-line .badge", has_text="running").wait_for()
+    scan_id = open_running_scan(page, service, "cancel-me")
     status_calls: list[float] = []
     page.on(
         "request",
@@ -228,11 +233,9 @@ def test_cancel_ends_a_slow_scan_cancelled_and_polling_stops(
 def test_polling_backs_off_while_the_service_fails(
     signed_in: Any, service: DashboardService
 ) -> None:
-    page = signed_in
-    scan_id = service.slow_scan("backoff", items=100, delay_ms=2000)
-    page.goto(f"{service.url}/#/scans/{scan_id}")
-    page.locator(".status-line .badge", has_text="running").wait_for()
+    scan_id = open_running_scan(signed_in, service, "backoff")
     calls: list[float] = []
+    page = signed_in
 
     def unavailable(route: Any) -> None:
         calls.append(time.monotonic())
