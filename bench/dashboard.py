@@ -127,8 +127,13 @@ def matrix(browser: Any, url: str, scan_id: str) -> dict[str, float]:
     context, page = new_page(browser)
     began = time.perf_counter()
     page.goto(f"{url}/#/scans/{scan_id}/trace", wait_until="commit")
-    page.locator("table.matrix tbody").nth(24).wait_for()
+    page.wait_for_function(
+        "() => document.querySelectorAll('table.matrix tbody').length >= 25"
+        " || document.querySelector('main [role=alert]')"
+    )
     shown = time.perf_counter() - began
+    if page.locator("main [role=alert]").count():
+        raise RuntimeError("the matrix failed: " + page.locator("main [role=alert]").inner_text())
     search = page.get_by_label("Find an artifact")
     began = time.perf_counter()
     search.fill("REQ-0077")
@@ -187,6 +192,8 @@ def main() -> int:
                 if scan["status"] != "running" and scan["status"] != "pending":
                     break
                 time.sleep(0.5)
+            if scan["status"] != "completed":
+                raise RuntimeError(f"the 10,000-artifact scan did not complete: {scan}")
             artifacts = scan["counters"].get("artifactsFound", 0)
             seed_scans(env, args.scans - 1)  # with the repository scan: args.scans in all
             with chromium() as browser:

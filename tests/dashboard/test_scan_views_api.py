@@ -141,3 +141,13 @@ def test_the_host_serves_the_dashboard_at_the_root_and_the_api_beside_it(
 def test_source_links_for_known_hosts(url: str, expected: str | None) -> None:
     assert source_url_template(url, "abc1234") == expected
     assert source_url_template(url, "not-a-commit") is None
+
+
+def test_the_trace_document_matches_its_published_schema(
+    service: DashboardService, scans: dict[str, dict[str, Any]]
+) -> None:
+    from orchestrations.scan_views_api import TraceView
+
+    scan = scans["repository"]
+    body = service.api("GET", f"/api/v1/scans/{scan['scanId']}/trace").json()
+    assert TraceView.model_validate(body).model_dump(mode="json", by_alias=True) == body
