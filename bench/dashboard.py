@@ -53,7 +53,7 @@ def gzipped_assets() -> dict[str, int]:
     return dict(sorted(sizes.items()))
 
 
-def seed_scans(env: dict[str, str], count: int) -> None:
+def store_scans(env: dict[str, str], count: int) -> None:
     """`count` finished scans, written straight into the service's tables."""
     os.environ.update(env)
     from orchestrations.scan_store import COMPLETED, ScanRecord, ScanStore, new_scan_id, utcnow
@@ -195,7 +195,7 @@ def main() -> int:
             if scan["status"] != "completed":
                 raise RuntimeError(f"the 10,000-artifact scan did not complete: {scan}")
             artifacts = scan["counters"].get("artifactsFound", 0)
-            seed_scans(env, args.scans - 1)  # with the repository scan: args.scans in all
+            store_scans(env, args.scans - 1)  # with the repository scan: args.scans in all
             with chromium() as browser:
                 first_paint(browser, host.base_url)  # the host's first answers warm its caches
                 paints = [first_paint(browser, host.base_url) for _ in range(args.runs)]

@@ -14,7 +14,7 @@ from tests.dashboard.service import DashboardService, dashboard_service
 from tests.support.scan_api import API_KEY
 
 
-def seed(service: DashboardService) -> dict[str, str]:
+def populate(service: DashboardService) -> dict[str, str]:
     """Scans of every kind; returns the pages worth a picture, by name."""
     service.register_repository()
     accepted = service.api("POST", "/api/v1/repositories/gxp-docs/scan", json={}).json()
@@ -68,7 +68,7 @@ def main(argv: list[str]) -> int:
         connection = emulator.start()
         try:
             with dashboard_service(connection, Path(work)) as service:
-                problems = shoot(service, seed(service), out)
+                problems = shoot(service, populate(service), out)
         finally:
             emulator.stop()
     for problem in problems:

@@ -165,3 +165,19 @@ def test_a_file_changed_on_disk_is_served_new(site: tuple[Path, Path]) -> None:
         return first, second
 
     assert _client_run(root, scenario) == ("body{}", "body{color:red}")
+
+
+def test_the_dashboard_preloads_every_module_it_ships() -> None:
+    """index.html names each module for the browser to fetch at once (no import waterfall)."""
+    import re
+
+    from tests.support.host_process import ROOT
+
+    dashboard = ROOT / "dashboard"
+    index = (dashboard / "index.html").read_text()
+    preloaded = set(re.findall(r'<link rel="modulepreload" href="([^"]+)">', index))
+    modules = {str(p.relative_to(dashboard)) for p in dashboard.glob("app/**/*.js")}
+    modules.discard("app/main.js")  # the entry point itself
+    vendored = {"vendor/preact.mjs", "vendor/preact-hooks.mjs", "vendor/htm.mjs"}
+    assert preloaded == modules | vendored
+    assert "<script>" not in index and "style=" not in index  # nothing inline (CSP)
