@@ -89,10 +89,8 @@ export function findingsTotal(scan) {
   return Object.values(findingsBySeverity(scan)).reduce((a, b) => a + b, 0);
 }
 
-export function shortId(id) {
-  return id && id.length > 12 ? id.slice(-8) : id;
-}
-
-export function targetLabel(scan) {
-  return scan.targetId;
+// "rulesCompleted" -> "Rules completed": counter names as people read them.
+export function words(name) {
+  const text = String(name).replace(/([a-z0-9])([A-Z])/g, "$1 $2").toLowerCase();
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }

@@ -12,6 +12,12 @@ import { SEVERITIES, isActive } from "../format.js";
 
 const PAGE = 100;
 
+// Messages often repeat the rule's title first ("Title: what was found"); it is shown above.
+function withoutTitle(finding) {
+  const prefix = finding.title + ": ";
+  return finding.message.startsWith(prefix) ? finding.message.slice(prefix.length) : finding.message;
+}
+
 function exportCsv(scan, findings) {
   const rows = findings.map((f) => [
     f.severity, f.ruleId, f.title, f.message, where(f), f.family || "", controls(f).join("; "), f.itemId, f.remediation,
@@ -73,7 +79,7 @@ export function Findings({ scan, params }) {
               (f, n) => html`<tr key=${n}>
                 <td><${SeverityBadge} severity=${f.severity} /></td>
                 <td data-label="Rule"><code>${f.ruleId}</code><small class="block muted">${f.family || ""}</small></td>
-                <td><span class="cell-title">${f.title}</span><span class="block">${f.message}</span>
+                <td><span class="cell-title">${f.title}</span><span class="block">${withoutTitle(f)}</span>
                   ${f.remediation && html`<details><summary>Remediation</summary><p>${f.remediation}</p></details>`}</td>
                 <td data-label="Where" class="where"><code>${where(f)}</code></td>
               </tr>`,

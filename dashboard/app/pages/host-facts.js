@@ -6,14 +6,14 @@ import { bytes, isActive, seconds } from "../format.js";
 
 function Disks({ disks }) {
   if (!Array.isArray(disks) || !disks.length) return html`<p class="empty">No disk usage recorded.</p>`;
-  return html`<div class="table-wrap"><table>
+  return html`<div class="table-wrap"><table class="stack">
     <thead><tr><th scope="col">Mount</th><th scope="col">Type</th><th scope="col">Size</th><th scope="col">Used</th></tr></thead>
     <tbody>${disks.map(
       (d) => html`<tr>
         <th scope="row"><code>${d.mount}</code></th>
-        <td>${d.type || d.filesystem}</td>
-        <td class="num">${bytes(d.sizeBytes)}</td>
-        <td><${Meter} percent=${d.percent} label=${"Disk used on " + d.mount} /></td>
+        <td data-label="Type">${d.type || d.filesystem}</td>
+        <td data-label="Size" class="num">${bytes(d.sizeBytes)}</td>
+        <td data-label="Used"><${Meter} percent=${d.percent} label=${"Disk used on " + d.mount} /></td>
       </tr>`,
     )}</tbody>
   </table></div>`;
@@ -31,12 +31,14 @@ function Memory({ memory }) {
 
 function Processes({ processes }) {
   if (!Array.isArray(processes)) return html`<p class="empty">Processes are listed by full scans.</p>`;
-  return html`<div class="table-wrap"><table>
+  return html`<div class="table-wrap"><table class="stack">
     <thead><tr><th scope="col">PID</th><th scope="col">User</th><th scope="col">Memory</th><th scope="col">CPU %</th><th scope="col">Command</th></tr></thead>
     <tbody>${processes.map(
       (p) => html`<tr>
-        <td class="num">${p.pid}</td><td>${p.user}</td><td class="num">${bytes(p.rssBytes)}</td>
-        <td class="num">${p.cpuPercent ?? ""}</td><td class="command"><code>${p.command}</code></td>
+        <td data-label="PID" class="num">${p.pid}</td><td data-label="User">${p.user}</td>
+        <td data-label="Memory" class="num">${bytes(p.rssBytes)}</td>
+        <td data-label="CPU %" class="num">${p.cpuPercent ?? ""}</td>
+        <td class="command"><code>${p.command}</code></td>
       </tr>`,
     )}</tbody>
   </table></div>`;
@@ -44,12 +46,13 @@ function Processes({ processes }) {
 
 function Interfaces({ network }) {
   if (!Array.isArray(network)) return html`<p class="empty">Interfaces are listed by full scans.</p>`;
-  return html`<div class="table-wrap"><table>
+  return html`<div class="table-wrap"><table class="stack">
     <thead><tr><th scope="col">Interface</th><th scope="col">State</th><th scope="col">MAC</th><th scope="col">Addresses</th></tr></thead>
     <tbody>${network.map(
       (n) => html`<tr>
-        <th scope="row">${n.name}</th><td>${n.state || ""}</td><td><code>${n.mac || ""}</code></td>
-        <td>${(n.addresses || []).map((a) => html`<code class="block">${a.address}${a.prefixLength != null ? "/" + a.prefixLength : ""}</code>`)}</td>
+        <th scope="row">${n.name}</th><td data-label="State">${n.state || ""}</td>
+        <td data-label="MAC"><code>${n.mac || ""}</code></td>
+        <td data-label="Addresses">${(n.addresses || []).map((a) => html`<code class="block">${a.address}${a.prefixLength != null ? "/" + a.prefixLength : ""}</code>`)}</td>
       </tr>`,
     )}</tbody>
   </table></div>`;

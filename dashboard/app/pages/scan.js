@@ -5,7 +5,7 @@ import { html } from "../html.js";
 import { download, getJson, send } from "../api.js";
 import { usePolling } from "../polling.js";
 import { ErrorNote, Loading, ProgressBar, StatusBadge, Tabs, When } from "../components.js";
-import { dateTime, duration, isActive } from "../format.js";
+import { dateTime, duration, isActive, words } from "../format.js";
 import { Findings } from "./findings.js";
 import { HostFacts } from "./host-facts.js";
 import { TraceMatrix } from "./trace-matrix.js";
@@ -62,7 +62,7 @@ function Summary({ scan }) {
       <div><dt>Started</dt><dd>${dateTime(scan.startedAt) || "not yet"}</dd></div>
       <div><dt>Completed</dt><dd>${dateTime(scan.completedAt) || "not yet"}</dd></div>
       <div><dt>Duration</dt><dd>${duration(scan.startedAt, scan.completedAt)}</dd></div>
-      ${counters.map(([name, value]) => html`<div><dt>${name}</dt><dd class="num">${value}</dd></div>`)}
+      ${counters.map(([name, value]) => html`<div><dt>${words(name)}</dt><dd class="num">${value}</dd></div>`)}
     </dl>
     <${Items} scan=${scan} />`;
 }
@@ -91,7 +91,7 @@ function Header({ scan, onChanged }) {
     }
   }
   return html`<div class="page-head">
-      <h1>${KIND_TITLE[scan.targetType] || scan.targetType + " scan"} of ${scan.targetId}</h1>
+      <h1>${KIND_TITLE[scan.targetType] || words(scan.targetType) + " scan"} of ${scan.targetId}</h1>
       ${isActive(scan) &&
       html`<button type="button" class="danger" onClick=${cancel} disabled=${busy}>Cancel scan</button>`}
     </div>
