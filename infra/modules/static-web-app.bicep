@@ -10,8 +10,10 @@ param tags object = {}
   'Free'
   'Standard'
 ])
+// Not `skuName`: checkov resolves parameters by name across modules, and storage.bicep's
+// `skuName` would then sometimes read 'Free' (a false CKV_AZURE_206 failure).
 @description('Free is enough for static pages; Standard adds custom auth providers and an SLA.')
-param skuName string = 'Free'
+param tier string = 'Free'
 
 resource site 'Microsoft.Web/staticSites@2024-04-01' = {
   name: name
@@ -20,8 +22,8 @@ resource site 'Microsoft.Web/staticSites@2024-04-01' = {
     'azd-service-name': 'web'
   })
   sku: {
-    name: skuName
-    tier: skuName
+    name: tier
+    tier: tier
   }
   properties: {
     // Deployed by azd with a deployment token, not from a linked repository.
