@@ -15,7 +15,8 @@ export class ApiError extends Error {
 }
 
 // config.json names the API's origin when the dashboard is served elsewhere (a Static Web App).
-export async function loadConfig() {
+// Read while the page renders; the first API call waits for it (no round trip before rendering).
+async function loadConfig() {
   try {
     const response = await fetch("config.json", { cache: "no-cache" });
     if (response.ok) {
@@ -26,6 +27,7 @@ export async function loadConfig() {
     base = "";
   }
 }
+const configured = loadConfig();
 
 export function apiUrl(path) {
   return base + path;
@@ -37,6 +39,7 @@ export async function request(path, { method = "GET", body, signal } = {}) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
+  await configured;
   let response;
   try {
     response = await fetch(apiUrl(path), init);

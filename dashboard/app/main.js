@@ -2,7 +2,6 @@
 import { render } from "../vendor/preact.mjs";
 import { useEffect, useState } from "../vendor/preact-hooks.mjs";
 import { html } from "./html.js";
-import { loadConfig } from "./api.js";
 import { onAuthChange, signedIn, signOut } from "./auth.js";
 import { useRoute } from "./router.js";
 import { SignIn } from "./pages/sign-in.js";
@@ -71,7 +70,6 @@ function App() {
   return authenticated ? html`<${Layout} />` : html`<${SignIn} />`;
 }
 
-await loadConfig();
 const root = document.getElementById("root");
 root.textContent = "";
 render(html`<${App} />`, root);

@@ -1,6 +1,6 @@
 // Load data, and keep loading it only while it is live: every 1.5 s while `isLive(data)`,
 // stop when it is not, back off (up to 30 s) after errors, slow down in a hidden tab.
-import { useCallback, useEffect, useRef, useState } from "../vendor/preact-hooks.mjs";
+import { useCallback, useLayoutEffect, useRef, useState } from "../vendor/preact-hooks.mjs";
 
 export const LIVE_INTERVAL_MS = 1500;
 const MAX_BACKOFF_MS = 30_000;
@@ -14,7 +14,8 @@ export function usePolling(load, deps, isLive = () => false, idleMs = 0) {
   const liveRef = useRef(isLive);
   liveRef.current = isLive;
 
-  useEffect(() => {
+  // A layout effect: the first request leaves before the browser paints, not a frame later.
+  useLayoutEffect(() => {
     let stopped = false;
     let timer = null;
     let failures = 0;
