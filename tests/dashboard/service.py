@@ -21,12 +21,16 @@ from tests.support.sshd import LOGIN_USER, Sshd, make_key, public_key
 
 DASHBOARD_DIR = ROOT / "dashboard"
 TERMINAL = ("completed", "failed", "cancelled")
+MARKUP_TITLE = '<img src=x onerror="window.__injected=1">Batch release'
 
 
 def gxp_tree() -> dict[str, str]:
     """Two complete chains, a story without a specification, a requirement without stories,
-    a rejected specification and a test without a parent: every colour and gap of the matrix."""
+    a rejected specification and a test without a parent: every colour and gap of the matrix;
+    and a title that looks like HTML."""
     files = {**docs.clean_tree("001"), **docs.clean_tree("002")}
+    # Scanned text that looks like markup must reach the page as text.
+    files["reqs/REQ-002.md"] = docs.requirement("REQ-002", title=MARKUP_TITLE)
     files["stories/US-002-002.md"] = docs.story("US-002-002", "REQ-002", status="IN_REVIEW")
     files["reqs/REQ-003.md"] = docs.requirement("REQ-003", status="DRAFT", validation_status=None)
     files["specs/SPEC-001-002.md"] = docs.specification(

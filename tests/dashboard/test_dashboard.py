@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.dashboard.browser import DESKTOP, PHONE, Console, axe_violations, sign_in
-from tests.dashboard.service import DashboardService
+from tests.dashboard.service import MARKUP_TITLE, DashboardService
 from tests.support.scan_api import API_KEY
 from tests.support.sshd import LOGIN_USER
 
@@ -140,6 +140,10 @@ def test_trace_matrix_shows_gaps_and_opens_a_document_at_its_line(
     assert matrix.locator("td.cell-bad", has_text="SPEC-001-002").count() == 1  # rejected
     assert matrix.locator("td.cell-ok", has_text="TC-001-001-001").count() == 1
     assert "TC-009-001-001" in page.locator("ul.untraced").inner_text()
+    # A title that is markup shows as text: no element made from it, nothing run.
+    assert MARKUP_TITLE in matrix.inner_text()
+    assert matrix.locator("img").count() == 0
+    assert page.evaluate("() => window.__injected") is None
 
     page.get_by_role("checkbox", name="Only requirements with gaps").check()
     page.get_by_label("Find an artifact").fill("REQ-002")
