@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from scanctl.findings import COUNTS
+
 SCHEMA_VERSION = 1
 _TARGET_FIELDS = {
     "id",
@@ -57,7 +59,7 @@ def scan_document(scan: dict[str, Any], base_url: str) -> dict[str, Any]:
         "completedAt": scan.get("completedAt"),
         "durationSeconds": duration_s(scan),
         "errorMessage": scan.get("errorMessage"),
-        "findings": _findings(scan.get("findings")),
+        "findings": _findings(scan.get(COUNTS)),
         "newFindings": scan.get("newFindings"),
         "resolvedFindings": scan.get("resolvedFindings"),
         "counters": scan.get("counters") or {},

@@ -10,6 +10,9 @@ from scanctl.errors import PASSED, SCAN_FAILED, THRESHOLD
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")  # most severe first
 ENDED_BADLY = ("failed", "cancelled")
+# Where a scan (the API's dict) carries the counts we read from its report: a key the API
+# never uses (its own `findings` is a plain counter).
+COUNTS = "scanctl:findingsBySeverity"
 
 
 def at_or_above(threshold: str) -> tuple[str, ...]:
@@ -92,7 +95,7 @@ def judge(scans: list[dict[str, Any]], fail_on: str | None, fail_on_new: bool) -
     if fail_on is not None:
         counted = at_or_above(fail_on)
         for scan in scans:
-            counts = scan.get("findings") or {}
+            counts = scan.get(COUNTS) or {}
             if any(counts.get(s) for s in counted):
                 found = describe_counts(counts, counted)
                 hits.append(f"{label(scan)}: {found} finding(s) reach --fail-on {fail_on}")

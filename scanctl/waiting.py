@@ -14,7 +14,7 @@ from typing import Any
 
 from scanctl.client import ApiClient
 from scanctl.errors import UnreachableError
-from scanctl.findings import severity_counts
+from scanctl.findings import COUNTS, severity_counts
 from scanctl.views.progress import ENDED, ProgressView
 
 FIRST_INTERVAL_S = 0.25
@@ -33,7 +33,7 @@ class WaitTimeout(Exception):
 def with_findings(client: ApiClient, scan: dict[str, Any]) -> dict[str, Any]:
     """The scan with `findings` (per severity) read from its JSON report."""
     report = json.loads(client.report(str(scan["scanId"]), "json"))
-    return {**scan, "findings": severity_counts(report)}
+    return {**scan, COUNTS: severity_counts(report)}
 
 
 def poll(client: ApiClient, scan_id: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any, Protocol
 
-from scanctl.findings import describe_counts
+from scanctl.findings import COUNTS, describe_counts
 from scanctl.views.console import console, note
 
 ENDED = ("completed", "failed", "cancelled")
@@ -28,7 +28,7 @@ def state_text(scan: dict[str, Any]) -> str:
     """'Evaluate: rule GXP-001' while it runs; 'completed: 2 high' or 'failed: why' at the end."""
     status = str(scan.get("status"))
     if status in ENDED:
-        detail = scan.get("errorMessage") or describe_counts(scan.get("findings"))
+        detail = scan.get("errorMessage") or describe_counts(scan.get(COUNTS))
         if detail and detail != "none":
             return f"{status}: {detail}"
         return f"{status}, no findings" if status == "completed" else status

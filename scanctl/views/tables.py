@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from scanctl.documents import duration_s
-from scanctl.findings import SEVERITIES
+from scanctl.findings import COUNTS, SEVERITIES
 from scanctl.views.console import console
 
 STATUS_STYLE = {
@@ -85,7 +85,7 @@ def scan_results(scans: list[dict[str, Any]]) -> None:
         table.add_row(
             f"{scan.get('targetType')} {_escape(str(scan.get('targetId')))}",
             status,
-            findings_text(scan.get("findings")),
+            findings_text(scan.get(COUNTS)),
             duration_text(scan),
             str(scan.get("scanId")),
         )
@@ -152,7 +152,7 @@ def scan_detail(scan: dict[str, Any]) -> None:
                 if scan.get("errorMessage")
                 else "",
             ),
-            ("Findings", findings_text(scan.get("findings"))),
+            ("Findings", findings_text(scan.get(COUNTS))),
             ("Trigger", str(scan.get("trigger") or "")),
             ("Created", when(scan.get("createdAt"))),
             ("Started", when(scan.get("startedAt"))),

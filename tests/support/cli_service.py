@@ -26,7 +26,7 @@ SCANCTL = Path(sys.executable).with_name("scanctl")
 # A host whose commands wait their turn and take a moment each: a scan long enough to watch
 # its progress advance command by command (and to interrupt).
 SLOW_FORCE_COMMAND = r"""#!/bin/sh
-exec flock "$(dirname "$0")/turn" sh -c 'sleep 0.6; exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"'
+exec flock "$(dirname "$0")/turn" sh -c 'sleep 0.4; exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"'
 """
 
 
