@@ -19,7 +19,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	  rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
-	# The command-line client (scanctl), editable; its dependencies are pinned above already.
+	# The command-line client (scanctl), editable (a path entry: no import hook for every
+	# Python start to pay for); its dependency is pinned above already.
 	$(PY) -m pip install -q --no-deps -e .
 	@touch $@
 

@@ -1,7 +1,7 @@
 """The command tree (noun, then verb) and the one place where failures become exit codes.
 
 Everything heavy is imported inside the command that needs it, so `scanctl` reaches its
-first request quickly: argparse, urllib3 and our own small modules, nothing else.
+first request quickly: argparse, http.client and our own small modules, nothing else.
 """
 
 from __future__ import annotations

@@ -1,47 +1,22 @@
-"""The HTTP API, as Python calls: one urllib3 pool (thread-safe, keep-alive), JSON in and
-out, and every failure turned into a `CliError` with the API's own one-line message."""
+"""The HTTP API, as Python calls: JSON in and out, and every failure turned into a
+`CliError` carrying the API's own one-line message."""
 
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
-import urllib3
-from urllib3.exceptions import HTTPError as TransportError
-
 from scanctl.credentials import HOW_TO_GIVE, Credential
 from scanctl.errors import ApiError, UnreachableError, UsageError
+from scanctl.transport import Transport, TransportError
 
 DEFAULT_URL = "http://127.0.0.1:7071"
 USER_AGENT = "scanctl/0.1"
-CONNECT_TIMEOUT_S = 5.0
-READ_TIMEOUT_S = 60.0
-# Enough connections for the concurrent polls of a fleet (see waiting.POLL_THREADS).
-POOL_SIZE = 8
 
 
 def _segment(value: str) -> str:
     return quote(value, safe="")
-
-
-def _pool(url: str) -> urllib3.PoolManager:
-    """A direct pool, or one through the proxy the environment names (HTTPS_PROXY, NO_PROXY)."""
-    options: dict[str, Any] = {
-        "maxsize": POOL_SIZE,
-        "timeout": urllib3.Timeout(connect=CONNECT_TIMEOUT_S, read=READ_TIMEOUT_S),
-        # A refused or dropped connect is retried (the request was never sent); nothing else.
-        "retries": urllib3.Retry(total=2, connect=2, read=0, status=0, other=0, redirect=0),
-    }
-    if any(k.lower().endswith("_proxy") for k in os.environ):
-        import urllib.request  # only when a proxy may apply: it costs start-up time
-
-        host = urlsplit(url).hostname or ""
-        proxy = urllib.request.getproxies().get(urlsplit(url).scheme)
-        if proxy and not urllib.request.proxy_bypass(host):
-            return urllib3.ProxyManager(proxy, **options)
-    return urllib3.PoolManager(**options)
 
 
 def _error_message(data: Any) -> tuple[str, str] | None:
@@ -71,7 +46,7 @@ class ApiClient:
         self.headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         if credential is not None:
             self.headers.update(credential.headers())
-        self.pool = _pool(self.url)
+        self.transport = Transport(self.url)
 
     # -- transport ----------------------------------------------------------------------------
 
@@ -84,44 +59,29 @@ class ApiClient:
         raw: bool = False,
     ) -> Any:
         query = {k: v for k, v in (params or {}).items() if v is not None}
-        url = self.url + path + (f"?{urlencode(query)}" if query else "")
+        target = path + (f"?{urlencode(query)}" if query else "")
         headers = dict(self.headers)
         payload = None
         if body is not None:
             payload = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
         try:
-            response = self.pool.request(method, url, body=payload, headers=headers, redirect=False)
+            status, data = self.transport.request(method, target, payload, headers)
         except TransportError as exc:
-            raise UnreachableError(self._unreachable(exc)) from None
-        if response.status >= 400:
-            raise self._error(response.status, response.data)
+            raise UnreachableError(f"cannot reach the scan service at {self.url}: {exc}") from None
+        if status >= 400:
+            raise self._error(status, data)
         if raw:
-            return response.data
-        if not response.data:
+            return data
+        if not data:
             return None
         try:
-            return json.loads(response.data)
+            return json.loads(data)
         except ValueError:
             raise UnreachableError(
-                f"{self.url} answered {response.status} with something that is not JSON: "
+                f"{self.url} answered {status} with something that is not JSON: "
                 "is --url the scan service?"
             ) from None
-
-    def _unreachable(self, exc: TransportError) -> str:
-        reason = getattr(exc, "reason", None) or exc
-        text = str(reason)
-        if "Connection refused" in text:
-            why = "connection refused"
-        elif "timed out" in text.lower():
-            why = "timed out"
-        elif "Name or service not known" in text or "NameResolutionError" in type(reason).__name__:
-            why = "unknown host name"
-        elif "SSL" in text or "certificate" in text.lower():
-            why = f"TLS failed ({text.split(': ', 1)[-1][:160]})"
-        else:
-            why = text.split(": ", 1)[-1][:160]
-        return f"cannot reach the scan service at {self.url}: {why}"
 
     def _error(self, status: int, data: bytes) -> ApiError:
         try:

@@ -5,22 +5,23 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from scanctl.client import ApiClient
 from scanctl.errors import UsageError
 
 
-@dataclass
 class Context:
-    client: ApiClient
-    output: str  # table | json | sarif
-    quiet: bool
-    # The live view needs a terminal on stderr (where progress goes).
-    interactive: bool = field(default_factory=lambda: sys.stderr.isatty())
-    # Options to repeat in a command we suggest (e.g. --url when it was given).
-    follow_options: str = ""
+    def __init__(
+        self, client: ApiClient, output: str, quiet: bool, follow_options: str = ""
+    ) -> None:
+        self.client = client
+        self.output = output  # table | json | sarif
+        self.quiet = quiet
+        # The live view needs a terminal on stderr (where progress goes).
+        self.interactive = sys.stderr.isatty()
+        # Options to repeat in a command we suggest (e.g. --url when it was given).
+        self.follow_options = follow_options
 
     def suggest(self, command: str) -> str:
         return f"scanctl{self.follow_options} {command}"
@@ -33,8 +34,7 @@ class Context:
             raise UsageError(f"-o sarif is for scan results; {what} prints table or json")
 
 
-@dataclass(frozen=True)
-class Parents:
+class Parents(NamedTuple):
     """Options every subcommand takes: `connection` (--url, credentials, -q) and `all`
     (those plus -o FORMAT)."""
 

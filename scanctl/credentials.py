@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from scanctl.errors import UsageError
 
@@ -20,13 +18,16 @@ KEY_ENV = "SCAN_API_KEY"
 KEY_FILE_ENV = "SCAN_API_KEY_FILE"
 
 
-@dataclass(frozen=True)
 class Credential:
     """One HTTP header that authenticates; `source` says where it came from."""
 
-    header: str
-    value: str = field(repr=False)
-    source: str
+    __slots__ = ("header", "source", "value")
+
+    def __init__(self, header: str, value: str, source: str) -> None:
+        self.header, self.value, self.source = header, value, source
+
+    def __repr__(self) -> str:
+        return f"Credential({self.header}, from {self.source})"  # never the value
 
     def headers(self) -> dict[str, str]:
         return {self.header: self.value}
@@ -43,7 +44,8 @@ def api_key(value: str, source: str) -> Credential:
 
 def _read_key_file(path: str, source: str) -> Credential:
     try:
-        text = Path(path).expanduser().read_text(encoding="utf-8")
+        with open(os.path.expanduser(path), encoding="utf-8") as file:
+            text = file.read()
     except OSError as exc:
         raise UsageError(f"cannot read the API key file {path} ({exc.strerror})") from exc
     return api_key(text, source)

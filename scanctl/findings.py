@@ -3,7 +3,6 @@ Pure functions: no I/O here."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from scanctl.errors import PASSED, SCAN_FAILED, THRESHOLD
@@ -57,14 +56,14 @@ def describe_counts(counts: dict[str, int] | None, only: tuple[str, ...] = SEVER
     return ", ".join(parts) if parts else "none"
 
 
-@dataclass
 class Gate:
     """The verdict over finished scans; `exit_code` is what the command ends with."""
 
-    fail_on: str | None = None
-    fail_on_new: bool = False
-    reasons: list[str] = field(default_factory=list)
-    exit_code: int = PASSED
+    def __init__(self, fail_on: str | None, fail_on_new: bool) -> None:
+        self.fail_on = fail_on
+        self.fail_on_new = fail_on_new
+        self.reasons: list[str] = []
+        self.exit_code = PASSED
 
     @property
     def passed(self) -> bool:
@@ -86,7 +85,7 @@ def label(scan: dict[str, Any]) -> str:
 
 def judge(scans: list[dict[str, Any]], fail_on: str | None, fail_on_new: bool) -> Gate:
     """A scan that failed or was cancelled outranks a threshold hit (its findings are partial)."""
-    gate = Gate(fail_on=fail_on, fail_on_new=fail_on_new)
+    gate = Gate(fail_on, fail_on_new)
     failed = [s for s in scans if s.get("status") in ENDED_BADLY]
     for scan in failed:
         why = f": {scan['errorMessage']}" if scan.get("errorMessage") else ""

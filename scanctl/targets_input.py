@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass
-from pathlib import Path
+from typing import NamedTuple
 
 from scanctl.errors import UsageError
 
@@ -15,8 +14,7 @@ _HOST = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class HostSpec:
+class HostSpec(NamedTuple):
     hostname: str
     port: int | None = None
     username: str | None = None
@@ -39,7 +37,11 @@ def parse_host(text: str) -> HostSpec:
 def read_lines(path: str) -> list[str]:
     """The non-empty, non-comment lines of a file (or of stdin for `-`)."""
     try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        if path == "-":
+            text = sys.stdin.read()
+        else:
+            with open(path, encoding="utf-8") as file:
+                text = file.read()
     except OSError as exc:
         raise UsageError(f"cannot read {path} ({exc.strerror})") from exc
     lines = [line.split("#", 1)[0].strip() for line in text.splitlines()]

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scanctl.client import ApiClient
 from scanctl.errors import UnreachableError
 from scanctl.findings import COUNTS, severity_counts
 from scanctl.views.progress import ENDED, ProgressView
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 FIRST_INTERVAL_S = 0.25
 INTERVAL_GROWTH = 1.5
@@ -54,7 +56,11 @@ def wait_for(
     deadline = None if timeout is None else time.monotonic() + timeout
     interval = FIRST_INTERVAL_S
     failing_since: float | None = None
-    pool = ThreadPoolExecutor(min(POLL_THREADS, len(pending))) if len(pending) > 1 else None
+    pool: ThreadPoolExecutor | None = None
+    if len(pending) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(min(POLL_THREADS, len(pending)))
     view.start(scans)
     try:
         while pending:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from scanctl.commands.follow import add_wait_options, follow
 from scanctl.context import Context, Parents
 from scanctl.documents import scans_output
 from scanctl.errors import PASSED, USAGE, ApiError, UsageError
-from scanctl.targets_input import parse_host, read_lines
 from scanctl.views import tables
 from scanctl.views.console import note
 
@@ -56,6 +54,8 @@ def add_parser(commands: Any, common: Parents) -> None:
 
 def requests_for(args: argparse.Namespace) -> list[dict[str, Any]]:
     """The POST /api/v1/scans bodies, one per target."""
+    from scanctl.targets_input import parse_host, read_lines
+
     targets = list(args.targets) + (read_lines(args.from_file) if args.from_file else [])
     if not targets:
         raise UsageError(f"name at least one {args.kind} to scan (or --from-file FILE)")
@@ -103,6 +103,8 @@ def _start(ctx: Context, bodies: list[dict[str, Any]]) -> list[dict[str, Any] | 
 
     if len(bodies) == 1:
         return [one(bodies[0])]
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(min(START_THREADS, len(bodies))) as pool:
         return list(pool.map(one, bodies))
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from pathlib import Path
 from typing import Any
 
 from scanctl.commands.follow import add_wait_options, follow, sarif_of
@@ -113,7 +113,7 @@ def cancel_scans(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def report_scan(ctx: Context, args: argparse.Namespace) -> int:
-    if args.file in (*REPORT_FORMATS, "table") and not Path(args.file).exists():
+    if args.file in (*REPORT_FORMATS, "table") and not os.path.exists(args.file):
         raise UsageError(
             f"-o names the file to write; for a {args.file} report use --format {args.file}"
         )
@@ -122,7 +122,8 @@ def report_scan(ctx: Context, args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(body)
         sys.stdout.flush()
     else:
-        Path(args.file).write_bytes(body)
+        with open(args.file, "wb") as file:
+            file.write(body)
         if not ctx.quiet:
             note(f"Wrote the {args.format} report of scan {args.scan_id} to {args.file}")
     return PASSED
