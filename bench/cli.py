@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 import uuid
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -86,7 +87,8 @@ def curl_loop(base: str, key: str, ports: list[int]) -> tuple[float, list[float]
     return sum(times), times
 
 
-def scanctl_fleet(env: dict[str, str], ports: list[int]) -> float:
+def scanctl_fleet(env: dict[str, str], ports: list[int]) -> tuple[float, float]:
+    """(wall time of the command, first scan created to last completed as the service saw it)."""
     hosts = [f"127.0.0.1:{port}" for port in ports]
     began = time.perf_counter()
     done = subprocess.run(
@@ -98,10 +100,12 @@ def scanctl_fleet(env: dict[str, str], ports: list[int]) -> float:
     wall = time.perf_counter() - began
     if done.returncode != 0:
         raise SystemExit(f"scanctl exited {done.returncode}: {done.stderr}")
-    statuses = {s["status"] for s in json.loads(done.stdout)["scans"]}
-    if statuses != {"completed"}:
-        raise SystemExit(f"scanctl: scans ended {statuses}")
-    return wall
+    scans = json.loads(done.stdout)["scans"]
+    if {s["status"] for s in scans} != {"completed"}:
+        raise SystemExit(f"scanctl: scans ended {[s['status'] for s in scans]}")
+    created = min(datetime.fromisoformat(s["createdAt"]) for s in scans)
+    completed = max(datetime.fromisoformat(s["completedAt"]) for s in scans)
+    return wall, (completed - created).total_seconds()
 
 
 class FirstRequest(BaseHTTPRequestHandler):
@@ -198,9 +202,11 @@ def main() -> None:
             servers = [Sshd([public_key(key)]).start() for _ in range(args.hosts)]
             ports = [server.port for server in servers]
             curl_loop(host.base_url, api_key, ports[:1])  # warm-up: worker imports, first keys
-            cli_walls, curl_sums, curl_each = [], [], []
+            cli_walls, service_spans, curl_sums, curl_each = [], [], [], []
             for _ in range(args.rounds):
-                cli_walls.append(scanctl_fleet(cli_env, ports))
+                wall, span = scanctl_fleet(cli_env, ports)
+                cli_walls.append(wall)
+                service_spans.append(span)
                 total, each = curl_loop(host.base_url, api_key, ports)
                 curl_sums.append(total)
                 curl_each += each
@@ -227,6 +233,7 @@ def main() -> None:
         "hosts": args.hosts,
         "rounds": args.rounds,
         "scanctl_wait_wall_s": {**summary(cli_walls), "runs": cli_walls},
+        "service_first_created_to_last_completed_s": summary(service_spans),
         "curl_loop_sum_s": {**summary(curl_sums), "runs": curl_sums},
         "curl_loop_one_scan_s": summary(curl_each),
         "speedup": round(curl_sum / cli_wall, 2),
