@@ -89,7 +89,11 @@ class ApiClient:
         except ValueError:
             decoded = None
         parsed = _error_message(decoded)
-        code, message = parsed if parsed else ("", f"the service answered HTTP {status}")
+        code, message = parsed or (
+            "",
+            f"{self.url} answered HTTP {status} without the scan service's JSON error: "
+            "is --url right?",
+        )
         if status == 401:
             if self.credential is None:
                 message = f"{message}: no API key was given; {HOW_TO_GIVE}"

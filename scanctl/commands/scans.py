@@ -76,6 +76,9 @@ def list_scans(ctx: Context, args: argparse.Namespace) -> int:
     if ctx.output == "json":
         ctx.print_json(scans_output(scans, ctx.client.url, continuation=token))
         return PASSED
+    if not scans:
+        note("No scans match." if args.kind or args.target or args.status else "No scans yet.")
+        return PASSED
     tables.scan_list(scans)
     if token and not ctx.quiet:
         note(f"More scans: add --page-token {token} (or --all for every page)")

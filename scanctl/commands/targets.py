@@ -193,6 +193,9 @@ def list_targets(ctx: Context, args: argparse.Namespace) -> int:
     if ctx.output == "json":
         ctx.print_json(targets_output(found, token if args.kind else None))
         return PASSED
+    if not found:
+        note("No targets registered." if not args.kind else f"No {args.kind} registered.")
+        return PASSED
     tables.target_list([target_document(t) for t in found])
     if token and args.kind and not ctx.quiet:
         note(f"More targets: add --page-token {token} (or --all for every page)")
