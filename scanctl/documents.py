@@ -10,16 +10,17 @@ from typing import Any
 from scanctl.findings import COUNTS
 
 SCHEMA_VERSION = 1
+# A target's common fields: ours <- the API's; everything else is the kind's own settings.
 _TARGET_FIELDS = {
-    "id",
-    "targetType",
-    "name",
-    "schedule",
-    "createdAt",
-    "updatedAt",
-    "lastScannedAt",
-    "lastScanId",
-    "lastStatus",
+    "kind": "targetType",
+    "id": "id",
+    "name": "name",
+    "schedule": "schedule",
+    "createdAt": "createdAt",
+    "updatedAt": "updatedAt",
+    "lastScannedAt": "lastScannedAt",
+    "lastScanId": "lastScanId",
+    "lastStatus": "lastStatus",
 }
 
 
@@ -77,17 +78,10 @@ def _findings(counts: dict[str, int] | None) -> dict[str, int] | None:
 
 def target_document(target: dict[str, Any]) -> dict[str, Any]:
     """One registered target; its kind's own settings under `settings`."""
+    common = set(_TARGET_FIELDS.values())
     return {
-        "kind": target.get("targetType"),
-        "id": target.get("id"),
-        "name": target.get("name"),
-        "schedule": target.get("schedule"),
-        "createdAt": target.get("createdAt"),
-        "updatedAt": target.get("updatedAt"),
-        "lastScannedAt": target.get("lastScannedAt"),
-        "lastScanId": target.get("lastScanId"),
-        "lastStatus": target.get("lastStatus"),
-        "settings": {k: v for k, v in target.items() if k not in _TARGET_FIELDS},
+        **{ours: target.get(theirs) for ours, theirs in _TARGET_FIELDS.items()},
+        "settings": {k: v for k, v in target.items() if k not in common},
     }
 
 

@@ -31,17 +31,11 @@ def assert_one_line_error(done: subprocess.CompletedProcess[str], code: int, *wo
 
 
 def test_targets_of_each_kind_added_listed_shown_updated_and_removed(service: Service) -> None:
+    path = str(service.repo.path)
     repo = service.run(
-        "targets",
-        "add",
-        "repository",
-        str(service.repo.path),
-        "--id",
-        "gxp-targets",
+        *f"targets add repository {path} --id gxp-targets -o json".split(),
         "--schedule",
         "0 2 * * *",
-        "-o",
-        "json",
     )
     assert repo.returncode == 0, repo.stderr
     added = valid_output(repo.stdout)["targets"][0]
@@ -201,16 +195,8 @@ def test_repository_scan_at_a_commit_gates_on_severity(service: Service) -> None
 
 
 def test_subscription_scan_waits_and_gates(service: Service) -> None:
-    done = service.run(
-        "scan",
-        "subscription",
-        service.subscription_id,
-        "--wait",
-        "--fail-on",
-        "medium",
-        "-o",
-        "json",
-    )
+    sub = service.subscription_id
+    done = service.run(*f"scan subscription {sub} --wait --fail-on medium -o json".split())
     assert done.returncode == 1, done.stderr
     scan = valid_output(done.stdout)["scans"][0]
     assert scan["targetType"] == "subscription" and scan["status"] == "completed"
