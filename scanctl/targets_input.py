@@ -10,7 +10,7 @@ from typing import NamedTuple
 from scanctl.errors import UsageError
 
 _HOST = re.compile(
-    r"^(?:(?P<user>[^@\s]+)@)?(?:\[(?P<v6>[^\]]+)\]|(?P<name>[^:\s]+))(?::(?P<port>\d+))?$"
+    r"^(?:(?P<user>[^@:\s]+)@)?(?:\[(?P<v6>[^\]]+)\]|(?P<name>[^:@\s\[\]]+))(?::(?P<port>\d+))?$"
 )
 
 

@@ -32,6 +32,14 @@ class WaitTimeout(Exception):
         self.pending = pending
 
 
+class WaitInterrupted(Exception):
+    """Ctrl-C while waiting; `running` are the scans that had not ended."""
+
+    def __init__(self, running: list[str]) -> None:
+        super().__init__("interrupted")
+        self.running = running
+
+
 def with_findings(client: ApiClient, scan: dict[str, Any]) -> dict[str, Any]:
     """The scan with `findings` (per severity) read from its JSON report."""
     report = json.loads(client.report(str(scan["scanId"]), "json"))
@@ -89,6 +97,10 @@ def wait_for(
                 pause = min(pause, left)
             time.sleep(pause)
             interval = min(interval * INTERVAL_GROWTH, max_interval)
+    except KeyboardInterrupt:
+        raise WaitInterrupted(
+            [i for i in current if current[i].get("status") not in ENDED]
+        ) from None
     finally:
         view.stop()
         if pool is not None:

@@ -13,7 +13,7 @@ from scanctl.errors import INTERRUPTED, SCAN_FAILED, ApiError, UnreachableError
 from scanctl.findings import Gate, judge
 from scanctl.views import progress, tables
 from scanctl.views.console import note
-from scanctl.waiting import WaitTimeout, wait_for
+from scanctl.waiting import WaitInterrupted, WaitTimeout, wait_for
 
 
 def add_wait_options(parser: argparse.ArgumentParser) -> None:
@@ -92,26 +92,10 @@ def _interrupted(ctx: Context, args: argparse.Namespace, running: list[str]) -> 
 def follow(ctx: Context, args: argparse.Namespace, scans: list[dict[str, Any]]) -> int:
     """Wait for `scans`, show them, judge them; the exit code of the command."""
     view = progress.choose(ctx.quiet, ctx.interactive)
-    latest = {str(s["scanId"]): s for s in scans}
-
-    class Tracking:
-        """Keeps the last answer of each scan, for Ctrl-C."""
-
-        def start(self, started: list[dict[str, Any]]) -> None:
-            view.start(started)
-
-        def update(self, scan: dict[str, Any]) -> None:
-            latest[str(scan["scanId"])] = scan
-            view.update(scan)
-
-        def stop(self) -> None:
-            view.stop()
-
     try:
-        final = wait_for(ctx.client, scans, Tracking(), args.interval, args.timeout)
-    except KeyboardInterrupt:
-        running = [i for i, s in latest.items() if s.get("status") not in progress.ENDED]
-        return _interrupted(ctx, args, running)
+        final = wait_for(ctx.client, scans, view, args.interval, args.timeout)
+    except WaitInterrupted as exc:
+        return _interrupted(ctx, args, exc.running)
     except WaitTimeout as exc:
         raise UnreachableError(
             f"still running after {args.timeout:g} s; it goes on, follow with: "
