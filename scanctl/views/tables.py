@@ -161,6 +161,15 @@ def scan_detail(scan: dict[str, Any]) -> None:
             ("Counters", counters),
         ]
     )
+    results = scan.get("results") or {}
+    simple = [
+        (_words(name), _escape(str(value)))
+        for name, value in results.items()
+        if isinstance(value, str | int | float | bool) and not str(value).startswith("blob:")
+    ]
+    if simple:
+        console().print("[bold]Results[/]")
+        _fields(simple)
     items = scan.get("items")
     if items:
         table = _table("ITEM", "TITLE", "STATUS", "FINDINGS", "TIME", "ERROR")

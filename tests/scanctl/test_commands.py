@@ -5,6 +5,7 @@ servers and the TLS fakes of Azure. Exit codes, one-line errors and the JSON sch
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -164,6 +165,8 @@ def test_full_host_scan_json_output_matches_the_schema(service: Service) -> None
     }
     shown = service.json("scans", "show", scan["scanId"], "--items")
     assert len(shown["scans"][0]["items"]) >= 8  # the full set of commands
+    table = service.run("scans", "show", scan["scanId"])
+    assert "Results" in table.stdout and os.uname().release in table.stdout  # this machine's
 
 
 def test_repository_scan_at_a_commit_gates_on_severity(service: Service) -> None:
