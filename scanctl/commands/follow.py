@@ -16,6 +16,17 @@ from scanctl.views.console import note
 from scanctl.waiting import WaitInterrupted, WaitTimeout, wait_for
 
 
+def seconds(text: str) -> float:
+    """A positive number of seconds (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    return value
+
+
 def add_wait_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fail-on",
@@ -24,13 +35,13 @@ def add_wait_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=seconds,
         metavar="SECONDS",
         help="stop waiting after this long (exit 5); the scans go on",
     )
     parser.add_argument(
         "--interval",
-        type=float,
+        type=seconds,
         default=1.0,
         metavar="SECONDS",
         help="longest pause between two polls (default 1)",

@@ -404,3 +404,5 @@ def test_python_m_and_targets_from_a_file(service: Service, tmp_path: Path) -> N
     assert from_stdin.returncode == 0 and service.linux.target_id in from_stdin.stdout
     empty = service.run("scan", "host")
     assert_one_line_error(empty, 2, "name at least one host")
+    never = service.run("scan", "host", "web1", "--timeout", "0")
+    assert never.returncode == 2 and "more than 0 seconds" in never.stderr
