@@ -9,6 +9,7 @@ platform (large-data storage, settings) is handed to them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,6 +28,17 @@ class TransientScanError(ScanError):
 
 class ScanCancelledError(ScanError):
     """The scan was cancelled while an item ran."""
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What the service needs of an engine before building it: the phase shown while items run
+    (e.g. "Evaluate", "Collect") and the names of its completed/total item counters."""
+
+    target_type: str
+    run_phase: str
+    completed_counter: str
+    total_counter: str
 
 
 class _Model(BaseModel):

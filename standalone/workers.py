@@ -70,7 +70,7 @@ def _worker_main(app_dir: str, conn: Connection, threads: int, log_level: str) -
     )
     logging.getLogger("azure").setLevel(logging.WARNING)
     from standalone.app_loader import load_app
-    from standalone.durable.engine import run_activity
+    from standalone.invoker import run_activity
 
     try:
         index = load_app(Path(app_dir))

@@ -19,8 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from scanner.engine import (
     ArtifactStore,
     ItemResult,
@@ -35,6 +33,7 @@ from scanner.hosts.connections import CONNECTIONS, ConnectionCache
 from scanner.hosts.failures import Failure, HostScanError
 from scanner.hosts.host_keys import HostKeyPolicy, HostKeyVerifier, KnownHostKeys
 from scanner.hosts.ssh import Endpoint, PrivateKeySource, SshConnection, connect
+from scanner.hosts.target import ENGINE_INFO, HostTarget
 
 log = logging.getLogger(__name__)
 
@@ -51,24 +50,13 @@ class HostEngineConfig:
     command_timeout_s: float = 30.0
 
 
-class HostTargetConfig(BaseModel):
-    """What a host scan's target carries (never credentials)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    hostname: str = Field(min_length=1, max_length=253)
-    port: int = Field(22, ge=1, le=65535)
-    username: str | None = None
-    scan_type: str = "quick"
-
-
 class HostScanEngine:
     """Quick and full scans of Linux hosts over SSH (see the module docstring)."""
 
-    target_type = "host"
-    run_phase = "Collect"
-    completed_counter = "commandsCompleted"
-    total_counter = "totalCommands"
+    target_type = ENGINE_INFO.target_type
+    run_phase = ENGINE_INFO.run_phase
+    completed_counter = ENGINE_INFO.completed_counter
+    total_counter = ENGINE_INFO.total_counter
 
     def __init__(
         self,
@@ -88,7 +76,7 @@ class HostScanEngine:
 
     def _endpoint(self, target: ScanTarget, username: str | None = None) -> Endpoint:
         try:
-            config = HostTargetConfig.model_validate(target.config)
+            config = HostTarget.model_validate(target.config)
         except ValueError as exc:
             raise HostScanError(
                 Failure.CONFIGURATION, f"the host target is not valid: {exc}"

@@ -33,6 +33,7 @@ from scanner.repository.graph import TraceGraph
 from scanner.repository.model import Problem, ScanIndex, document_artifact
 from scanner.repository.rules import SEVERITIES, Rule, catalogue, evaluate
 from scanner.repository.rules.declarative import field_table
+from scanner.repository.target import ENGINE_INFO
 
 log = logging.getLogger(__name__)
 
@@ -223,10 +224,10 @@ class _IndexCache:
 class RepositoryEngine:
     """GxP traceability of a Git repository at a commit."""
 
-    target_type = "repository"
-    run_phase = "Evaluate"
-    completed_counter = "rulesCompleted"
-    total_counter = "totalRules"
+    target_type = ENGINE_INFO.target_type
+    run_phase = ENGINE_INFO.run_phase
+    completed_counter = ENGINE_INFO.completed_counter
+    total_counter = ENGINE_INFO.total_counter
 
     def __init__(self, options: EngineOptions | None = None, secrets: SecretReader | None = None):
         self.options = options or EngineOptions()

@@ -37,6 +37,7 @@ from scanner.subscription.osv import NoCache, OsvCache, OsvClient, enrich
 from scanner.subscription.rules import Rule, all_rules
 from scanner.subscription.rules.base import CIS_BENCHMARK, OSV_VULN_URL, Hit
 from scanner.subscription.software import software_in
+from scanner.subscription.target import ENGINE_INFO
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +53,10 @@ def _blob_name(section: str) -> str:
 class SubscriptionEngine:
     """Scans one Azure subscription (and its tenant's identities) against the rules."""
 
-    target_type = "subscription"
-    run_phase = "Evaluate"
-    completed_counter = "rulesCompleted"
-    total_counter = "totalRules"
+    target_type = ENGINE_INFO.target_type
+    run_phase = ENGINE_INFO.run_phase
+    completed_counter = ENGINE_INFO.completed_counter
+    total_counter = ENGINE_INFO.total_counter
 
     def __init__(
         self,

@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from common.continuation import InvalidTokenError
 from standalone.durable.client import (
     DurableClient,
     InstanceActiveError,
@@ -35,7 +36,6 @@ from standalone.durable.store import (
     InstanceExistsError,
     InstanceQuery,
     InstanceRecord,
-    InvalidContinuationToken,
 )
 from standalone.http_triggers import key_matches
 
@@ -246,7 +246,7 @@ class DurableHttpApi:
             records, next_token = await self.client.store.query_instances(
                 query, page_size=top, continuation=token, with_input=show_input
             )
-        except InvalidContinuationToken as exc:
+        except InvalidTokenError as exc:
             return _error(400, str(exc))
         payload = [await self.status_payload(r, show_input, False, False) for r in records]
         return web.json_response(payload, headers={CONTINUATION_HEADER: next_token or "null"})

@@ -10,12 +10,13 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from orchestrations.api_models import ApiModel, validate_schedule
-from orchestrations.settings import AppSettings
-from orchestrations.target_kinds import TargetKind
-from orchestrations.target_store import TargetRecord
+from orchestrations.core.models import ApiModel, validate_schedule
+from orchestrations.core.settings import AppSettings
+from orchestrations.scans.kinds import TargetKind
+from orchestrations.state.targets import TargetRecord
 from scanner.engine import (
     ArtifactStore,
+    EngineInfo,
     Finding,
     ItemResult,
     Plan,
@@ -55,11 +56,19 @@ class SyntheticUpdate(ApiModel):
     _schedule = field_validator("schedule")(validate_schedule)
 
 
+ENGINE_INFO = EngineInfo(
+    target_type="synthetic",
+    run_phase="Run",
+    completed_counter="itemsCompleted",
+    total_counter="totalItems",
+)
+
+
 class SyntheticEngine:
-    target_type = "synthetic"
-    run_phase = "Run"
-    completed_counter = "itemsCompleted"
-    total_counter = "totalItems"
+    target_type = ENGINE_INFO.target_type
+    run_phase = ENGINE_INFO.run_phase
+    completed_counter = ENGINE_INFO.completed_counter
+    total_counter = ENGINE_INFO.total_counter
 
     def plan(self, target: ScanTarget, store: ArtifactStore, progress: ProgressCallback) -> Plan:
         config = target.config
@@ -125,6 +134,7 @@ class SyntheticKind(TargetKind):
     trigger_model = SyntheticScanRequest
     registration_model = SyntheticIn
     update_model = SyntheticUpdate
+    info = ENGINE_INFO
 
     def target_id(self, request: Any) -> str:
         return str(request.name)

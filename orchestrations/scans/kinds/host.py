@@ -1,0 +1,74 @@
+"""Hosts over SSH: `<hostname>-<port>` is the target id; registration is optional."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, field_validator
+
+from orchestrations.core.models import (
+    USERNAME_PATTERN,
+    ApiModel,
+    validate_hostname,
+    validate_schedule,
+)
+from orchestrations.core.settings import AppSettings
+from orchestrations.scans.kinds.base import TargetKind
+from orchestrations.state.host_keys import host_id
+from orchestrations.state.targets import TargetRecord
+from scanner.engine import ScanEngine
+from scanner.hosts.target import ENGINE_INFO, HostTarget
+
+_SCAN_TYPE_ALIASES = AliasChoices("scanType", "scan_type", "type")
+
+
+class HostScanRequest(ApiModel):
+    target_type: Literal["host"] = "host"
+    hostname: str = Field(min_length=1, max_length=253)
+    port: int = Field(22, ge=1, le=65535)
+    username: str | None = Field(None, pattern=USERNAME_PATTERN)
+    scan_type: Literal["quick", "full"] = Field("quick", validation_alias=_SCAN_TYPE_ALIASES)
+
+    _hostname = field_validator("hostname")(validate_hostname)
+
+
+class HostIn(ApiModel):
+    hostname: str = Field(min_length=1, max_length=253)
+    port: int = Field(22, ge=1, le=65535)
+    username: str | None = Field(None, pattern=USERNAME_PATTERN)
+    scan_type: Literal["quick", "full"] = Field("quick", validation_alias=_SCAN_TYPE_ALIASES)
+    name: str | None = Field(None, min_length=1, max_length=200)
+    schedule: str | None = None
+
+    _hostname = field_validator("hostname")(validate_hostname)
+    _schedule = field_validator("schedule")(validate_schedule)
+
+
+class HostUpdate(ApiModel):
+    username: str | None = Field(None, pattern=USERNAME_PATTERN)
+    scan_type: Literal["quick", "full"] | None = Field(None, validation_alias=_SCAN_TYPE_ALIASES)
+    name: str | None = Field(None, min_length=1, max_length=200)
+    schedule: str | None = None
+
+    _schedule = field_validator("schedule")(validate_schedule)
+
+
+class HostKind(TargetKind):
+    name = "host"
+    plural = "hosts"
+    trigger_model = HostScanRequest
+    registration_model = HostIn
+    update_model = HostUpdate
+    target_model = HostTarget
+    info = ENGINE_INFO
+
+    def target_id(self, request: Any) -> str:
+        return host_id(request.hostname, request.port)
+
+    def request_for(self, registered: TargetRecord) -> ApiModel:
+        return HostScanRequest.model_validate(registered.config)
+
+    def engine(self, settings: AppSettings) -> ScanEngine:
+        from orchestrations.engines.hosts import create_engine
+
+        return create_engine(settings)

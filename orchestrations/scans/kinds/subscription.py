@@ -1,0 +1,73 @@
+"""Azure subscriptions: the subscription id (lower case) is the target id."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from orchestrations.core.models import (
+    GUID_PATTERN,
+    ApiModel,
+    validate_rule_ids,
+    validate_schedule,
+)
+from orchestrations.core.settings import AppSettings
+from orchestrations.scans.kinds.base import TargetKind
+from orchestrations.state.targets import TargetRecord
+from scanner.engine import ScanEngine
+from scanner.subscription.target import ENGINE_INFO, SubscriptionTarget
+
+
+def _lower(value: str) -> str:
+    return value.lower()
+
+
+class SubscriptionScanRequest(ApiModel):
+    target_type: Literal["subscription"] = "subscription"
+    subscription_id: str = Field(pattern=GUID_PATTERN)
+    rules: list[str] | None = Field(None, max_length=500)
+
+    _subscription = field_validator("subscription_id")(_lower)
+    _rules = field_validator("rules")(validate_rule_ids)
+
+
+class SubscriptionIn(ApiModel):
+    subscription_id: str = Field(pattern=GUID_PATTERN)
+    name: str | None = Field(None, min_length=1, max_length=200)
+    rules: list[str] | None = Field(None, max_length=500)
+    schedule: str | None = None
+
+    _schedule = field_validator("schedule")(validate_schedule)
+    _subscription = field_validator("subscription_id")(_lower)
+
+
+class SubscriptionUpdate(ApiModel):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    rules: list[str] | None = Field(None, max_length=500)
+    schedule: str | None = None
+
+    _schedule = field_validator("schedule")(validate_schedule)
+
+
+class SubscriptionKind(TargetKind):
+    name = "subscription"
+    plural = "subscriptions"
+    trigger_model = SubscriptionScanRequest
+    registration_model = SubscriptionIn
+    update_model = SubscriptionUpdate
+    target_model = SubscriptionTarget
+    info = ENGINE_INFO
+
+    def target_id(self, request: Any) -> str:
+        return str(request.subscription_id).lower()
+
+    def request_for(self, registered: TargetRecord) -> ApiModel:
+        return SubscriptionScanRequest(
+            subscription_id=registered.target_id, rules=registered.config.get("rules")
+        )
+
+    def engine(self, settings: AppSettings) -> ScanEngine:
+        from orchestrations.engines.subscriptions import create_engine
+
+        return create_engine(settings)

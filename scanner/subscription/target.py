@@ -1,0 +1,23 @@
+"""What a subscription scan is given: the target's typed configuration, and the engine's names."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from scanner.engine import EngineInfo
+
+ENGINE_INFO = EngineInfo(
+    target_type="subscription",
+    run_phase="Evaluate",
+    completed_counter="rulesCompleted",
+    total_counter="totalRules",
+)
+
+
+class SubscriptionTarget(BaseModel):
+    """A subscription scan's target: the subscription, and the rules to run (all when None)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    subscription_id: str
+    rules: list[str] | None = None
