@@ -31,8 +31,7 @@ from scanner.repository import git_source
 from scanner.repository.git_source import Limits, SecretReader, Source
 from scanner.repository.graph import TraceGraph
 from scanner.repository.model import Problem, ScanIndex, document_artifact
-from scanner.repository.rules import SEVERITIES, Rule, catalogue, evaluate
-from scanner.repository.rules.declarative import field_table
+from scanner.repository.rules import SEVERITIES, Rule, catalogue, evaluate, field_table
 from scanner.repository.target import ENGINE_INFO
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ import threading
 from typing import Any
 
 from orchestrations.core.settings import get_settings
+from orchestrations.engines.wiring import EngineUnavailableError
 from orchestrations.scans.kinds.base import (
-    EngineUnavailableError,
     InvalidTargetError,
     TargetKind,
     TargetNotFoundError,
