@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import azure.functions as func
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 from pydantic import BaseModel, ValidationError
+from pydantic.alias_generators import to_snake
 
 from common.continuation import InvalidTokenError, decode_token
 from orchestrations.api.routes import Route
@@ -146,6 +147,20 @@ def route(blueprint: Any, served: Route) -> Callable[[F], F]:
         route=served.template, methods=served.methods, auth_level=func.AuthLevel.ANONYMOUS
     )
     return decorate
+
+
+def serve(
+    blueprint: Any, served: Route, handler: Callable[[func.HttpRequest], func.HttpResponse]
+) -> None:
+    """Register `handler` as the function of one route, named after its operation, for a
+    handler that serves more than one route (a Functions function has one route)."""
+
+    @functools.wraps(handler)
+    def function(req: func.HttpRequest) -> func.HttpResponse:
+        return handler(req)
+
+    function.__name__ = to_snake(served.operations[0].operation_id)
+    route(blueprint, served)(api_endpoint()(function))
 
 
 def api_endpoint(authenticated: bool = True) -> Callable[[F], F]:

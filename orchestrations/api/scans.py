@@ -18,6 +18,7 @@ from orchestrations.api.http import (
     parse,
     query_int,
     route,
+    serve,
 )
 from orchestrations.api.models import (
     RepositoryScanTrigger,
@@ -173,7 +174,8 @@ def _existing_scan(req: func.HttpRequest, stores: Stores) -> ScanRecord:
     return record
 
 
-def _get_scan(req: func.HttpRequest) -> func.HttpResponse:
+def get_scan(req: func.HttpRequest) -> func.HttpResponse:
+    """Status, progress, phase, counters; results when done (items with ?include=items)."""
     stores = Stores.of(get_settings())
     record = _existing_scan(req, stores)
     include = {part.strip() for part in (req.params.get("include") or "").split(",")}
@@ -183,21 +185,8 @@ def _get_scan(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(scan_status(record, stores.scans, with_items="items" in include))
 
 
-@route(bp, routes.GET_SCAN)
-@api_endpoint()
-def get_scan(req: func.HttpRequest) -> func.HttpResponse:
-    """GET /api/v1/scans/{scanId}: status, progress, phase, counters; results when done."""
-    return _get_scan(req)
-
-
-@route(bp, routes.GET_SCAN_UNVERSIONED)
-@api_endpoint()
-def get_scan_unversioned(req: func.HttpRequest) -> func.HttpResponse:
-    """GET /api/scans/{scanId}: the same as /api/v1/scans/{scanId}."""
-    return _get_scan(req)
-
-
-def _list_scans(req: func.HttpRequest) -> func.HttpResponse:
+def list_scans(req: func.HttpRequest) -> func.HttpResponse:
+    """Newest first; filters targetId, targetType, status; paged."""
     target_type = req.params.get("targetType") or None
     if target_type is not None and target_type not in KINDS:
         raise ApiError(400, "invalid_parameter", f"targetType must be one of {', '.join(KINDS)}")
@@ -225,18 +214,14 @@ def _list_scans(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(page)
 
 
-@route(bp, routes.LIST_SCANS)
-@api_endpoint()
-def list_scans(req: func.HttpRequest) -> func.HttpResponse:
-    """GET /api/v1/scans: newest first; filters targetId, targetType, status; paged."""
-    return _list_scans(req)
-
-
-@route(bp, routes.LIST_SCANS_UNVERSIONED)
-@api_endpoint()
-def list_scans_unversioned(req: func.HttpRequest) -> func.HttpResponse:
-    """GET /api/scans: the same as /api/v1/scans."""
-    return _list_scans(req)
+# Each read is served on its versioned and its unversioned path (a function per route).
+for _served, _handler in (
+    (routes.GET_SCAN, get_scan),
+    (routes.GET_SCAN_UNVERSIONED, get_scan),
+    (routes.LIST_SCANS, list_scans),
+    (routes.LIST_SCANS_UNVERSIONED, list_scans),
+):
+    serve(bp, _served, _handler)
 
 
 @route(bp, routes.CANCEL_SCAN)

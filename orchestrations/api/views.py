@@ -13,6 +13,29 @@ from orchestrations.state.scans import ScanRecord, ScanStore
 from orchestrations.state.targets import TargetRecord
 
 POLL_MESSAGE = "Scan initiated. Poll /api/v1/scans/{scanId} for status."
+# Shown as they are stored.
+_SCAN_FIELDS = (
+    "scan_id",
+    "target_type",
+    "target_id",
+    "status",
+    "trigger",
+    "instance_id",
+    "created_at",
+    "started_at",
+    "completed_at",
+    "error_message",
+)
+_TARGET_FIELDS = (
+    "target_type",
+    "name",
+    "schedule",
+    "created_at",
+    "updated_at",
+    "last_scanned_at",
+    "last_scan_id",
+    "last_status",
+)
 
 
 def scan_status(record: ScanRecord, scans: ScanStore, with_items: bool) -> ScanStatus:
@@ -48,24 +71,16 @@ def scan_status(record: ScanRecord, scans: ScanStore, with_items: bool) -> ScanS
             for i in sorted(scans.items(record.scan_id), key=lambda item: item.item_id)
         ]
     results = record.results if isinstance(record.results, dict) else None
+    shown = {name: getattr(record, name) for name in _SCAN_FIELDS}
     return ScanStatus(
         id=record.scan_id,
-        scan_id=record.scan_id,
-        target_type=record.target_type,
-        target_id=record.target_id,
-        status=record.status,
         progress=min(progress, lifecycle.DONE_PROGRESS),
         current_phase=record.phase,
         current_step=record.step,
         counters=counters,
-        trigger=record.trigger,
-        instance_id=record.instance_id,
-        created_at=record.created_at,
-        started_at=record.started_at,
-        completed_at=record.completed_at,
-        error_message=record.error_message,
         results=results if ended else None,
         items=items,
+        **shown,
         **extra,
     )
 
@@ -84,18 +99,9 @@ def accepted(req: Any, record: ScanRecord) -> ScanAccepted:
 
 
 def target_view(record: TargetRecord) -> TargetOut:
+    """A registered target; its kind-specific settings appear as top-level fields."""
     config = {to_camel(k): v for k, v in record.config.items()}
     for reserved in TargetOut.model_fields:
         config.pop(to_camel(reserved), None)
-    return TargetOut(
-        id=record.target_id,
-        target_type=record.target_type,
-        name=record.name,
-        schedule=record.schedule,
-        created_at=record.created_at,
-        updated_at=record.updated_at,
-        last_scanned_at=record.last_scanned_at,
-        last_scan_id=record.last_scan_id,
-        last_status=record.last_status,
-        **config,
-    )
+    shown = {name: getattr(record, name) for name in _TARGET_FIELDS}
+    return TargetOut(id=record.target_id, **shown, **config)

@@ -7,14 +7,10 @@ record; the API recomputes it from the item rows while items run. All three use 
 
 from __future__ import annotations
 
-PENDING = "pending"
-RUNNING = "running"
-COMPLETED = "completed"
-FAILED = "failed"
-CANCELLED = "cancelled"
+STATUSES = ("pending", "running", "completed", "failed", "cancelled")
+PENDING, RUNNING, COMPLETED, FAILED, CANCELLED = STATUSES
 ACTIVE = frozenset({PENDING, RUNNING})
 TERMINAL = frozenset({COMPLETED, FAILED, CANCELLED})
-STATUSES = (PENDING, RUNNING, COMPLETED, FAILED, CANCELLED)
 
 # Phases every scan goes through; while items run, the phase is the engine's own (run_phase).
 QUEUED = "Queued"

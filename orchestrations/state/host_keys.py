@@ -12,8 +12,7 @@ from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
-from orchestrations.state.storage import Storage
-from orchestrations.state.tables import safe_key, utcnow
+from orchestrations.state.tables import TableStore, safe_key, utcnow
 from scanner.hosts.host_keys import KnownHostKey
 
 log = logging.getLogger(__name__)
@@ -26,15 +25,10 @@ def host_id(host: str, port: int) -> str:
     return f"{host}-{port}"
 
 
-class TableKnownHostKeys:
+class TableKnownHostKeys(TableStore):
     """Known host keys in Table Storage (implements scanner.hosts.host_keys.KnownHostKeys)."""
 
-    def __init__(self, storage: Storage) -> None:
-        self.storage = storage
-
-    @property
-    def _table(self) -> Any:
-        return self.storage.table(HOST_KEYS_TABLE)
+    TABLE = HOST_KEYS_TABLE
 
     def entries(self, host_key_id: str) -> list[dict[str, Any]]:
         return list(
@@ -49,7 +43,7 @@ class TableKnownHostKeys:
             for e in self.entries(host_id(host, port))
         ]
 
-    def _entity(self, host: str, port: int, key: KnownHostKey, source: str) -> dict[str, Any]:
+    def _key_entity(self, host: str, port: int, key: KnownHostKey, source: str) -> dict[str, Any]:
         return {
             "PartitionKey": safe_key(host_id(host, port)),
             "RowKey": safe_key(key.key_type),
@@ -63,7 +57,7 @@ class TableKnownHostKeys:
 
     def remember(self, host: str, port: int, key: KnownHostKey) -> bool:
         try:
-            self._table.create_entity(self._entity(host, port, key, "first-contact"))
+            self._table.create_entity(self._key_entity(host, port, key, "first-contact"))
         except ResourceExistsError:
             return False
         log.info(
@@ -74,7 +68,7 @@ class TableKnownHostKeys:
     def pin(self, host: str, port: int, key: KnownHostKey) -> None:
         """Make `key` the host's only known key (an operator's decision)."""
         self.forget(host, port)
-        self._table.upsert_entity(self._entity(host, port, key, "api"))
+        self._table.upsert_entity(self._key_entity(host, port, key, "api"))
         log.info("host key of %s pinned: %s %s", host_id(host, port), key.key_type, key.fingerprint)
 
     def forget(self, host: str, port: int) -> int:

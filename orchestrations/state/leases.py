@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import time
 from datetime import datetime
-from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
@@ -21,8 +20,7 @@ from azure.core.exceptions import (
 )
 from azure.data.tables import UpdateMode
 
-from orchestrations.state.storage import Storage
-from orchestrations.state.tables import target_key, utcnow
+from orchestrations.state.tables import TableStore, target_key, utcnow
 
 
 class LeaseHeldError(Exception):
@@ -35,15 +33,10 @@ class LeaseHeldError(Exception):
         self.acquired = acquired
 
 
-class LeaseStore:
+class LeaseStore(TableStore):
     """Takes, hands over and releases the leases of targets."""
 
-    def __init__(self, storage: Storage) -> None:
-        self.storage = storage
-
-    @property
-    def _table(self) -> Any:
-        return self.storage.table("ScanLeases")
+    TABLE = "ScanLeases"
 
     def acquire(
         self, target_type: str, target_id: str, scan_id: str, instance_id: str

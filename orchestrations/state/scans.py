@@ -24,8 +24,7 @@ from azure.data.tables import UpdateMode
 from ulid import ULID
 
 from orchestrations.core.lifecycle import ACTIVE, PENDING, QUEUED, TERMINAL
-from orchestrations.state.storage import Storage
-from orchestrations.state.tables import safe_key, save_entity, target_key, utcnow
+from orchestrations.state.tables import TableStore, safe_key, target_key, utcnow
 from scanner.engine import ItemResult
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32, ULID's alphabet
@@ -76,15 +75,10 @@ class ScanRecord:
         return self.status in ACTIVE
 
 
-class ScanStore:
-    """Reads and writes scan records, item rows and leases."""
+class ScanStore(TableStore):
+    """Reads and writes scan records and item rows."""
 
-    def __init__(self, storage: Storage) -> None:
-        self.storage = storage
-
-    @property
-    def _scans(self) -> Any:
-        return self.storage.table("Scans")
+    TABLE = "Scans"
 
     # -- records ------------------------------------------------------------------------------
 
@@ -149,7 +143,7 @@ class ScanStore:
 
     def create(self, record: ScanRecord) -> None:
         """Insert the scan record (its by-target pointer is `add_pointer`)."""
-        metadata = self._scans.create_entity(self._entity(record))
+        metadata = self._table.create_entity(self._entity(record))
         record.etag = metadata.get("etag")
 
     def add_pointer(self, record: ScanRecord) -> None:
@@ -166,17 +160,9 @@ class ScanStore:
         if not is_scan_id(scan_id):
             return None
         try:
-            return self._record(self._scans.get_entity("scan", inverted(scan_id)))
+            return self._record(self._table.get_entity("scan", inverted(scan_id)))
         except ResourceNotFoundError:
             return None
-
-    def save(self, record: ScanRecord, if_unchanged: bool = True) -> bool:
-        """Write the record; with `if_unchanged`, only if nobody wrote it since it was read."""
-        etag = save_entity(self._scans, self._entity(record), record.etag if if_unchanged else None)
-        if etag is None:
-            return False
-        record.etag = etag
-        return True
 
     def modify(self, record: ScanRecord, change: Any) -> ScanRecord | None:
         """Apply `change` to a record read earlier and save it if nobody wrote it since; on a
@@ -228,7 +214,7 @@ class ScanStore:
         if status:
             clauses.append("Status eq @st")
             parameters["st"] = status
-        pages: Any = self._scans.query_entities(
+        pages: Any = self._table.query_entities(
             " and ".join(clauses), parameters=parameters, results_per_page=limit
         ).by_page(continuation_token=continuation)
         records: list[ScanRecord] = []

@@ -40,26 +40,30 @@ def _client_options(connection: str) -> dict[str, Any]:
     return {"use_env_settings": False} if local else {}
 
 
-def _tables(settings: AppSettings) -> TableServiceClient:
+def _service_client(settings: AppSettings, client_class: Any, service: str, uri: str) -> Any:
+    """A Table or Blob service client: from the connection string when there is one, else the
+    identity-based endpoint (`AzureWebJobsStorage__*ServiceUri`, or the account's default)."""
     connection = settings.storage_connection.get_secret_value()
     if connection:
-        return TableServiceClient.from_connection_string(connection, **_client_options(connection))
-    endpoint = settings.storage_table_uri or (
-        f"https://{settings.storage_account_name}.table.core.windows.net"
+        return client_class.from_connection_string(connection, **_client_options(connection))
+    endpoint = uri or f"https://{settings.storage_account_name}.{service}.core.windows.net"
+    return client_class(endpoint, credential=_credential())
+
+
+def _tables(settings: AppSettings) -> TableServiceClient:
+    client: TableServiceClient = _service_client(
+        settings, TableServiceClient, "table", settings.storage_table_uri
     )
-    return TableServiceClient(endpoint=endpoint, credential=_credential())
+    return client
 
 
 def _blobs(settings: AppSettings) -> BlobServiceClient:
     from azure.storage.blob import BlobServiceClient
 
-    connection = settings.storage_connection.get_secret_value()
-    if connection:
-        return BlobServiceClient.from_connection_string(connection, **_client_options(connection))
-    endpoint = settings.storage_blob_uri or (
-        f"https://{settings.storage_account_name}.blob.core.windows.net"
+    client: BlobServiceClient = _service_client(
+        settings, BlobServiceClient, "blob", settings.storage_blob_uri
     )
-    return BlobServiceClient(account_url=endpoint, credential=_credential())
+    return client
 
 
 class Storage:

@@ -11,8 +11,7 @@ from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
-from orchestrations.state.storage import Storage
-from orchestrations.state.tables import safe_key, save_entity, utcnow
+from orchestrations.state.tables import TableStore, safe_key, utcnow
 
 
 class TargetExistsError(Exception):
@@ -35,13 +34,8 @@ class TargetRecord:
     etag: str | None = None
 
 
-class TargetStore:
-    def __init__(self, storage: Storage) -> None:
-        self.storage = storage
-
-    @property
-    def _table(self) -> Any:
-        return self.storage.table("Targets")
+class TargetStore(TableStore):
+    TABLE = "Targets"
 
     def _entity(self, record: TargetRecord) -> dict[str, Any]:
         entity = {
@@ -90,14 +84,6 @@ class TargetStore:
             return self._record(self._table.get_entity(target_type, safe_key(target_id)))
         except ResourceNotFoundError:
             return None
-
-    def save(self, record: TargetRecord, if_unchanged: bool = True) -> bool:
-        """Write the record; with `if_unchanged`, only if nobody wrote it since it was read."""
-        etag = save_entity(self._table, self._entity(record), record.etag if if_unchanged else None)
-        if etag is None:
-            return False
-        record.etag = etag
-        return True
 
     def delete(self, target_type: str, target_id: str) -> bool:
         if self.get(target_type, target_id) is None:

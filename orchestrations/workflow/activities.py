@@ -8,10 +8,11 @@ and is not retried. Every log record an activity (or its engine) writes names th
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import azure.durable_functions as df
 from azure.core.exceptions import (
@@ -80,6 +81,25 @@ def _unpack(payload: ScanStart) -> tuple[str, ScanTarget, Stores, ScanEngine]:
     return payload["scanId"], target, Stores.of(get_settings()), engine_for(target.target_type)
 
 
+A = TypeVar("A", bound=Callable[..., Any])
+
+
+def scan_activity(name: str) -> Callable[[A], A]:
+    """Register an activity of the scan orchestration: every log record it (or its engine)
+    writes names the scan of its payload."""
+
+    def register(work: A) -> A:
+        @functools.wraps(work)
+        def run(payload: ScanStart) -> Any:
+            with scan_context(payload["scanId"], payload["target"]["targetId"]):
+                return work(payload)
+
+        registered: A = bp.activity_trigger(input_name="payload", activity=name)(run)
+        return registered
+
+    return register
+
+
 def _wait_for_record(stores: Stores, scan_id: str) -> ScanRecord | None:
     """The scan's record. Its trigger writes it while starting this orchestration, so the
     plan may come first: wait a little before deciding that there is none."""
@@ -91,13 +111,8 @@ def _wait_for_record(stores: Stores, scan_id: str) -> ScanRecord | None:
         time.sleep(0.05)
 
 
-@bp.activity_trigger(input_name="payload", activity=PLAN_ACTIVITY)
+@scan_activity(PLAN_ACTIVITY)
 def scan_plan(payload: ScanStart) -> PlanResult:
-    with scan_context(payload["scanId"], payload["target"]["targetId"]):
-        return _plan(payload)
-
-
-def _plan(payload: ScanStart) -> PlanResult:
     scan_id, target, stores, engine = _unpack(payload)
 
     def running(record: ScanRecord) -> None:
@@ -157,13 +172,8 @@ def _plan(payload: ScanStart) -> PlanResult:
     }
 
 
-@bp.activity_trigger(input_name="payload", activity=RUN_ITEM_ACTIVITY)
+@scan_activity(RUN_ITEM_ACTIVITY)
 def scan_run_item(payload: ItemInput) -> ItemOutcome:
-    with scan_context(payload["scanId"], payload["target"]["targetId"]):
-        return _run_item(payload)
-
-
-def _run_item(payload: ItemInput) -> ItemOutcome:
     scan_id, target, stores, engine = _unpack(payload)
     item = WorkItem.model_validate(payload["item"])
     store = BlobArtifactStore(stores.scans.storage, scan_id)
@@ -190,13 +200,8 @@ def _run_item(payload: ItemInput) -> ItemOutcome:
     }
 
 
-@bp.activity_trigger(input_name="payload", activity=SUMMARIZE_ACTIVITY)
+@scan_activity(SUMMARIZE_ACTIVITY)
 def scan_summarize(payload: SummarizeInput) -> ScanEnd:
-    with scan_context(payload["scanId"], payload["target"]["targetId"]):
-        return _summarize(payload)
-
-
-def _summarize(payload: SummarizeInput) -> ScanEnd:
     """Summarize the items, then finish the scan (status, registry, lease): one record write."""
     scan_id, target, stores, engine = _unpack(payload)
     record = stores.scans.get(scan_id)
@@ -225,13 +230,8 @@ def _summarize(payload: SummarizeInput) -> ScanEnd:
     return _close(stores, record, status, error, summarized, len(results))
 
 
-@bp.activity_trigger(input_name="payload", activity=FINISH_ACTIVITY)
+@scan_activity(FINISH_ACTIVITY)
 def scan_finish(payload: FinishInput) -> ScanEnd:
-    with scan_context(payload["scanId"], payload["target"]["targetId"]):
-        return _finish(payload)
-
-
-def _finish(payload: FinishInput) -> ScanEnd:
     stores = Stores.of(get_settings())
     record = stores.scans.get(payload["scanId"])
     if record is None:

@@ -13,22 +13,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from orchestrations.core import lifecycle
-from orchestrations.core.contract import (
-    FINISH_ACTIVITY,
-    ORCHESTRATOR,
-    PLAN_ACTIVITY,
-    RUN_ITEM_ACTIVITY,
-    SUMMARIZE_ACTIVITY,
-    CustomStatus,
-    FinishInput,
-    ItemInput,
-    ItemOutcome,
-    PlanResult,
-    ScanEnd,
-    ScanStart,
-    SummarizeInput,
-)
+from orchestrations.core import contract, lifecycle
 
 bp = df.Blueprint()
 
@@ -36,9 +21,11 @@ bp = df.Blueprint()
 RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=2000, max_number_of_attempts=3)
 
 
-def _status(start: ScanStart, phase: str, progress: int, **extra: Any) -> CustomStatus:
+def _status(
+    start: contract.ScanStart, phase: str, progress: int, **extra: Any
+) -> contract.CustomStatus:
     target = start["target"]
-    status: CustomStatus = {
+    status: contract.CustomStatus = {
         "scanId": start["scanId"],
         "targetType": target["targetType"],
         "targetId": target["targetId"],
@@ -49,7 +36,7 @@ def _status(start: ScanStart, phase: str, progress: int, **extra: Any) -> Custom
     return status
 
 
-def _failure(outcomes: list[ItemOutcome]) -> str | None:
+def _failure(outcomes: list[contract.ItemOutcome]) -> str | None:
     failures = [o for o in outcomes if not o["ok"]]
     if not failures:
         return None
@@ -57,17 +44,19 @@ def _failure(outcomes: list[ItemOutcome]) -> str | None:
     return f"{len(failures)} item(s) failed; {first['itemId']}: {first['error']}"
 
 
-@bp.orchestration_trigger(context_name="context", orchestration=ORCHESTRATOR)
+@bp.orchestration_trigger(context_name="context", orchestration=contract.ORCHESTRATOR)
 def scan_orchestrator(
     context: df.DurableOrchestrationContext,
 ) -> Generator[Any, Any, dict[str, Any]]:
-    start: ScanStart = context.get_input()
+    start: contract.ScanStart = context.get_input()
     scan_id = start["scanId"]
     context.set_custom_status(_status(start, lifecycle.PLAN, lifecycle.PLAN_PROGRESS))
     error: str | None = None
     status: str | None = None
     try:
-        plan: PlanResult = yield context.call_activity_with_retry(PLAN_ACTIVITY, RETRY, start)
+        plan: contract.PlanResult = yield context.call_activity_with_retry(
+            contract.PLAN_ACTIVITY, RETRY, start
+        )
         if plan.get("cancelled"):
             return {"scanId": scan_id, "status": lifecycle.CANCELLED}
         if not plan["ok"]:
@@ -80,28 +69,30 @@ def scan_orchestrator(
             )
             tasks = []
             for item in items:
-                item_input: ItemInput = {**start, "item": item, "context": plan_context}
-                tasks.append(context.call_activity_with_retry(RUN_ITEM_ACTIVITY, RETRY, item_input))
-            outcomes: list[ItemOutcome] = (yield context.task_all(tasks)) if tasks else []
+                item_input: contract.ItemInput = {**start, "item": item, "context": plan_context}
+                tasks.append(
+                    context.call_activity_with_retry(contract.RUN_ITEM_ACTIVITY, RETRY, item_input)
+                )
+            outcomes: list[contract.ItemOutcome] = (yield context.task_all(tasks)) if tasks else []
             context.set_custom_status(
                 _status(start, lifecycle.SUMMARIZE, lifecycle.SUMMARIZE_PROGRESS)
             )
             # Summarize and finish in one activity: one episode and one hop fewer per scan.
-            summarize: SummarizeInput = {
+            summarize: contract.SummarizeInput = {
                 **start,
                 "context": plan_context,
                 "failure": _failure(outcomes),
             }
-            finished: ScanEnd = yield context.call_activity_with_retry(
-                SUMMARIZE_ACTIVITY, RETRY, summarize
+            finished: contract.ScanEnd = yield context.call_activity_with_retry(
+                contract.SUMMARIZE_ACTIVITY, RETRY, summarize
             )
             status, error = finished["status"], finished.get("error")
     except Exception as exc:  # an activity failed even after its retries
         error = str(exc).strip() or type(exc).__name__
     if status is None:
         status = lifecycle.FAILED if error else lifecycle.COMPLETED
-        finish: FinishInput = {**start, "status": status, "error": error}
-        yield context.call_activity_with_retry(FINISH_ACTIVITY, RETRY, finish)
+        finish: contract.FinishInput = {**start, "status": status, "error": error}
+        yield context.call_activity_with_retry(contract.FINISH_ACTIVITY, RETRY, finish)
     progress = lifecycle.end_progress(status, lifecycle.SUMMARIZE_PROGRESS, 0, 0)
     context.set_custom_status(_status(start, lifecycle.end_phase(status), progress, status=status))
     return {"scanId": scan_id, "status": status, "error": error}

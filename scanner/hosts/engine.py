@@ -21,6 +21,8 @@ from typing import Any
 
 from scanner.engine import (
     ArtifactStore,
+    Context,
+    Engine,
     ItemResult,
     Plan,
     ProgressCallback,
@@ -50,13 +52,10 @@ class HostEngineConfig:
     command_timeout_s: float = 30.0
 
 
-class HostScanEngine:
+class HostScanEngine(Engine):
     """Quick and full scans of Linux hosts over SSH (see the module docstring)."""
 
-    target_type = ENGINE_INFO.target_type
-    run_phase = ENGINE_INFO.run_phase
-    completed_counter = ENGINE_INFO.completed_counter
-    total_counter = ENGINE_INFO.total_counter
+    info = ENGINE_INFO
 
     def __init__(
         self,
@@ -129,7 +128,7 @@ class HostScanEngine:
         )
 
     def run(
-        self, target: ScanTarget, item: WorkItem, context: dict[str, Any], store: ArtifactStore
+        self, target: ScanTarget, item: WorkItem, context: Context, store: ArtifactStore
     ) -> ItemResult:
         command = CATALOGUE.get(item.item_id)
         if command is None:
@@ -171,11 +170,7 @@ class HostScanEngine:
         return ItemResult(item_id=item.item_id, title=item.title, status="passed", data=data)
 
     def summarize(
-        self,
-        target: ScanTarget,
-        context: dict[str, Any],
-        results: list[ItemResult],
-        store: ArtifactStore,
+        self, target: ScanTarget, context: Context, results: list[ItemResult], store: ArtifactStore
     ) -> Summary:
         session = context.get("session")
         if session:

@@ -6,12 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from scanner.engine import EngineInfo
 
-ENGINE_INFO = EngineInfo(
-    target_type="host",
-    run_phase="Collect",
-    completed_counter="commandsCompleted",
-    total_counter="totalCommands",
-)
+ENGINE_INFO = EngineInfo("host", "Collect", "commandsCompleted", "totalCommands")
 
 
 class HostTarget(BaseModel):

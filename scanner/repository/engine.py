@@ -18,6 +18,8 @@ from typing import Any
 
 from scanner.engine import (
     ArtifactStore,
+    Context,
+    Engine,
     Finding,
     ItemResult,
     Plan,
@@ -220,13 +222,10 @@ class _IndexCache:
                 self.entries.popitem(last=False)
 
 
-class RepositoryEngine:
+class RepositoryEngine(Engine):
     """GxP traceability of a Git repository at a commit."""
 
-    target_type = ENGINE_INFO.target_type
-    run_phase = ENGINE_INFO.run_phase
-    completed_counter = ENGINE_INFO.completed_counter
-    total_counter = ENGINE_INFO.total_counter
+    info = ENGINE_INFO
 
     def __init__(self, options: EngineOptions | None = None, secrets: SecretReader | None = None):
         self.options = options or EngineOptions()
@@ -280,7 +279,7 @@ class RepositoryEngine:
         return self.cache.get(reference, load)
 
     def run(
-        self, target: ScanTarget, item: WorkItem, context: dict[str, Any], store: ArtifactStore
+        self, target: ScanTarget, item: WorkItem, context: Context, store: ArtifactStore
     ) -> ItemResult:
         rule = self.rules.get(item.item_id)
         if rule is None:
@@ -311,11 +310,7 @@ class RepositoryEngine:
     # -- summarize: Report --------------------------------------------------------------------
 
     def summarize(
-        self,
-        target: ScanTarget,
-        context: dict[str, Any],
-        results: list[ItemResult],
-        store: ArtifactStore,
+        self, target: ScanTarget, context: Context, results: list[ItemResult], store: ArtifactStore
     ) -> Summary:
         by_rule = {rule_id: 0 for rule_id in self.rules}
         by_severity = {severity: 0 for severity in SEVERITIES}

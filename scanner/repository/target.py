@@ -6,12 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from scanner.engine import EngineInfo
 
-ENGINE_INFO = EngineInfo(
-    target_type="repository",
-    run_phase="Evaluate",
-    completed_counter="rulesCompleted",
-    total_counter="totalRules",
-)
+ENGINE_INFO = EngineInfo("repository", "Evaluate", "rulesCompleted", "totalRules")
 
 
 class RepositoryTarget(BaseModel):

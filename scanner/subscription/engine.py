@@ -19,6 +19,8 @@ from typing import Any
 
 from scanner.engine import (
     ArtifactStore,
+    Context,
+    Engine,
     Finding,
     ItemResult,
     Plan,
@@ -50,13 +52,10 @@ def _blob_name(section: str) -> str:
     return "inventory/" + "".join(ch if ch.isalnum() else "_" for ch in section) + ".json"
 
 
-class SubscriptionEngine:
+class SubscriptionEngine(Engine):
     """Scans one Azure subscription (and its tenant's identities) against the rules."""
 
-    target_type = ENGINE_INFO.target_type
-    run_phase = ENGINE_INFO.run_phase
-    completed_counter = ENGINE_INFO.completed_counter
-    total_counter = ENGINE_INFO.total_counter
+    info = ENGINE_INFO
 
     def __init__(
         self,
@@ -198,7 +197,7 @@ class SubscriptionEngine:
         return Plan(items=items, context=context, counters=counters)
 
     def run(
-        self, target: ScanTarget, item: WorkItem, context: dict[str, Any], store: ArtifactStore
+        self, target: ScanTarget, item: WorkItem, context: Context, store: ArtifactStore
     ) -> ItemResult:
         rule = all_rules().get(str(item.params.get("rule")))
         if rule is None:
@@ -264,11 +263,7 @@ class SubscriptionEngine:
         )
 
     def summarize(
-        self,
-        target: ScanTarget,
-        context: dict[str, Any],
-        results: list[ItemResult],
-        store: ArtifactStore,
+        self, target: ScanTarget, context: Context, results: list[ItemResult], store: ArtifactStore
     ) -> Summary:
         rules = all_rules()
         by_severity: Counter[str] = Counter()

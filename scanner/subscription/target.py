@@ -6,12 +6,7 @@ from pydantic import BaseModel, ConfigDict
 
 from scanner.engine import EngineInfo
 
-ENGINE_INFO = EngineInfo(
-    target_type="subscription",
-    run_phase="Evaluate",
-    completed_counter="rulesCompleted",
-    total_counter="totalRules",
-)
+ENGINE_INFO = EngineInfo("subscription", "Evaluate", "rulesCompleted", "totalRules")
 
 
 class SubscriptionTarget(BaseModel):

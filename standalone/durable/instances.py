@@ -9,6 +9,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from standalone.app_loader import FunctionEntry
 from standalone.durable.history import (
@@ -99,35 +100,22 @@ def new_events(
 
 
 def scheduling_events(live: LiveInstance, work: list[Work], now: datetime) -> list[Event]:
+    """The history events that record the work an episode scheduled."""
     events = []
     for item in work:
+        fields: dict[str, Any]
         if item.kind == ACTIVITY:
-            events.append(
-                event(
-                    EventType.TASK_SCHEDULED,
-                    now,
-                    item.task_id,
-                    Name=item.name,
-                    Input=item.input,
-                )
-            )
+            kind, fields = EventType.TASK_SCHEDULED, {"Name": item.name, "Input": item.input}
         elif item.kind == TIMER:
             assert item.fire_at is not None
-            events.append(
-                event(EventType.TIMER_CREATED, now, item.task_id, FireAt=iso(item.fire_at))
-            )
+            kind, fields = EventType.TIMER_CREATED, {"FireAt": iso(item.fire_at)}
         elif item.kind == SUB_ORCHESTRATION:
             item.instance_id = item.instance_id or f"{live.record.instance_id}:{item.task_id}"
-            events.append(
-                event(
-                    EventType.SUB_ORCHESTRATION_CREATED,
-                    now,
-                    item.task_id,
-                    Name=item.name,
-                    InstanceId=item.instance_id,
-                    Input=item.input,
-                )
-            )
+            kind = EventType.SUB_ORCHESTRATION_CREATED
+            fields = {"Name": item.name, "InstanceId": item.instance_id, "Input": item.input}
+        else:
+            continue
+        events.append(event(kind, now, item.task_id, **fields))
     return events
 
 

@@ -8,6 +8,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -30,28 +31,21 @@ def fut_input(fut: Future[str]) -> str | None:
     return getattr(fut, "activity_input", None)
 
 
+@dataclass
 class WorkRunner:
     """Starts the work of episodes and hands every answer to `deliver`."""
 
-    def __init__(
-        self,
-        activities: dict[str, FunctionEntry],
-        run_activity: ActivityRunner,
-        client: DurableClient,
-        deliver: Callable[[str, Event], None],
-        spawn: Callable[[Awaitable[Any], str], None],
-        loop: Callable[[], asyncio.AbstractEventLoop],
-        stopping: Callable[[], bool],
-    ) -> None:
-        self.activities = activities
-        self.run_activity = run_activity
-        self.client = client
-        self.deliver = deliver
-        self.spawn = spawn
-        self._loop = loop
-        self.stopping = stopping
-        self.timers: dict[str, dict[int, asyncio.TimerHandle]] = defaultdict(dict)
-        self.running = 0
+    activities: dict[str, FunctionEntry]
+    run_activity: ActivityRunner
+    client: DurableClient
+    deliver: Callable[[str, Event], None]
+    spawn: Callable[[Awaitable[Any], str], None]
+    _loop: Callable[[], asyncio.AbstractEventLoop]
+    stopping: Callable[[], bool]
+    timers: dict[str, dict[int, asyncio.TimerHandle]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
+    running: int = 0
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:

@@ -103,21 +103,18 @@ class _EnvReadFinder(ast.NodeVisitor):
                     self.getenv_names.add(alias.asname or "getenv")
 
     def _is_environ(self, node: ast.expr) -> bool:
-        if isinstance(node, ast.Name):
-            return node.id in self.environ_names
-        return (
-            isinstance(node, ast.Attribute)
-            and node.attr == "environ"
-            and isinstance(node.value, ast.Name)
-            and node.value.id in self.os_names
-        )
+        return self._is_os_name(node, "environ", self.environ_names)
 
     def _is_getenv(self, node: ast.expr) -> bool:
+        return self._is_os_name(node, "getenv", self.getenv_names)
+
+    def _is_os_name(self, node: ast.expr, attribute: str, imported_as: set[str]) -> bool:
+        """`os.<attribute>`, or a name it was imported as (`from os import environ`)."""
         if isinstance(node, ast.Name):
-            return node.id in self.getenv_names
+            return node.id in imported_as
         return (
             isinstance(node, ast.Attribute)
-            and node.attr == "getenv"
+            and node.attr == attribute
             and isinstance(node.value, ast.Name)
             and node.value.id in self.os_names
         )

@@ -54,13 +54,9 @@ class HostUpdate(ApiModel):
 
 
 class HostKind(TargetKind):
-    name = "host"
-    plural = "hosts"
-    trigger_model = HostScanRequest
-    registration_model = HostIn
-    update_model = HostUpdate
+    name, plural, info = "host", "hosts", ENGINE_INFO
+    trigger_model, registration_model, update_model = HostScanRequest, HostIn, HostUpdate
     target_model = HostTarget
-    info = ENGINE_INFO
 
     def target_id(self, request: Any) -> str:
         return host_id(request.hostname, request.port)

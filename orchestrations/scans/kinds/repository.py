@@ -53,13 +53,13 @@ class RepositoryUpdate(ApiModel):
 
 
 class RepositoryKind(TargetKind):
-    name = "repository"
-    plural = "repositories"
-    trigger_model = RepositoryScanRequest
-    registration_model = RepositoryIn
-    update_model = RepositoryUpdate
+    name, plural, info = "repository", "repositories", ENGINE_INFO
+    trigger_model, registration_model, update_model = (
+        RepositoryScanRequest,
+        RepositoryIn,
+        RepositoryUpdate,
+    )
     target_model = RepositoryTarget
-    info = ENGINE_INFO
 
     def target_id(self, request: Any) -> str:
         return str(request.repository_id)

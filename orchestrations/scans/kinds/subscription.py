@@ -51,13 +51,13 @@ class SubscriptionUpdate(ApiModel):
 
 
 class SubscriptionKind(TargetKind):
-    name = "subscription"
-    plural = "subscriptions"
-    trigger_model = SubscriptionScanRequest
-    registration_model = SubscriptionIn
-    update_model = SubscriptionUpdate
+    name, plural, info = "subscription", "subscriptions", ENGINE_INFO
+    trigger_model, registration_model, update_model = (
+        SubscriptionScanRequest,
+        SubscriptionIn,
+        SubscriptionUpdate,
+    )
     target_model = SubscriptionTarget
-    info = ENGINE_INFO
 
     def target_id(self, request: Any) -> str:
         return str(request.subscription_id).lower()

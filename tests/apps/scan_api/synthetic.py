@@ -6,7 +6,7 @@ Not part of the service: the test app registers it next to the real kinds.
 from __future__ import annotations
 
 import time
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -16,6 +16,8 @@ from orchestrations.scans.kinds import TargetKind
 from orchestrations.state.targets import TargetRecord
 from scanner.engine import (
     ArtifactStore,
+    Context,
+    Engine,
     EngineInfo,
     Finding,
     ItemResult,
@@ -56,19 +58,11 @@ class SyntheticUpdate(ApiModel):
     _schedule = field_validator("schedule")(validate_schedule)
 
 
-ENGINE_INFO = EngineInfo(
-    target_type="synthetic",
-    run_phase="Run",
-    completed_counter="itemsCompleted",
-    total_counter="totalItems",
-)
+ENGINE_INFO = EngineInfo("synthetic", "Run", "itemsCompleted", "totalItems")
 
 
-class SyntheticEngine:
-    target_type = ENGINE_INFO.target_type
-    run_phase = ENGINE_INFO.run_phase
-    completed_counter = ENGINE_INFO.completed_counter
-    total_counter = ENGINE_INFO.total_counter
+class SyntheticEngine(Engine):
+    info = ENGINE_INFO
 
     def plan(self, target: ScanTarget, store: ArtifactStore, progress: ProgressCallback) -> Plan:
         config = target.config
@@ -91,7 +85,7 @@ class SyntheticEngine:
         return Plan(items=items, context={"planRef": big}, counters={"itemsPlanned": len(items)})
 
     def run(
-        self, target: ScanTarget, item: WorkItem, context: dict[str, Any], store: ArtifactStore
+        self, target: ScanTarget, item: WorkItem, context: Context, store: ArtifactStore
     ) -> ItemResult:
         plan = store.get_json(context["planRef"])  # large data arrives by reference
         time.sleep(item.params["delay_ms"] / 1000)
@@ -115,11 +109,7 @@ class SyntheticEngine:
         )
 
     def summarize(
-        self,
-        target: ScanTarget,
-        context: dict[str, Any],
-        results: list[ItemResult],
-        store: ArtifactStore,
+        self, target: ScanTarget, context: Context, results: list[ItemResult], store: ArtifactStore
     ) -> Summary:
         indexes = sorted(r.data.get("index", -1) for r in results)
         return Summary(
@@ -129,12 +119,12 @@ class SyntheticEngine:
 
 
 class SyntheticKind(TargetKind):
-    name = "synthetic"
-    plural: ClassVar[str | None] = "synthetics"
-    trigger_model = SyntheticScanRequest
-    registration_model = SyntheticIn
-    update_model = SyntheticUpdate
-    info = ENGINE_INFO
+    name, plural, info = "synthetic", "synthetics", ENGINE_INFO
+    trigger_model, registration_model, update_model = (
+        SyntheticScanRequest,
+        SyntheticIn,
+        SyntheticUpdate,
+    )
 
     def target_id(self, request: Any) -> str:
         return str(request.name)

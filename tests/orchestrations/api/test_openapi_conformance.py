@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
+import azure.durable_functions as df
+import azure.functions as func
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
@@ -17,6 +20,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from orchestrations.api.routes import ROUTES
+from orchestrations.blueprints import BLUEPRINTS
+from orchestrations.scans.kinds import KINDS
 from tests.support.host_process import HostProcess
 from tests.support.scan_api import API_KEY, Api, scan_api_env, start_api
 
@@ -48,23 +54,38 @@ def test_the_document_describes_every_route(api_host: HostProcess) -> None:
     spec = Api(api_host).get("/api/openapi.json").json()
     assert spec["openapi"] == "3.1.0"
     assert spec["components"]["securitySchemes"]["ApiKey"]["name"] == "X-API-Key"
+    plurals = [kind.plural for kind in KINDS.values() if kind.plural] + ["synthetics"]
     expected = {
-        "/api/v1/scans",
-        "/api/scans",
-        "/api/v1/scans/{scanId}",
-        "/api/scans/{scanId}",
-        "/api/v1/scans/{scanId}/cancel",
-        "/api/v1/scans/{scanId}/report",
-        "/api/v1/repositories/{repositoryId}/scan",
-        "/api/scans/trigger",
-        "/api/v1/repositories",
-        "/api/v1/hosts",
-        "/api/v1/subscriptions",
-        "/api/health",
+        (route.path(plural), operation.method.lower())
+        for route in ROUTES
+        for plural in (plurals if route.per_kind else [None])
+        for operation in route.operations
     }
-    assert expected <= set(spec["paths"])
+    documented = {(path, method) for path, item in spec["paths"].items() for method in item}
+    assert documented == expected
+    assert {"/api/v1/repositories", "/api/v1/hosts", "/api/v1/subscriptions"} <= set(spec["paths"])
+    operation_ids = [op["operationId"] for item in spec["paths"].values() for op in item.values()]
+    assert len(operation_ids) == len(set(operation_ids))  # unique
+    assert not [name for name in operation_ids if "seed" in name.lower()]
     triggers = spec["paths"]["/api/v1/scans"]["post"]["requestBody"]["content"]
     assert len(triggers["application/json"]["schema"]["anyOf"]) == 4  # three kinds + synthetic
+
+
+def test_every_http_function_serves_a_route_of_the_table() -> None:
+    served = {
+        (binding["route"], tuple(binding["methods"]))
+        for function in app_with_blueprints().get_functions()
+        for binding in json.loads(function.get_function_json())["bindings"]
+        if binding["type"] == "httpTrigger"
+    }
+    assert served == {(route.template, tuple(route.methods)) for route in ROUTES}
+
+
+def app_with_blueprints() -> df.DFApp:
+    app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+    for blueprint in BLUEPRINTS:
+        app.register_functions(blueprint)
+    return app
 
 
 def runner(operation: Any, mode: GenerationMode, cases_run: list[str]) -> Any:

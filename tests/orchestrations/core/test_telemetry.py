@@ -34,14 +34,9 @@ ROOT = Path(__file__).resolve().parents[3]
 def run_python(
     code: str, env: dict[str, str], timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
+    output = {"capture_output": True, "text": True}
     return subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
+        [sys.executable, "-c", code], cwd=ROOT, env=env, timeout=timeout, check=False, **output
     )
 
 
@@ -296,6 +291,14 @@ def serve(server: ThreadingHTTPServer) -> threading.Thread:
     return thread
 
 
+def reply_json(handler: BaseHTTPRequestHandler, body: bytes) -> None:
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
 def token_server(recorder: Recorder) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -309,11 +312,7 @@ def token_server(recorder: Recorder) -> ThreadingHTTPServer:
                     "token_type": "Bearer",
                 }
             ).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            reply_json(self, body)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
@@ -332,11 +331,7 @@ def ingestion_server(recorder: Recorder, cert: Path, key: Path) -> ThreadingHTTP
             body = json.dumps(
                 {"itemsReceived": len(envelopes), "itemsAccepted": len(envelopes), "errors": []}
             ).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            reply_json(self, body)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
