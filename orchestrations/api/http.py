@@ -16,7 +16,7 @@ from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 from pydantic import BaseModel, ValidationError
 from pydantic.alias_generators import to_snake
 
-from common.continuation import InvalidTokenError, decode_token
+from common.continuation import InvalidTokenError, Position, decode_token
 from orchestrations.api.routes import Route
 from orchestrations.core.settings import AppSettings, get_settings
 
@@ -126,7 +126,7 @@ def query_int(req: func.HttpRequest, name: str, default: int, low: int, high: in
     return number
 
 
-def continuation(req: func.HttpRequest) -> dict[str, str] | None:
+def continuation(req: func.HttpRequest) -> Position | None:
     """The paging position the caller sent back (`continuationToken`)."""
     try:
         return decode_token(req.params.get("continuationToken"))

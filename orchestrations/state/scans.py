@@ -23,6 +23,7 @@ from azure.core.exceptions import (
 from azure.data.tables import UpdateMode
 from ulid import ULID
 
+from common.continuation import Position
 from orchestrations.core.lifecycle import ACTIVE, PENDING, QUEUED, TERMINAL
 from orchestrations.state.tables import TableStore, safe_key, target_key, utcnow
 from scanner.engine import ItemResult
@@ -198,8 +199,8 @@ class ScanStore(TableStore):
         target_id: str | None = None,
         status: str | None = None,
         limit: int = 20,
-        continuation: dict[str, str] | None = None,
-    ) -> tuple[list[ScanRecord], dict[str, str] | None]:
+        continuation: Position | None = None,
+    ) -> tuple[list[ScanRecord], Position | None]:
         """Newest first, one page, and the continuation for the next page."""
         if target_type and target_id:
             return self._list_by_target(target_type, target_id, status, limit, continuation)
@@ -232,8 +233,8 @@ class ScanStore(TableStore):
         target_id: str,
         status: str | None,
         limit: int,
-        continuation: dict[str, str] | None,
-    ) -> tuple[list[ScanRecord], dict[str, str] | None]:
+        continuation: Position | None,
+    ) -> tuple[list[ScanRecord], Position | None]:
         pointers = self.storage.table("ScansByTarget").query_entities(
             "PartitionKey eq @pk",
             parameters={"pk": target_key(target_type, target_id)},

@@ -11,6 +11,7 @@ from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
+from common.continuation import Position
 from orchestrations.state.tables import TableStore, safe_key, utcnow
 
 
@@ -95,8 +96,8 @@ class TargetStore(TableStore):
         return True
 
     def page(
-        self, target_type: str, limit: int, continuation: dict[str, str] | None
-    ) -> tuple[list[TargetRecord], dict[str, str] | None]:
+        self, target_type: str, limit: int, continuation: Position | None
+    ) -> tuple[list[TargetRecord], Position | None]:
         pages: Any = self._table.query_entities(
             "PartitionKey eq @pk", parameters={"pk": target_type}, results_per_page=limit
         ).by_page(continuation_token=continuation)
