@@ -15,7 +15,7 @@ import pytest
 from scanner.engine import ItemResult, ScanEngine, ScanError, ScanTarget
 from scanner.repository.engine import EngineOptions, RepositoryEngine
 from scanner.repository.rules import catalogue
-from tests.support.git_repos import GitRepo, clean_tree, seed_story, story
+from tests.support.git_repos import GitRepo, clean_tree, example_story, story
 
 
 class MemoryStore:
@@ -52,8 +52,8 @@ def run_scan(engine: RepositoryEngine, target: ScanTarget) -> tuple[Any, list[It
 def test_plan_run_summarize(tmp_path: Path) -> None:
     repo = GitRepo(tmp_path / "r")
     repo.write_artifacts(clean_tree())
-    repo.write("stories/US-006-001.md", seed_story())
-    repo.commit("seed")
+    repo.write("stories/US-006-001.md", example_story())
+    repo.commit("example story")
     engine = RepositoryEngine(EngineOptions(allow_local_paths=True))
     assert isinstance(engine, ScanEngine)
     plan, results, (summary, steps, store, other) = run_scan(engine, target_for(repo))
