@@ -9,13 +9,11 @@ the rules of one scan running in one worker parse the JSON once.
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from scanner.cache import ArtifactCache
 from scanner.engine import (
     ArtifactStore,
     Context,
@@ -187,41 +185,6 @@ def evaluate_all(index: ScanIndex) -> dict[str, list[Finding]]:
     return {rule.id: rule_findings(rule, graph)[0] for rule in catalogue().values()}
 
 
-class _IndexCache:
-    """The last few indexes (with their graphs) this process loaded, by reference."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.lock = threading.Lock()
-        self.entries: OrderedDict[str, TraceGraph] = OrderedDict()
-        self.loading: dict[str, threading.Lock] = {}
-
-    def get(self, ref: str, load: Callable[[], ScanIndex]) -> TraceGraph:
-        with self.lock:
-            if ref in self.entries:
-                self.entries.move_to_end(ref)
-                return self.entries[ref]
-            gate = self.loading.setdefault(ref, threading.Lock())
-        with gate:  # one loader per reference; the others wait for it
-            with self.lock:
-                if ref in self.entries:
-                    return self.entries[ref]
-            try:
-                graph = TraceGraph(load())
-                self.put(ref, graph)
-            finally:
-                with self.lock:
-                    self.loading.pop(ref, None)
-            return graph
-
-    def put(self, ref: str, graph: TraceGraph) -> None:
-        with self.lock:
-            self.entries[ref] = graph
-            self.entries.move_to_end(ref)
-            while len(self.entries) > self.size:
-                self.entries.popitem(last=False)
-
-
 class RepositoryEngine(Engine):
     """GxP traceability of a Git repository at a commit."""
 
@@ -230,7 +193,7 @@ class RepositoryEngine(Engine):
     def __init__(self, options: EngineOptions | None = None, secrets: SecretReader | None = None):
         self.options = options or EngineOptions()
         self.secrets = secrets
-        self.cache = _IndexCache(self.options.cache_size)
+        self.cache: ArtifactCache[TraceGraph] = ArtifactCache(self.options.cache_size)
         self.rules = catalogue()
 
     # -- plan: Fetch, Discover, Parse ------------------------------------------------------
@@ -270,11 +233,11 @@ class RepositoryEngine(Engine):
     # -- run: one rule ------------------------------------------------------------------------
 
     def graph(self, reference: str, store: ArtifactStore) -> TraceGraph:
-        def load() -> ScanIndex:
+        def load() -> TraceGraph:
             document = store.get_json(reference)
             if document is None:
                 raise ScanError("the scan's artifact index is gone (purged?)")
-            return ScanIndex.from_json(document)
+            return TraceGraph(ScanIndex.from_json(document))
 
         return self.cache.get(reference, load)
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
+from scanner.cache import ArtifactCache
 from scanner.engine import (
     ArtifactStore,
     Context,
@@ -69,7 +70,7 @@ class SubscriptionEngine(Engine):
         self._lock = threading.Lock()
         self._credential: Any = None
         self._osv: OsvClient | None = None
-        self._sections: OrderedDict[str, Any] = OrderedDict()
+        self._sections: ArtifactCache[Any] = ArtifactCache(_CACHE_ENTRIES)
 
     # -- shared per process -----------------------------------------------------------------
 
@@ -95,16 +96,7 @@ class SubscriptionEngine(Engine):
             return self._osv
 
     def _load(self, store: ArtifactStore, ref: str) -> Any:
-        with self._lock:
-            if ref in self._sections:
-                self._sections.move_to_end(ref)
-                return self._sections[ref]
-        value = store.get_json(ref)
-        with self._lock:
-            self._sections[ref] = value
-            while len(self._sections) > _CACHE_ENTRIES:
-                self._sections.popitem(last=False)
-        return value
+        return self._sections.get(ref, lambda: store.get_json(ref))
 
     # -- rules ------------------------------------------------------------------------------
 
