@@ -149,6 +149,17 @@ def route(blueprint: Any, served: Route) -> Callable[[F], F]:
     return decorate
 
 
+def route_with_client(blueprint: Any, served: Route) -> Callable[[F], F]:
+    """Register an async handler that also takes the Durable client (`client`)."""
+
+    def decorate(handler: F) -> F:
+        with_client = blueprint.durable_client_input(client_name="client")(api_endpoint()(handler))
+        registered: F = route(blueprint, served)(with_client)
+        return registered
+
+    return decorate
+
+
 def serve(
     blueprint: Any, served: Route, handler: Callable[[func.HttpRequest], func.HttpResponse]
 ) -> None:

@@ -18,6 +18,7 @@ from orchestrations.api.http import (
     parse,
     query_int,
     route,
+    route_with_client,
     serve,
 )
 from orchestrations.api.models import (
@@ -79,9 +80,7 @@ def accepted_response(body: ScanAccepted) -> func.HttpResponse:
 # -- starting scans -------------------------------------------------------------------------------
 
 
-@route(bp, routes.START_SCAN)
-@bp.durable_client_input(client_name="client")
-@api_endpoint()
+@route_with_client(bp, routes.START_SCAN)
 async def start_any_scan(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
@@ -103,9 +102,7 @@ async def start_any_scan(
     return accepted_response(accepted(req, record))
 
 
-@route(bp, routes.START_REPOSITORY_SCAN)
-@bp.durable_client_input(client_name="client")
-@api_endpoint()
+@route_with_client(bp, routes.START_REPOSITORY_SCAN)
 async def start_repository_scan(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
@@ -120,9 +117,7 @@ async def start_repository_scan(
     return accepted_response(accepted(req, record))
 
 
-@route(bp, routes.START_SUBSCRIPTION_SCANS)
-@bp.durable_client_input(client_name="client")
-@api_endpoint()
+@route_with_client(bp, routes.START_SUBSCRIPTION_SCANS)
 async def start_subscription_scans(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
@@ -224,9 +219,7 @@ for _served, _handler in (
     serve(bp, _served, _handler)
 
 
-@route(bp, routes.CANCEL_SCAN)
-@bp.durable_client_input(client_name="client")
-@api_endpoint()
+@route_with_client(bp, routes.CANCEL_SCAN)
 async def cancel(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """POST /api/v1/scans/{scanId}/cancel: stop it, keep what it found, free the target."""
     scan_id = req.route_params.get("scanId", "")

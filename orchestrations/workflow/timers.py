@@ -66,7 +66,7 @@ async def start_due_scans(timer: func.TimerRequest, client: df.DurableOrchestrat
             continue
         except Exception:
             log.exception(
-                "target=%s:%s: scheduled scan failed to start", target.target_type, target.target_id
+                "scheduled scan of %s %s failed to start", target.target_type, target.target_id
             )
             continue
         scan_logger(log, record.scan_id, target.target_id).info(

@@ -54,9 +54,9 @@ class HostUpdate(ApiModel):
 
 
 class HostKind(TargetKind):
-    name, plural, info = "host", "hosts", ENGINE_INFO
-    trigger_model, registration_model, update_model = HostScanRequest, HostIn, HostUpdate
-    target_model = HostTarget
+    name, plural, info, target_model = "host", "hosts", ENGINE_INFO, HostTarget
+    trigger_model = HostScanRequest
+    registration_model, update_model = HostIn, HostUpdate
 
     def target_id(self, request: Any) -> str:
         return host_id(request.hostname, request.port)

@@ -53,13 +53,9 @@ class RepositoryUpdate(ApiModel):
 
 
 class RepositoryKind(TargetKind):
-    name, plural, info = "repository", "repositories", ENGINE_INFO
-    trigger_model, registration_model, update_model = (
-        RepositoryScanRequest,
-        RepositoryIn,
-        RepositoryUpdate,
-    )
-    target_model = RepositoryTarget
+    name, plural, info, target_model = "repository", "repositories", ENGINE_INFO, RepositoryTarget
+    trigger_model = RepositoryScanRequest
+    registration_model, update_model = RepositoryIn, RepositoryUpdate
 
     def target_id(self, request: Any) -> str:
         return str(request.repository_id)

@@ -52,12 +52,8 @@ class SubscriptionUpdate(ApiModel):
 
 class SubscriptionKind(TargetKind):
     name, plural, info = "subscription", "subscriptions", ENGINE_INFO
-    trigger_model, registration_model, update_model = (
-        SubscriptionScanRequest,
-        SubscriptionIn,
-        SubscriptionUpdate,
-    )
-    target_model = SubscriptionTarget
+    trigger_model, target_model = SubscriptionScanRequest, SubscriptionTarget
+    registration_model, update_model = SubscriptionIn, SubscriptionUpdate
 
     def target_id(self, request: Any) -> str:
         return str(request.subscription_id).lower()

@@ -120,11 +120,9 @@ class SyntheticEngine(Engine):
 
 class SyntheticKind(TargetKind):
     name, plural, info = "synthetic", "synthetics", ENGINE_INFO
-    trigger_model, registration_model, update_model = (
-        SyntheticScanRequest,
-        SyntheticIn,
-        SyntheticUpdate,
-    )
+    trigger_model = SyntheticScanRequest
+    registration_model = SyntheticIn
+    update_model = SyntheticUpdate
 
     def target_id(self, request: Any) -> str:
         return str(request.name)
