@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic.alias_generators import to_camel
 
 from common import cron
@@ -55,3 +55,11 @@ def validate_rule_ids(value: list[str] | None) -> list[str] | None:
             if not re.match(RULE_ID_PATTERN, rule):
                 raise ValueError(f"rule id {rule[:64]!r} is not valid")
     return value
+
+
+class Schedulable(ApiModel):
+    """A target's registration or update: kind-specific fields and an optional cron schedule."""
+
+    schedule: str | None = None
+
+    _schedule = field_validator("schedule")(validate_schedule)

@@ -9,8 +9,8 @@ from pydantic import AliasChoices, Field, field_validator
 from orchestrations.core.models import (
     USERNAME_PATTERN,
     ApiModel,
+    Schedulable,
     validate_hostname,
-    validate_schedule,
 )
 from orchestrations.core.settings import AppSettings
 from orchestrations.scans.kinds.base import TargetKind
@@ -32,25 +32,20 @@ class HostScanRequest(ApiModel):
     _hostname = field_validator("hostname")(validate_hostname)
 
 
-class HostIn(ApiModel):
+class HostIn(Schedulable):
     hostname: str = Field(min_length=1, max_length=253)
     port: int = Field(22, ge=1, le=65535)
     username: str | None = Field(None, pattern=USERNAME_PATTERN)
     scan_type: Literal["quick", "full"] = Field("quick", validation_alias=_SCAN_TYPE_ALIASES)
     name: str | None = Field(None, min_length=1, max_length=200)
-    schedule: str | None = None
 
     _hostname = field_validator("hostname")(validate_hostname)
-    _schedule = field_validator("schedule")(validate_schedule)
 
 
-class HostUpdate(ApiModel):
+class HostUpdate(Schedulable):
     username: str | None = Field(None, pattern=USERNAME_PATTERN)
     scan_type: Literal["quick", "full"] | None = Field(None, validation_alias=_SCAN_TYPE_ALIASES)
     name: str | None = Field(None, min_length=1, max_length=200)
-    schedule: str | None = None
-
-    _schedule = field_validator("schedule")(validate_schedule)
 
 
 class HostKind(TargetKind):

@@ -5,9 +5,14 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from orchestrations.core.models import COMMIT_PATTERN, ID_PATTERN, ApiModel, validate_schedule
+from orchestrations.core.models import (
+    COMMIT_PATTERN,
+    ID_PATTERN,
+    ApiModel,
+    Schedulable,
+)
 from orchestrations.core.settings import AppSettings
 from orchestrations.scans.kinds.base import (
     InvalidTargetError,
@@ -31,25 +36,19 @@ class RepositoryScanRequest(ApiModel):
     commit_sha: str | None = Field(None, pattern=COMMIT_PATTERN)
 
 
-class RepositoryIn(ApiModel):
+class RepositoryIn(Schedulable):
     id: str | None = Field(None, pattern=ID_PATTERN)
     name: str = Field(min_length=1, max_length=200)
     url: str = Field(min_length=1, max_length=2048)
     default_branch: str = Field("main", min_length=1, max_length=255, pattern=_BRANCH_PATTERN)
     credentials_ref: str | None = Field(None, max_length=256, pattern=_REF_PATTERN)
-    schedule: str | None = None
-
-    _schedule = field_validator("schedule")(validate_schedule)
 
 
-class RepositoryUpdate(ApiModel):
+class RepositoryUpdate(Schedulable):
     name: str | None = Field(None, min_length=1, max_length=200)
     url: str | None = Field(None, min_length=1, max_length=2048)
     default_branch: str | None = Field(None, min_length=1, max_length=255, pattern=_BRANCH_PATTERN)
     credentials_ref: str | None = Field(None, max_length=256, pattern=_REF_PATTERN)
-    schedule: str | None = None
-
-    _schedule = field_validator("schedule")(validate_schedule)
 
 
 class RepositoryKind(TargetKind):

@@ -9,8 +9,8 @@ from pydantic import Field, field_validator
 from orchestrations.core.models import (
     GUID_PATTERN,
     ApiModel,
+    Schedulable,
     validate_rule_ids,
-    validate_schedule,
 )
 from orchestrations.core.settings import AppSettings
 from orchestrations.scans.kinds.base import TargetKind
@@ -32,22 +32,17 @@ class SubscriptionScanRequest(ApiModel):
     _rules = field_validator("rules")(validate_rule_ids)
 
 
-class SubscriptionIn(ApiModel):
+class SubscriptionIn(Schedulable):
     subscription_id: str = Field(pattern=GUID_PATTERN)
     name: str | None = Field(None, min_length=1, max_length=200)
     rules: list[str] | None = Field(None, max_length=500)
-    schedule: str | None = None
 
-    _schedule = field_validator("schedule")(validate_schedule)
     _subscription = field_validator("subscription_id")(_lower)
 
 
-class SubscriptionUpdate(ApiModel):
+class SubscriptionUpdate(Schedulable):
     name: str | None = Field(None, min_length=1, max_length=200)
     rules: list[str] | None = Field(None, max_length=500)
-    schedule: str | None = None
-
-    _schedule = field_validator("schedule")(validate_schedule)
 
 
 class SubscriptionKind(TargetKind):

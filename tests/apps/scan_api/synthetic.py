@@ -8,9 +8,9 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from orchestrations.core.models import ApiModel, validate_schedule
+from orchestrations.core.models import ApiModel, Schedulable
 from orchestrations.core.settings import AppSettings
 from orchestrations.scans.kinds import TargetKind
 from orchestrations.state.targets import TargetRecord
@@ -41,21 +41,15 @@ class SyntheticScanRequest(ApiModel):
     soft_fail_items: list[int] = Field(default_factory=list, max_length=200)
 
 
-class SyntheticIn(ApiModel):
+class SyntheticIn(Schedulable):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
     items: int = Field(2, ge=0, le=200)
     item_delay_ms: int = Field(50, ge=0, le=20_000)
-    schedule: str | None = None
-
-    _schedule = field_validator("schedule")(validate_schedule)
 
 
-class SyntheticUpdate(ApiModel):
+class SyntheticUpdate(Schedulable):
     items: int | None = Field(None, ge=0, le=200)
     item_delay_ms: int | None = Field(None, ge=0, le=20_000)
-    schedule: str | None = None
-
-    _schedule = field_validator("schedule")(validate_schedule)
 
 
 ENGINE_INFO = EngineInfo("synthetic", "Run", "itemsCompleted", "totalItems")
