@@ -73,7 +73,11 @@ async def start(
         raise ApiError(503, "scan_not_started", str(exc)) from exc
 
 
-def accepted_response(body: ScanAccepted) -> func.HttpResponse:
+async def started(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient, kind: TargetKind, request: object
+) -> func.HttpResponse:
+    """Start one scan: 202 with where to poll it."""
+    body = accepted(req, await start(client, kind, request))
     return json_response(body, 202, {"Location": body.status_url})
 
 
@@ -98,8 +102,7 @@ async def start_any_scan(
         )
     fields = {k: v for k, v in body.items() if k not in ("targetType", "target_type")}
     request = parse(kind.trigger_model, {**fields, "targetType": kind.name})
-    record = await start(client, kind, request)
-    return accepted_response(accepted(req, record))
+    return await started(req, client, kind, request)
 
 
 @route_with_client(bp, routes.START_REPOSITORY_SCAN)
@@ -109,12 +112,8 @@ async def start_repository_scan(
     """POST /api/v1/repositories/{id}/scan with an optional commitSha."""
     trigger = parse(RepositoryScanTrigger, json_body(req, required=False))
     repository_id = req.route_params.get("repositoryId", "")
-    request = parse(
-        RepositoryScanRequest,
-        {"repositoryId": repository_id, "commitSha": trigger.commit_sha},
-    )
-    record = await start(client, KINDS["repository"], request)
-    return accepted_response(accepted(req, record))
+    request = {"repositoryId": repository_id, "commitSha": trigger.commit_sha}
+    return await started(req, client, KINDS["repository"], parse(RepositoryScanRequest, request))
 
 
 @route_with_client(bp, routes.START_SUBSCRIPTION_SCANS)
