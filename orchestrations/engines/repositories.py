@@ -14,7 +14,8 @@ from orchestrations.core.settings import AppSettings
 from orchestrations.engines.secrets import SecretReader
 from orchestrations.engines.wiring import load_settings
 from scanner.engine import ScanEngine
-from scanner.repository import EngineOptions, Limits, RepositoryEngine
+from scanner.repository.engine import EngineOptions, RepositoryEngine
+from scanner.repository.git_source import Limits
 
 
 class RepositorySettings(BaseSettings):

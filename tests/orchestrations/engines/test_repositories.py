@@ -8,7 +8,7 @@ from orchestrations.core.settings import AppSettings
 from orchestrations.engines.repositories import RepositorySettings, create_engine
 from orchestrations.engines.secrets import SecretReader
 from scanner.engine import ScanError
-from scanner.repository import RepositoryEngine
+from scanner.repository.engine import RepositoryEngine
 
 
 def test_wiring_reads_settings_and_credentials_lazily(monkeypatch: pytest.MonkeyPatch) -> None:
