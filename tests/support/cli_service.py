@@ -92,7 +92,7 @@ class Service:
 
 
 def gxp_repository(path: Path) -> GitRepo:
-    """A GxP documentation repository: a clean trace, then the example story (which breaks rules)."""
+    """A GxP documentation repository: a clean trace, then the example story (breaking rules)."""
     repo = GitRepo(path)
     repo.write_artifacts(clean_tree())
     repo.commit("clean traceability")
