@@ -68,7 +68,7 @@ def report_json(scan: dict[str, Any], items: list[ItemResult]) -> str:
     return json.dumps(document, indent=2)
 
 
-def _sarif_location(finding: Finding) -> list[dict[str, Any]]:
+def sarif_locations(finding: Finding) -> list[dict[str, Any]]:
     where = finding.location
     path = where.get("file") or where.get("path")
     if path:
@@ -93,14 +93,16 @@ def sarif_rule(finding: Finding) -> dict[str, Any]:
     }
 
 
-def sarif_result(finding: Finding) -> dict[str, Any]:
-    """One SARIF result; `fingerprints` carries the finding's stable identity."""
+def sarif_result(finding: Finding, locations: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    """One SARIF result for a finding; `fingerprints` carries its stable identity (`extra`:
+    properties, rule index, baseline state)."""
     return {
         "ruleId": finding.rule_id,
-        "level": _SARIF_LEVEL[finding.severity],
+        "level": sarif_level(finding.severity),
         "message": {"text": finding.message},
-        "locations": _sarif_location(finding),
+        "locations": locations,
         "fingerprints": {SARIF_KEY: finding.fingerprint},
+        **extra,
     }
 
 
@@ -109,8 +111,13 @@ def run_guid(scan_id: Any) -> str:
     return str(uuid.uuid5(_RUN_NAMESPACE, str(scan_id)))
 
 
-def sarif_log(run: dict[str, Any]) -> str:
-    return json.dumps({"$schema": _SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}, indent=2)
+def sarif_log(run: dict[str, Any], indent: int = 2) -> str:
+    """A SARIF 2.1.0 log of one run."""
+    return json.dumps({"$schema": _SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}, indent=indent)
+
+
+def sarif_level(severity: str) -> str:
+    return _SARIF_LEVEL.get(severity, "note")
 
 
 def report_sarif(
@@ -124,7 +131,7 @@ def report_sarif(
         {
             "tool": {"driver": {"name": tool, "rules": list(rules.values())}},
             "automationDetails": {"guid": run_guid(scan.get("scanId"))},
-            "results": [sarif_result(finding) for finding in findings],
+            "results": [sarif_result(f, sarif_locations(f)) for f in findings],
             "properties": {"scanId": scan.get("scanId"), "targetId": scan.get("targetId")},
         }
     )

@@ -16,7 +16,15 @@ from typing import Any
 from scanner.comparison.document import change_rows
 from scanner.comparison.findings import STATES
 from scanner.engine import Finding
-from scanner.reports import CONTENT_TYPES, FORMATS, run_guid, sarif_log, sarif_result, sarif_rule
+from scanner.reports import (
+    CONTENT_TYPES,
+    FORMATS,
+    run_guid,
+    sarif_locations,
+    sarif_log,
+    sarif_result,
+    sarif_rule,
+)
 
 BASELINE_STATE = {"new": "new", "unchanged": "unchanged", "resolved": "absent"}
 _SUBJECT_KEYS = ("artifactId", "resourceId", "file", "path", "subject", "package", "mount")
@@ -46,7 +54,9 @@ def report_sarif(document: dict[str, Any]) -> str:
         for entry in document["findings"][state]:
             finding = _finding(entry)
             rules.setdefault(finding.rule_id, sarif_rule(finding))
-            results.append({**sarif_result(finding), "baselineState": BASELINE_STATE[state]})
+            results.append(
+                sarif_result(finding, sarif_locations(finding), baselineState=BASELINE_STATE[state])
+            )
     baseline = document.get("baseline")
     run: dict[str, Any] = {
         "tool": {"driver": {"name": "scan-orchestrator", "rules": list(rules.values())}},
