@@ -9,7 +9,7 @@ from typing import Any
 
 from scanctl.findings import COUNTS
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the `queued` status and `queuePosition`
 # A target's common fields: ours <- the API's; everything else is the kind's own settings.
 _TARGET_FIELDS = {
     "kind": "targetType",
@@ -51,6 +51,7 @@ def scan_document(scan: dict[str, Any], base_url: str) -> dict[str, Any]:
         "targetType": scan.get("targetType"),
         "targetId": scan.get("targetId"),
         "status": scan.get("status"),
+        "queuePosition": scan.get("queuePosition"),
         "progress": scan.get("progress", 0),
         "phase": scan.get("currentPhase"),
         "step": scan.get("currentStep"),

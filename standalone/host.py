@@ -1,7 +1,8 @@
 """The standalone host: runs `function_app.py` unchanged on one machine, without Azure.
 
 Start-up order: settings -> host.json -> storage (embedded Azurite when none is configured)
--> import the app -> Durable engine (resumes unfinished orchestrations) -> HTTP -> timers.
+-> import the app -> the HTTP port (bound, not yet served: the Durable client binding names it)
+-> Durable engine (resumes unfinished orchestrations) -> HTTP -> timers.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +23,7 @@ from azure.data.tables.aio import TableClient
 from standalone.app_loader import AppIndex, load_app
 from standalone.azurite import Azurite
 from standalone.dashboard_files import DashboardFiles
-from standalone.durable.client import DurableClient
+from standalone.durable.client import Command, DurableClient
 from standalone.durable.engine_process import EngineOptions, EngineProcess
 from standalone.durable.store import DurableStore
 from standalone.durable.webhooks import DurableHttpApi
@@ -68,6 +70,18 @@ async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
         return json_error(exc.status, code, exc.reason)
 
 
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to the host's address (port 0: any free port); it accepts
+    connections once the HTTP site serves it."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(address)
+    return sock
+
+
 class StandaloneHost:
     """Owns every running part; `start()` then `stop()`."""
 
@@ -101,6 +115,10 @@ class StandaloneHost:
             self.keys.system_key,
         )
 
+    def _tell_engine(self, command: Command) -> None:
+        if self.engine is not None:
+            self.engine.send(command)
+
     async def _storage(self, config: HostConfig, data_dir: Path) -> str:
         configured = os.environ.get(config.storage_setting, "").strip()
         if configured:
@@ -131,6 +149,15 @@ class StandaloneHost:
         self.executor = ThreadPoolExecutor(max(1, threads), thread_name_prefix="function")
         # asyncio.to_thread in async functions uses the worker's thread pool, as in Azure.
         asyncio.get_running_loop().set_default_executor(self.executor)
+        # The port first: activities that start orchestrations get a Durable client binding
+        # that names it (the engine starts before HTTP is served: it resumes work first).
+        sock = listening_socket(options.host, options.port)
+        self.port = int(sock.getsockname()[1])
+        self.store = DurableStore(connection, config.hub_name)
+        client = DurableClient(
+            self.store, set(index.orchestrators), self._tell_engine, config.refuse_running_instances
+        )
+        self._api = DurableHttpApi(client, config.hub_name, self.keys.system_key)
         # The engine (episodes, activity workers) runs in its own process; this one serves
         # HTTP and answers client calls from storage, telling the engine what it stored.
         self.engine = EngineProcess(
@@ -143,17 +170,13 @@ class StandaloneHost:
                 worker_processes=int(os.environ.get("FUNCTIONS_WORKER_PROCESS_COUNT") or 1),
                 refuse_running_instances=config.refuse_running_instances,
                 log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()),
+                client_binding=self.client_binding(),
             )
         )
         self.engine.start()  # from the main thread: the engine dies with it
-        self.store = DurableStore(connection, config.hub_name)
         await self.store.open()
-        client = DurableClient(
-            self.store, set(index.orchestrators), self.engine.send, config.refuse_running_instances
-        )
 
         app = web.Application(client_max_size=16 * 1024 * 1024, middlewares=[json_errors])
-        self._api = DurableHttpApi(client, config.hub_name, self.keys.system_key)
         self._api.add_routes(app)
         triggers = HttpTriggers(
             index.http,
@@ -180,11 +203,7 @@ class StandaloneHost:
             max_field_size=65536,
         )
         await self.runner.setup()
-        site = web.TCPSite(self.runner, options.host, options.port, reuse_address=True)
-        await site.start()
-        server = getattr(site, "_server", None)
-        if server is not None and server.sockets:
-            self.port = int(server.sockets[0].getsockname()[1])
+        await web.SockSite(self.runner, sock).start()
         for line in triggers.describe():
             log.info("http function: %s", line)
         log.info(

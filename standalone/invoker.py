@@ -42,12 +42,21 @@ async def invoke(
 
 
 def run_activity(
-    entry: FunctionEntry, input_json: str | None, loop: asyncio.AbstractEventLoop
+    entry: FunctionEntry,
+    input_json: str | None,
+    loop: asyncio.AbstractEventLoop,
+    client_binding: str = "",
 ) -> str:
-    """Invoke an activity as the Python worker does: decode input, call, encode the result."""
+    """Invoke an activity as the Python worker does: decode input, call, encode the result.
+    An activity may take a Durable client too (to start other orchestrations)."""
     datum = func.meta.Datum(type="json", value=input_json if input_json is not None else "null")
     value = ActivityTriggerConverter.decode(datum, trigger_metadata=None)
     kwargs: dict[str, Any] = {entry.binding_name(ACTIVITY_TRIGGER) or "input": value}
+    for binding in entry.bindings:
+        if binding.get("type") == DURABLE_CLIENT:
+            if not client_binding:
+                raise RuntimeError(f"activity {entry.name} takes a Durable client; none is set")
+            kwargs[binding["name"]] = client_binding
     if entry.takes_context:
         kwargs["context"] = InvocationContext(entry.name, "")
     if entry.is_async:

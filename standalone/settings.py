@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 LOCAL_SETTINGS = "local.settings.json"
 SAMPLE_SETTINGS = "local.settings.sample.json"
 STORAGE_SETTING = "AzureWebJobsStorage"
+# Where the app's files (host.json, function_app.py) are; the Functions host sets it in Azure.
+SCRIPT_ROOT_SETTING = "AzureWebJobsScriptRoot"
 
 # Azurite's documented development account. It is public (printed in Azurite's README), not a
 # secret, and only ever used against a loopback emulator.
@@ -55,6 +57,7 @@ def apply_settings(app_dir: Path) -> Path | None:
     values, source = read_settings_file(app_dir)
     for key, value in values.items():
         os.environ.setdefault(key, value)
+    os.environ.setdefault(SCRIPT_ROOT_SETTING, str(app_dir))
     if source is not None:
         log.info("settings loaded from %s (environment variables take precedence)", source.name)
     return source

@@ -71,7 +71,9 @@ def die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def _worker_main(app_dir: str, conn: Connection, threads: int, log_level: str) -> None:
+def _worker_main(
+    app_dir: str, conn: Connection, threads: int, log_level: str, client_binding: str
+) -> None:
     """Entry point of a worker process (spawned: a fresh interpreter)."""
     die_with_parent()
     with contextlib.suppress(OSError):
@@ -98,7 +100,8 @@ def _worker_main(app_dir: str, conn: Connection, threads: int, log_level: str) -
     def run(task_id: int, name: str, input_json: str | None) -> None:
         try:
             entry = index.activities[name]
-            reply: tuple[Any, ...] = (task_id, True, run_activity(entry, input_json, loop))
+            result = run_activity(entry, input_json, loop, client_binding)
+            reply: tuple[Any, ...] = (task_id, True, result)
         except Exception as exc:
             logging.getLogger("standalone.activity").warning(
                 "activity %s failed: %s", name, "".join(traceback.format_exception(exc)).strip()
@@ -127,8 +130,11 @@ class _Worker:
 class ActivityWorkers:
     """A pool of worker processes that run the app's activities."""
 
-    def __init__(self, app_dir: Path, processes: int, threads_per_process: int) -> None:
+    def __init__(
+        self, app_dir: Path, processes: int, threads_per_process: int, client_binding: str = ""
+    ) -> None:
         self.app_dir = app_dir
+        self.client_binding = client_binding
         self.processes = max(1, processes)
         self.threads = max(1, threads_per_process)
         self._context = multiprocessing.get_context("spawn")
@@ -163,7 +169,7 @@ class ActivityWorkers:
         parent, child = self._context.Pipe(duplex=True)
         process = self._context.Process(
             target=_worker_main,
-            args=(str(self.app_dir), child, self.threads, level),
+            args=(str(self.app_dir), child, self.threads, level, self.client_binding),
             name="activity-worker",
             daemon=True,
         )

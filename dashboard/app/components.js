@@ -1,10 +1,12 @@
 // Pieces every page uses. Scanned text is always passed as a child (Preact inserts text
 // nodes), never as markup.
 import { html } from "./html.js";
-import { ago, dateTime } from "./format.js";
+import { ago, dateTime, inLine } from "./format.js";
 
-export function StatusBadge({ status }) {
-  return html`<span class=${"badge status-" + status}>${status || "unknown"}</span>`;
+// A queued scan's badge names its place: "queued · 3rd in line".
+export function StatusBadge({ status, position }) {
+  const place = status === "queued" && position ? " · " + inLine(position) : "";
+  return html`<span class=${"badge status-" + status}>${status || "unknown"}${place}</span>`;
 }
 
 export function SeverityBadge({ severity }) {

@@ -1,8 +1,8 @@
 // Small pure helpers: dates, durations, sizes, severities, statuses.
 
 export const SEVERITIES = ["critical", "high", "medium", "low", "info"];
-export const STATUSES = ["pending", "running", "completed", "failed", "cancelled"];
-export const ACTIVE = new Set(["pending", "running"]);
+export const STATUSES = ["queued", "pending", "running", "completed", "failed", "cancelled"];
+export const ACTIVE = new Set(["queued", "pending", "running"]);
 export const KINDS = [
   { name: "repository", plural: "repositories", title: "Repositories" },
   { name: "host", plural: "hosts", title: "Hosts" },
@@ -15,6 +15,13 @@ export function kindByPlural(plural) {
 
 export function isActive(scan) {
   return Boolean(scan) && ACTIVE.has(scan.status);
+}
+
+// "queued, 3rd in line": a queued scan's place among the waiting scans of its kind.
+export function inLine(position) {
+  const tens = position % 100;
+  const suffix = tens >= 11 && tens <= 13 ? "th" : ["th", "st", "nd", "rd"][position % 10] || "th";
+  return `${position}${suffix} in line`;
 }
 
 export function dateTime(iso) {

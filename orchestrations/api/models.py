@@ -42,8 +42,10 @@ class SubscriptionTrigger(ApiModel):
 
 
 class ScanAccepted(ApiModel):
+    """A started scan: `pending` (it runs now) or `queued` (it waits for its turn)."""
+
     scan_id: str
-    status: str
+    status: Literal["queued", "pending"]
     target_type: str
     target_id: str
     status_url: str
@@ -69,7 +71,8 @@ class ItemSummary(ApiModel):
 
 class ScanStatus(ApiModel):
     """One scan. Engine counters (e.g. rulesCompleted, totalRules, artifactsFound) appear
-    both in `counters` and as top-level fields."""
+    both in `counters` and as top-level fields. A `queued` scan waits for its turn:
+    `queuePosition` 1 starts next among its kind's scans."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
 
@@ -77,7 +80,8 @@ class ScanStatus(ApiModel):
     scan_id: str
     target_type: str
     target_id: str
-    status: Literal["pending", "running", "completed", "failed", "cancelled"]
+    status: Literal["queued", "pending", "running", "completed", "failed", "cancelled"]
+    queue_position: int | None = Field(None, ge=1)
     progress: int = Field(ge=0, le=100)
     current_phase: str
     current_step: str | None = None

@@ -46,16 +46,34 @@ OPENAPI = Route("openapi.json", (Operation("GET", "getOpenApiDocument", "This do
 
 START_SCAN = Route(
     "v1/scans",
-    (Operation("POST", "startScan", "Start a scan of a host, repository or subscription"),),
+    (
+        Operation(
+            "POST",
+            "startScan",
+            "Start a scan of a host, repository or subscription (queued when its kind is busy)",
+        ),
+    ),
 )
 LIST_SCANS = Route("v1/scans", (Operation("GET", "listScans", "Scans, newest first"),))
 GET_SCAN = Route(
     "v1/scans/{scanId}",
-    (Operation("GET", "getScan", "Status, progress, phase, counters; results when done"),),
+    (
+        Operation(
+            "GET",
+            "getScan",
+            "Status (a queued scan with its place), progress, phase, counters; results when done",
+        ),
+    ),
 )
 CANCEL_SCAN = Route(
     "v1/scans/{scanId}/cancel",
-    (Operation("POST", "cancelScan", "Cancel an active scan (partial results are kept)"),),
+    (
+        Operation(
+            "POST",
+            "cancelScan",
+            "Cancel an active or queued scan (partial results are kept)",
+        ),
+    ),
 )
 SCAN_REPORT = Route(
     "v1/scans/{scanId}/report", (Operation("GET", "getScanReport", "Findings report"),)

@@ -28,7 +28,7 @@ from orchestrations.api.models import (
     ScanList,
     SubscriptionTrigger,
 )
-from orchestrations.api.views import accepted, existing_scan, scan_status
+from orchestrations.api.views import accepted, existing_scan, scan_views
 from orchestrations.core.lifecycle import STATUSES
 from orchestrations.core.settings import get_settings
 from orchestrations.scans.kinds import (
@@ -168,7 +168,7 @@ def get_scan(req: func.HttpRequest) -> func.HttpResponse:
     if not include <= {"", "items"}:
         raise ApiError(400, "invalid_parameter", "include may only name: items")
     # Per-item results cost one more storage query: only when asked for.
-    return json_response(scan_status(record, stores.scans, with_items="items" in include))
+    return json_response(scan_views([record], stores, with_items="items" in include)[0])
 
 
 def list_scans(req: func.HttpRequest) -> func.HttpResponse:
@@ -194,7 +194,7 @@ def list_scans(req: func.HttpRequest) -> func.HttpResponse:
     else:
         records, next_token = stores.scans.page(target_type, target_id, status, limit, token)
     page = ScanList(
-        items=[scan_status(r, stores.scans, with_items=False) for r in records],
+        items=scan_views(records, stores, with_items=False),
         continuation_token=encode_token(next_token),
     )
     return json_response(page)
@@ -222,7 +222,7 @@ async def cancel(req: func.HttpRequest, client: df.DurableOrchestrationClient) -
     except ScanFinishedError as exc:
         raise ApiError(409, "scan_finished", str(exc)) from exc
     stores = Stores.of(settings)
-    view = await asyncio.to_thread(scan_status, record, stores.scans, False)
+    view = (await asyncio.to_thread(scan_views, [record], stores, False))[0]
     return json_response(view)
 
 
@@ -233,9 +233,7 @@ def scan_report(req: func.HttpRequest) -> func.HttpResponse:
     fmt = (req.params.get("format") or "json").lower()
     stores = Stores.of(get_settings())
     record = existing_scan(req, stores)
-    view = scan_status(record, stores.scans, with_items=False).model_dump(
-        mode="json", by_alias=True
-    )
+    view = scan_views([record], stores, with_items=False)[0].model_dump(mode="json", by_alias=True)
     if fmt not in FORMATS:
         raise ApiError(400, "invalid_parameter", f"format must be one of {', '.join(FORMATS)}")
     content_type, body = report(record, stores.scans, fmt, view)

@@ -9,6 +9,7 @@ from pydantic.alias_generators import to_camel
 from orchestrations.api.http import ApiError, base_url
 from orchestrations.api.models import ItemSummary, ScanAccepted, ScanStatus, TargetOut
 from orchestrations.core import lifecycle
+from orchestrations.scans.admission import positions
 from orchestrations.state.scans import ScanRecord, ScanStore
 from orchestrations.state.stores import Stores
 from orchestrations.state.targets import TargetRecord
@@ -48,8 +49,20 @@ def existing_scan(req: Any, stores: Stores) -> ScanRecord:
     return record
 
 
-def scan_status(record: ScanRecord, scans: ScanStore, with_items: bool) -> ScanStatus:
-    """The API view of a scan; progress while items run comes from the item rows."""
+def scan_views(records: list[ScanRecord], stores: Stores, with_items: bool) -> list[ScanStatus]:
+    """The API views of scans, queued ones with their place in the queue."""
+    places = positions(stores, records)
+    return [scan_status(r, stores.scans, with_items, places.get(r.scan_id)) for r in records]
+
+
+def scan_status(
+    record: ScanRecord, scans: ScanStore, with_items: bool, queue_position: int | None = None
+) -> ScanStatus:
+    """The API view of a scan; progress while items run comes from the item rows. A queued
+    scan without a `queue_position` has had its turn: its orchestration is starting."""
+    status = record.status
+    if status == lifecycle.QUEUED and queue_position is None:
+        status = lifecycle.PENDING
     counters = dict(record.counters)
     progress = record.progress
     if (
@@ -82,8 +95,10 @@ def scan_status(record: ScanRecord, scans: ScanStore, with_items: bool) -> ScanS
         ]
     results = record.results if isinstance(record.results, dict) else None
     shown = {name: getattr(record, name) for name in _SCAN_FIELDS}
+    shown["status"] = status
     return ScanStatus(
         id=record.scan_id,
+        queue_position=queue_position if status == lifecycle.QUEUED else None,
         progress=min(progress, lifecycle.DONE_PROGRESS),
         current_phase=record.phase,
         current_step=record.step,

@@ -1,5 +1,9 @@
 """A scan's lifecycle, defined once: statuses, phases and progress.
 
+Statuses: `queued` (waiting for its turn: as many scans of a kind run at once as its limit
+allows, the others wait in trigger order), `pending` (its turn has come; the orchestration is
+starting), `running`, then one of `completed`, `failed`, `cancelled`.
+
 Progress: planning 5, items running 10..90 (from the item rows), summarizing 95, done 100. The
 orchestrator shows it in its custom status (Azure Portal); the activities write it to the scan
 record; the API recomputes it from the item rows while items run. All three use `progress()`.
@@ -7,13 +11,13 @@ record; the API recomputes it from the item rows while items run. All three use 
 
 from __future__ import annotations
 
-STATUSES = ("pending", "running", "completed", "failed", "cancelled")
-PENDING, RUNNING, COMPLETED, FAILED, CANCELLED = STATUSES
-ACTIVE = frozenset({PENDING, RUNNING})
+STATUSES = ("queued", "pending", "running", "completed", "failed", "cancelled")
+QUEUED, PENDING, RUNNING, COMPLETED, FAILED, CANCELLED = STATUSES
+ACTIVE = frozenset({QUEUED, PENDING, RUNNING})
 TERMINAL = frozenset({COMPLETED, FAILED, CANCELLED})
 
 # Phases every scan goes through; while items run, the phase is the engine's own (run_phase).
-QUEUED = "Queued"
+QUEUED_PHASE = "Queued"  # queued or pending: not planning yet
 PLAN = "Plan"
 SUMMARIZE = "Summarize"
 DONE = "Done"

@@ -9,6 +9,20 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,19}$")
+_LIMIT = re.compile(r"^(?:([a-z][a-z0-9_-]{0,31})=)?([0-9]{1,4})$")
+
+
+def parse_limits(value: str) -> dict[str, int]:
+    """`8` -> {"*": 8}; `host=32, repository=2` -> {"host": 32, "repository": 2}."""
+    limits: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        match = _LIMIT.match(part)
+        if match is None or int(match.group(2)) < 1:
+            raise ValueError(
+                f"SCAN_MAX_RUNNING: {part!r} is neither a number nor kind=number (at least 1)"
+            )
+        limits[match.group(1) or "*"] = int(match.group(2))
+    return limits
 
 
 class AppSettings(BaseSettings):
@@ -40,6 +54,16 @@ class AppSettings(BaseSettings):
     repo_allow_local_paths: bool = False
     # A lease whose scan has no orchestration yet is honoured this long before takeover.
     scan_lease_grace_seconds: int = Field(30, ge=1, le=3600)
+    # Scans of one kind that run at once; the others wait their turn. `8` for every kind, or
+    # per kind: `host=32,repository=2` (kinds not named keep the default sized from the
+    # machine and host.json).
+    scan_max_running: str = ""
+
+    @field_validator("scan_max_running")
+    @classmethod
+    def _valid_limits(cls, value: str) -> str:
+        parse_limits(value)
+        return value
 
     @field_validator("scan_storage_prefix")
     @classmethod
@@ -47,6 +71,11 @@ class AppSettings(BaseSettings):
         if not _PREFIX.match(value):
             raise ValueError("SCAN_STORAGE_PREFIX: 1-20 letters and digits, starting with a letter")
         return value
+
+    @property
+    def running_limits(self) -> dict[str, int]:
+        """SCAN_MAX_RUNNING by kind; the key `*` holds a limit for every kind."""
+        return parse_limits(self.scan_max_running)
 
     @property
     def api_keys(self) -> list[str]:

@@ -1,4 +1,4 @@
-"""Starting and cancelling scans: the lease, the scan record and the orchestration, in order.
+"""Starting and cancelling scans: the lease, the scan's turn, its record and its orchestration.
 
 Shared by the HTTP API and the scheduler. Storage calls are synchronous SDK calls, run in
 threads so that the (async) durable-client functions never block their event loop.
@@ -12,21 +12,33 @@ from datetime import timedelta
 from typing import Any
 
 from orchestrations.core import lifecycle
-from orchestrations.core.contract import ORCHESTRATOR, scan_start
+from orchestrations.core.contract import scan_start
 from orchestrations.core.settings import AppSettings
 from orchestrations.core.telemetry import log_scan_finished, scan_logger
+from orchestrations.scans import admission
+from orchestrations.scans.instances import (
+    ALIVE,
+    ScanStartError,
+    orchestration,
+    start_orchestration,
+)
 from orchestrations.scans.kinds import TargetKind, engine_for, instance_id_for
 from orchestrations.state.leases import LeaseHeldError
+from orchestrations.state.queue import Waiting
 from orchestrations.state.scans import ScanRecord, new_scan_id
 from orchestrations.state.stores import Stores
 from orchestrations.state.tables import utcnow
-from scanner.engine import ScanTarget
 
 log = logging.getLogger(__name__)
 
-_ALIVE = {"Running", "Pending", "ContinuedAsNew", "Suspended"}
-_START_ATTEMPTS = 30
-_START_RETRY_S = 0.1
+__all__ = [
+    "ScanConflictError",
+    "ScanFinishedError",
+    "ScanNotFoundError",
+    "ScanStartError",
+    "cancel_scan",
+    "start_scan",
+]
 
 
 class ScanConflictError(Exception):
@@ -45,23 +57,6 @@ class ScanFinishedError(Exception):
     """The scan has already ended."""
 
 
-class ScanStartError(Exception):
-    """The orchestration could not be started; the scan record says failed."""
-
-
-async def _orchestration(client: Any, instance_id: str) -> tuple[str | None, str | None]:
-    """(runtime status, scan id it runs) of an instance, or (None, None) when there is none."""
-    try:
-        status = await client.get_status(instance_id, show_input=True)
-    except Exception as exc:
-        log.warning("status of orchestration %s unavailable: %s", instance_id, exc)
-        return "Unknown", None
-    runtime = status.runtime_status.value if status.runtime_status else None
-    raw_input = status.input_
-    scan_id = raw_input.get("scanId") if isinstance(raw_input, dict) else None
-    return runtime, scan_id
-
-
 async def _lease_is_stale(
     client: Any, stores: Stores, settings: AppSettings, held: LeaseHeldError
 ) -> bool:
@@ -73,8 +68,10 @@ async def _lease_is_stale(
         return held.acquired is not None and utcnow() - held.acquired > grace
     if record.status in lifecycle.TERMINAL:
         return True
-    runtime, running_scan = await _orchestration(client, held.instance_id)
-    if runtime in _ALIVE and running_scan == held.scan_id:
+    if record.status == lifecycle.QUEUED:
+        return False  # waiting for its turn: it has no orchestration yet, by design
+    runtime, running_scan = await orchestration(client, held.instance_id)
+    if runtime in ALIVE and running_scan == held.scan_id:
         return False
     if runtime == "Unknown":
         return False  # cannot tell: keep the lease rather than run two scans
@@ -90,6 +87,7 @@ async def _lease_is_stale(
         r.error_message = "the scan's orchestration was lost; a newer scan replaced it"
 
     await asyncio.to_thread(stores.scans.update, held.scan_id, mark_lost)
+    await admission.admit(client, stores, settings, record.target_type, leaving=held.scan_id)
     return True
 
 
@@ -122,21 +120,6 @@ async def _acquire(client: Any, stores: Stores, settings: AppSettings, record: S
     raise ScanConflictError(holder or "unknown")
 
 
-async def _start_orchestration(client: Any, record: ScanRecord, target: ScanTarget) -> None:
-    payload = scan_start(record.scan_id, target)
-    last_error: Exception | None = None
-    for _ in range(_START_ATTEMPTS):
-        try:
-            await client.start_new(ORCHESTRATOR, record.instance_id, payload)
-            return
-        except Exception as exc:
-            # The target's previous orchestration releases the lease just before it ends;
-            # a new start can arrive in that moment. Wait for it to finish.
-            last_error = exc
-            await asyncio.sleep(_START_RETRY_S)
-    raise ScanStartError(f"could not start the scan orchestration: {last_error}")
-
-
 async def start_scan(
     client: Any,
     settings: AppSettings,
@@ -144,10 +127,12 @@ async def start_scan(
     request: Any,
     trigger: str = "api",
 ) -> ScanRecord:
-    """Lease, record, orchestration. Raises ScanConflictError when the target is busy.
+    """Lease, turn, record, orchestration. Raises ScanConflictError when the target is busy.
 
-    Independent calls run side by side: the registry look-up with the lease; then the record,
-    its by-target pointer and the orchestration's start. A trigger waits for two round trips.
+    Independent calls run side by side: the registry look-up, the lease and a look at the
+    kind's queue; then the place (when one is free and nobody waits); then the record, its
+    by-target pointer and the orchestration's start (or the waiting row, when the scan has to
+    wait for its turn). A trigger waits for three round trips.
     """
     stores = Stores.of(settings)
     target_id = kind.target_id(request)
@@ -182,6 +167,7 @@ async def start_scan(
         # Built once per process (later calls are a look-up): a misconfigured engine is
         # refused here (4xx), not when the scan runs.
         engine_for(kind.name)
+        its_turn = await admission.take_free_place(stores, settings, kind.name, record.scan_id)
     except BaseException:
         if not isinstance(leased, BaseException):
             await release()
@@ -191,35 +177,51 @@ async def start_scan(
     record.total_counter = kind.info.total_counter
     record.options = target.config
     record.registered = looked_up is not None
-    # The record, its pointer and the orchestration side by side: the plan activity waits
-    # for the record should it come first.
+    record.status = lifecycle.PENDING if its_turn else lifecycle.QUEUED
+    payload = scan_start(record.scan_id, target)
+    # The record, its pointer and the orchestration (or the waiting row) side by side: the
+    # plan activity waits for the record should it come first.
+    if its_turn:
+        begin = start_orchestration(client, record.instance_id, payload)
+    else:
+        waiting = Waiting(record.scan_id, record.instance_id, dict(payload))
+        begin = asyncio.to_thread(stores.queue.enqueue, kind.name, waiting)
     created, pointed, started = await asyncio.gather(
         asyncio.to_thread(stores.scans.create, record),
         asyncio.to_thread(stores.scans.add_pointer, record),
-        _start_orchestration(client, record, target),
+        begin,
         return_exceptions=True,
     )
     failure = next((r for r in (created, pointed, started) if isinstance(r, BaseException)), None)
     if failure is not None:
-        await _undo_start(client, stores, record, created, started, failure)
+        await _undo_start(client, stores, settings, record, created, started, failure)
         await release()
         raise failure
-    scan_logger(log, record.scan_id, record.target_id).info(
-        "%s scan started (%s)", record.target_type, trigger
-    )
+    scan_log = scan_logger(log, record.scan_id, record.target_id)
+    # A place may have come free meanwhile; admitting goes in trigger order, so this may start
+    # older waiting scans rather than this one.
+    if not its_turn and record.scan_id in await admission.admit(
+        client, stores, settings, kind.name
+    ):
+        record.status = lifecycle.PENDING
+    scan_log.info("%s scan %s (%s)", record.target_type, record.status, trigger)
     return record
 
 
 async def _undo_start(
     client: Any,
     stores: Stores,
+    settings: AppSettings,
     record: ScanRecord,
     created: Any,
     started: Any,
     failure: BaseException,
 ) -> None:
-    """A start that failed half-way: stop its orchestration and mark its record failed."""
-    if not isinstance(started, BaseException):
+    """A start that failed half-way: stop its orchestration (or drop its waiting row), give its
+    place back and mark its record failed."""
+    if record.status == lifecycle.QUEUED:
+        await asyncio.to_thread(stores.queue.remove, record.target_type, record.scan_id)
+    elif not isinstance(started, BaseException):
         try:
             await client.terminate(record.instance_id, f"scan {record.scan_id} failed to start")
         except Exception as exc:
@@ -233,18 +235,20 @@ async def _undo_start(
             r.error_message = reason
 
         await asyncio.to_thread(stores.scans.update, record.scan_id, failed)
+    await admission.admit(client, stores, settings, record.target_type, leaving=record.scan_id)
 
 
 async def cancel_scan(client: Any, settings: AppSettings, scan_id: str) -> ScanRecord:
-    """Terminate the scan's orchestration, mark it cancelled, release its lease."""
+    """Terminate the scan's orchestration (or take it out of the queue), mark it cancelled,
+    release its lease and give its place to the next waiting scan."""
     stores = Stores.of(settings)
     record = await asyncio.to_thread(stores.scans.get, scan_id)
     if record is None:
         raise ScanNotFoundError(scan_id)
     if record.status in lifecycle.TERMINAL:
         raise ScanFinishedError(f"scan {scan_id} has already ended ({record.status})")
-    runtime, running_scan = await _orchestration(client, record.instance_id)
-    if runtime in _ALIVE and running_scan == scan_id:
+    runtime, running_scan = await orchestration(client, record.instance_id)
+    if runtime in ALIVE and running_scan == scan_id:
         try:
             await client.terminate(record.instance_id, f"scan {scan_id} cancelled")
         except Exception as exc:
@@ -263,14 +267,20 @@ async def cancel_scan(client: Any, settings: AppSettings, scan_id: str) -> ScanR
     stored = await asyncio.to_thread(stores.scans.update, scan_id, cancelled)
     if stored is None or stored.status != lifecycle.CANCELLED:
         raise ScanFinishedError(f"scan {scan_id} ended before it could be cancelled")
-    await asyncio.to_thread(stores.leases.release, stored.target_type, stored.target_id, scan_id)
-    await asyncio.to_thread(
-        stores.targets.record_scan,
-        stored.target_type,
-        stored.target_id,
-        scan_id,
-        lifecycle.CANCELLED,
+    # Out of the queue (if it waited), its lease and its place given back: a scan that became
+    # admitted meanwhile finds its record cancelled when it starts, and gives its place back.
+    await asyncio.gather(
+        asyncio.to_thread(stores.queue.remove, stored.target_type, scan_id),
+        asyncio.to_thread(stores.leases.release, stored.target_type, stored.target_id, scan_id),
+        asyncio.to_thread(
+            stores.targets.record_scan,
+            stored.target_type,
+            stored.target_id,
+            scan_id,
+            lifecycle.CANCELLED,
+        ),
     )
+    await admission.admit(client, stores, settings, stored.target_type, leaving=scan_id)
     log_scan_finished(
         scan_logger(log, scan_id, stored.target_id),
         target_type=stored.target_type,

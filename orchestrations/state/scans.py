@@ -25,7 +25,7 @@ from azure.data.tables import UpdateMode
 from ulid import ULID
 
 from common.continuation import Position
-from orchestrations.core.lifecycle import ACTIVE, COMPLETED, PENDING, QUEUED, TERMINAL
+from orchestrations.core.lifecycle import ACTIVE, COMPLETED, PENDING, QUEUED_PHASE, TERMINAL
 from orchestrations.state.tables import TableStore, safe_key, target_key, utcnow
 from scanner.engine import ItemResult
 
@@ -53,7 +53,7 @@ class ScanRecord:
     target_id: str
     instance_id: str
     status: str = PENDING
-    phase: str = QUEUED
+    phase: str = QUEUED_PHASE
     step: str | None = None
     progress: int = 0
     counters: dict[str, int] = field(default_factory=dict)
@@ -123,7 +123,7 @@ class ScanStore(TableStore):
             target_id=entity["TargetId"],
             instance_id=entity["InstanceId"],
             status=entity["Status"],
-            phase=entity.get("Phase", QUEUED),
+            phase=entity.get("Phase", QUEUED_PHASE),
             step=entity.get("Step"),
             progress=int(entity.get("Progress", 0)),
             counters=self.storage.unpack(entity.get("Counters")) or {},

@@ -1,4 +1,4 @@
-"""The service's stores on one storage account: scans, leases, targets."""
+"""The service's stores on one storage account: scans, leases, the queue, targets."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from orchestrations.core.settings import AppSettings
 from orchestrations.state.leases import LeaseStore
+from orchestrations.state.queue import QueueStore
 from orchestrations.state.scans import ScanStore
 from orchestrations.state.storage import get_storage
 from orchestrations.state.targets import TargetStore
@@ -16,8 +17,11 @@ class Stores:
     scans: ScanStore
     leases: LeaseStore
     targets: TargetStore
+    queue: QueueStore
 
     @classmethod
     def of(cls, settings: AppSettings) -> Stores:
         storage = get_storage(settings)
-        return cls(ScanStore(storage), LeaseStore(storage), TargetStore(storage))
+        return cls(
+            ScanStore(storage), LeaseStore(storage), TargetStore(storage), QueueStore(storage)
+        )

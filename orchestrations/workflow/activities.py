@@ -4,10 +4,15 @@ Each takes and returns the typed JSON of core.contract and is idempotent (upsert
 id and item id; terminal records are never overwritten). Transient failures raise, so the
 orchestrator's RetryOptions retry them; anything else comes back as `{"ok": False, "error": ...}`
 and is not retried. Every log record an activity (or its engine) writes names the scan.
+
+The two that close a scan (summarize, finish) then give its place to the next waiting scan of
+its kind, starting that scan's orchestration: they take a Durable client for it (the way to
+start an orchestration from inside another one's work).
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
@@ -38,6 +43,7 @@ from orchestrations.core.contract import (
 )
 from orchestrations.core.settings import get_settings
 from orchestrations.core.telemetry import log_scan_finished, log_scan_started, scan_context
+from orchestrations.scans import admission
 from orchestrations.scans.comparison import findings_delta
 from orchestrations.scans.kinds import engine_for
 from orchestrations.state.artifacts import BlobArtifactStore
@@ -97,6 +103,32 @@ def scan_activity(name: str) -> Callable[[A], A]:
 
         registered: A = bp.activity_trigger(input_name="payload", activity=name)(run)
         return registered
+
+    return register
+
+
+def scan_closing_activity(name: str) -> Callable[[Callable[[Any], ScanEnd]], Any]:
+    """Register an activity that closes a scan: `work(payload)` runs in a thread (it names the
+    scan in every log record), then the scan's place goes to the next waiting scan."""
+
+    def register(work: Callable[[Any], ScanEnd]) -> Any:
+        async def run(payload: Any, client: df.DurableOrchestrationClient) -> ScanEnd:
+            with scan_context(payload["scanId"], payload["target"]["targetId"]):
+                end = await asyncio.to_thread(work, payload)
+                settings = get_settings()
+                await admission.admit(
+                    client,
+                    Stores.of(settings),
+                    settings,
+                    payload["target"]["targetType"],
+                    leaving=payload["scanId"],
+                )
+                return end
+
+        run.__name__ = run.__qualname__ = work.__name__
+        run.__doc__ = work.__doc__
+        with_client = bp.durable_client_input(client_name="client")(run)
+        return bp.activity_trigger(input_name="payload", activity=name)(with_client)
 
     return register
 
@@ -201,7 +233,7 @@ def scan_run_item(payload: ItemInput) -> ItemOutcome:
     }
 
 
-@scan_activity(SUMMARIZE_ACTIVITY)
+@scan_closing_activity(SUMMARIZE_ACTIVITY)
 def scan_summarize(payload: SummarizeInput) -> ScanEnd:
     """Summarize the items, then finish the scan (status, registry, lease): one record write."""
     scan_id, target, stores, engine = _unpack(payload)
@@ -255,7 +287,7 @@ def _findings_delta(
         return None
 
 
-@scan_activity(FINISH_ACTIVITY)
+@scan_closing_activity(FINISH_ACTIVITY)
 def scan_finish(payload: FinishInput) -> ScanEnd:
     stores = Stores.of(get_settings())
     record = stores.scans.get(payload["scanId"])

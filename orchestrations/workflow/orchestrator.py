@@ -58,6 +58,9 @@ def scan_orchestrator(
             contract.PLAN_ACTIVITY, RETRY, start
         )
         if plan.get("cancelled"):
+            # It ended while it waited for its turn: closing it gives its place back.
+            ended: contract.FinishInput = {**start, "status": lifecycle.CANCELLED, "error": None}
+            yield context.call_activity_with_retry(contract.FINISH_ACTIVITY, RETRY, ended)
             return {"scanId": scan_id, "status": lifecycle.CANCELLED}
         if not plan["ok"]:
             error = plan.get("error")

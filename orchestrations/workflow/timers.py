@@ -1,4 +1,5 @@
-"""Timer triggers: start scans whose schedule is due; purge old orchestration history.
+"""Timer triggers: start scans whose schedule is due (and look after the queues of scans
+waiting for their turn); purge old orchestration history.
 
 Schedules are cron expressions on registered targets (5 fields, or 6 with seconds first),
 evaluated in UTC against the time the target was last scheduled. A target whose previous
@@ -18,6 +19,7 @@ from azure.durable_functions.models.OrchestrationRuntimeStatus import Orchestrat
 from common import cron
 from orchestrations.core.settings import get_settings
 from orchestrations.core.telemetry import scan_logger
+from orchestrations.scans import admission
 from orchestrations.scans.kinds import KINDS
 from orchestrations.scans.service import ScanConflictError, start_scan
 from orchestrations.state.stores import Stores
@@ -72,6 +74,13 @@ async def start_due_scans(timer: func.TimerRequest, client: df.DurableOrchestrat
         scan_logger(log, record.scan_id, target.target_id).info(
             "%s scan started by schedule", target.target_type
         )
+    # What a crash may have left in the queues (places held by ended scans, admissions whose
+    # start was interrupted) is put right here, at the latest a minute later.
+    for kind_name in KINDS:
+        try:
+            await admission.sweep(client, stores, settings, kind_name)
+        except Exception:
+            log.exception("looking after the queue of %s scans failed", kind_name)
 
 
 @bp.timer_trigger(schedule="%HISTORY_PURGE_CRON%", arg_name="timer", run_on_startup=False)

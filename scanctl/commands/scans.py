@@ -16,7 +16,7 @@ from scanctl.views.console import note
 from scanctl.waiting import with_findings
 
 KINDS = ("repository", "host", "subscription")
-STATUSES = ("pending", "running", "completed", "failed", "cancelled")
+STATUSES = ("queued", "pending", "running", "completed", "failed", "cancelled")
 REPORT_FORMATS = ("json", "sarif", "csv", "html")
 ENDED = ("completed", "failed", "cancelled")
 MAX_PAGE = 100

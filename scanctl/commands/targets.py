@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from scanctl.context import Context, Parents
-from scanctl.documents import target_document, targets_output
+from scanctl.documents import SCHEMA_VERSION, target_document, targets_output
 from scanctl.errors import PASSED, UsageError
 from scanctl.views import tables
 from scanctl.views.console import note
@@ -248,7 +248,11 @@ def remove_target(ctx: Context, args: argparse.Namespace) -> int:
     ctx.client.remove_target(args.kind, args.target_id)
     if ctx.output == "json":
         ctx.print_json(
-            {"schemaVersion": 1, "kind": "removed", "removed": {"kind": kind, "id": args.target_id}}
+            {
+                "schemaVersion": SCHEMA_VERSION,
+                "kind": "removed",
+                "removed": {"kind": kind, "id": args.target_id},
+            }
         )
     elif not ctx.quiet:
         note(f"Removed {kind} {args.target_id}.")

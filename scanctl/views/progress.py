@@ -24,14 +24,27 @@ def _label(scan: dict[str, Any]) -> str:
     return f"{scan.get('targetType')} {scan.get('targetId')}"
 
 
+def in_line(position: Any) -> str:
+    """'queued, 3rd in line': a queued scan's place among the waiting scans of its kind."""
+    if not isinstance(position, int) or position < 1:
+        return "queued"
+    suffix = {1: "st", 2: "nd", 3: "rd"}.get(position % 10, "th")
+    if 11 <= position % 100 <= 13:
+        suffix = "th"
+    return f"queued, {position}{suffix} in line"
+
+
 def state_text(scan: dict[str, Any]) -> str:
-    """'Evaluate: rule GXP-001' while it runs; 'completed: 2 high' or 'failed: why' at the end."""
+    """'queued, 2nd in line' while it waits; 'Evaluate: rule GXP-001' while it runs;
+    'completed: 2 high' or 'failed: why' at the end."""
     status = str(scan.get("status"))
     if status in ENDED:
         detail = scan.get("errorMessage") or describe_counts(scan.get(COUNTS))
         if detail and detail != "none":
             return f"{status}: {detail}"
         return f"{status}, no findings" if status == "completed" else status
+    if status == "queued":
+        return in_line(scan.get("queuePosition"))
     if status == "pending":
         return "pending"
     phase, step = scan.get("currentPhase") or "", scan.get("currentStep") or ""
@@ -63,7 +76,8 @@ class LinesView:
     def update(self, scan: dict[str, Any]) -> None:
         progress = int(scan.get("progress") or 0)
         status = scan.get("status")
-        key = (status, scan.get("currentPhase") if status == "running" else None, progress // 10)
+        phase = scan.get("currentPhase") if status == "running" else None
+        key = (status, phase, progress // 10, scan.get("queuePosition"))
         if self.seen.get(str(scan.get("scanId"))) == key:
             return
         self.seen[str(scan.get("scanId"))] = key

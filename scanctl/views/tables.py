@@ -15,6 +15,7 @@ STATUS_STYLE = {
     "cancelled": "yellow",
     "running": "cyan",
     "pending": "dim",
+    "queued": "magenta",
 }
 SEVERITY_STYLE = {
     "critical": "bold red",
@@ -40,9 +41,11 @@ def _print(renderable: Any) -> None:
     console().print(renderable)
 
 
-def status_text(status: str | None) -> str:
+def status_text(status: str | None, position: Any = None) -> str:
+    """The status, coloured; a queued scan's with its place ('queued #2')."""
     style = STATUS_STYLE.get(status or "", "")
-    return f"[{style}]{status}[/]" if style else str(status)
+    shown = f"{status} #{position}" if status == "queued" and position else str(status)
+    return f"[{style}]{shown}[/]" if style else shown
 
 
 def findings_text(counts: dict[str, int] | None) -> str:
@@ -98,7 +101,7 @@ def scan_list(scans: list[dict[str, Any]]) -> None:
         table.add_row(
             str(scan.get("scanId")),
             f"{scan.get('targetType')} {_escape(str(scan.get('targetId')))}",
-            status_text(scan.get("status")),
+            status_text(scan.get("status"), scan.get("queuePosition")),
             f"{scan.get('progress', 0)}%",
             when(scan.get("createdAt")),
             duration_text(scan),
@@ -112,7 +115,7 @@ def accepted(scans: list[dict[str, Any]]) -> None:
     for scan in scans:
         table.add_row(
             f"{scan.get('targetType')} {_escape(str(scan.get('targetId')))}",
-            status_text(scan.get("status")),
+            status_text(scan.get("status"), scan.get("queuePosition")),
             str(scan.get("scanId")),
         )
     _print(table)
@@ -142,7 +145,7 @@ def scan_detail(scan: dict[str, Any]) -> None:
         [
             ("Scan", str(scan.get("scanId"))),
             ("Target", f"{scan.get('targetType')} {_escape(str(scan.get('targetId')))}"),
-            ("Status", status_text(scan.get("status"))),
+            ("Status", status_text(scan.get("status"), scan.get("queuePosition"))),
             ("Progress", f"{scan.get('progress', 0)}%"),
             ("Phase", _escape(str(scan.get("currentPhase") or ""))),
             ("Step", _escape(str(scan.get("currentStep") or ""))),

@@ -43,6 +43,8 @@ class EngineOptions:
     worker_processes: int
     refuse_running_instances: bool
     log_level: str
+    # The durableClient binding data for activities that take a Durable client.
+    client_binding: str = ""
 
 
 async def _serve(options: EngineOptions, conn: Connection) -> None:
@@ -54,7 +56,10 @@ async def _serve(options: EngineOptions, conn: Connection) -> None:
     index = load_app(Path(options.app_dir))
     processes = max(1, options.worker_processes)
     workers = ActivityWorkers(
-        Path(options.app_dir), processes, -(-options.max_activities // processes)
+        Path(options.app_dir),
+        processes,
+        -(-options.max_activities // processes),
+        options.client_binding,
     )
     workers.start()
     store = DurableStore(options.connection, options.hub_name)

@@ -21,6 +21,8 @@ from tests.support.sshd import LOGIN_USER, Sshd, make_key, public_key
 
 DASHBOARD_DIR = ROOT / "dashboard"
 TERMINAL = ("completed", "failed", "cancelled")
+# Synthetic scans (the slow ones) that run at once; more wait their turn.
+SYNTHETIC_LIMIT = 2
 MARKUP_TITLE = '<img src=x onerror="window.__injected=1">Batch release'
 
 
@@ -110,6 +112,7 @@ def dashboard_service(azurite: str, workdir: Path) -> Iterator[DashboardService]
                 SSH_DEFAULT_USERNAME=LOGIN_USER,
                 SSH_CONNECT_TIMEOUT_S="5",
                 SSH_COMMAND_TIMEOUT_S="10",
+                SCAN_MAX_RUNNING=f"synthetic={SYNTHETIC_LIMIT}",
                 **azure.env(),
             )
             host = HostProcess(

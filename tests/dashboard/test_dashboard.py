@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.dashboard.browser import DESKTOP, PHONE, Console, axe_violations, sign_in
-from tests.dashboard.service import MARKUP_TITLE, DashboardService
+from tests.dashboard.service import MARKUP_TITLE, SYNTHETIC_LIMIT, DashboardService
 from tests.support.scan_api import API_KEY
 from tests.support.sshd import LOGIN_USER
 
@@ -254,6 +254,40 @@ def test_polling_backs_off_while_the_service_fails(
     assert page.get_by_role("alert").count() >= 1  # the failure is shown, not hidden
     page.console.take()  # the refused requests are logged by the browser, as they should be
     service.api("POST", f"/api/v1/scans/{scan_id}/cancel")
+
+
+def test_a_queued_scan_shows_its_place_and_starts_when_a_place_comes_free(
+    signed_in: Any, service: DashboardService
+) -> None:
+    page = signed_in
+    started: list[str] = []
+    try:
+        # Slow scans fill the places; the next one waits.
+        for index in range(SYNTHETIC_LIMIT):
+            started.append(service.slow_scan(f"place-{index}", items=100, delay_ms=2000))
+        body = {"targetType": "synthetic", "name": "waits", "items": 2, "itemDelayMs": 50}
+        accepted = service.api("POST", "/api/v1/scans", json=body).json()
+        assert accepted["status"] == "queued", accepted
+        waiting = accepted["scanId"]
+        started.append(waiting)
+        assert service.api("GET", f"/api/v1/scans/{waiting}").json()["queuePosition"] == 1
+
+        page.goto(f"{service.url}/#/scans?status=queued")
+        row = page.locator("tr", has=page.locator(f"text={waiting}"))
+        row.locator(".badge", has_text="queued · 1st in line").wait_for()
+        page.goto(f"{service.url}/#/scans/{waiting}")
+        page.locator(".status-line .badge", has_text="queued · 1st in line").wait_for()
+        assert "it starts next" in page.get_by_test_id("queue-note").inner_text()
+        assert page.get_by_role("button", name="Cancel scan").count() == 1
+
+        # A place comes free: the page, still polling, shows the scan run and end.
+        service.api("POST", f"/api/v1/scans/{started[0]}/cancel")
+        page.locator(".status-line .badge", has_text="completed").wait_for(timeout=30_000)
+        assert page.get_by_test_id("queue-note").count() == 0
+        assert page.console.take() == []
+    finally:
+        for scan_id in started:
+            service.api("POST", f"/api/v1/scans/{scan_id}/cancel")
 
 
 def test_a_wrong_key_brings_the_sign_in_back(page: Any, service: DashboardService) -> None:

@@ -13,9 +13,14 @@ import time
 from pathlib import Path
 
 from tests.scanctl.conftest import valid_output
-from tests.support.cli_service import SCANCTL, Service
+from tests.support.cli_service import (
+    HOST_SCANS_AT_ONCE,
+    SCANCTL,
+    SLOW_FORCE_COMMAND,
+    Service,
+)
 from tests.support.scan_api import API_KEY
-from tests.support.sshd import closed_port
+from tests.support.sshd import Sshd, closed_port, public_key
 
 
 def assert_one_line_error(done: subprocess.CompletedProcess[str], code: int, *words: str) -> None:
@@ -141,6 +146,33 @@ def test_host_scans_several_at_once_one_combined_view(service: Service) -> None:
     for target in (service.linux.target_id, service.slow.target_id):
         lines = [line for line in done.stderr.splitlines() if target in line]
         assert " completed 100% " in lines[-1], done.stderr
+
+
+def test_a_scan_beyond_the_limit_is_shown_queued_with_its_place(service: Service) -> None:
+    # The slow host and a second slow one take the host kind's places; the third scan waits.
+    with Sshd([public_key(service.work / "id_ed25519")], force_command=SLOW_FORCE_COMMAND) as other:
+        slow = [f"127.0.0.1:{service.slow.port}", f"127.0.0.1:{other.port}"]
+        blockers = service.json("scan", "host", *slow)["scans"]
+        assert HOST_SCANS_AT_ONCE == len(blockers) == 2
+        assert {s["status"] for s in blockers} == {"pending"}
+        started = valid_output(
+            service.run("scan", "host", f"127.0.0.1:{service.linux.port}", "-o", "json").stdout
+        )
+        waiting = started["scans"][0]
+        assert waiting["status"] == "queued", waiting
+        shown = service.json("scans", "show", waiting["scanId"])["scans"][0]
+        assert shown["status"] == "queued" and shown["queuePosition"] == 1
+        table = service.run("scans", "list", "--status", "queued", "--kind", "host")
+        assert table.returncode == 0 and "queued #1" in table.stdout, table.stdout
+
+        # Off a terminal, the wait prints its place, then its run once a place comes free.
+        done = service.run("scans", "watch", waiting["scanId"])
+        assert done.returncode == 0, done.stderr
+        lines = [line for line in done.stderr.splitlines() if service.linux.target_id in line]
+        assert "queued, 1st in line" in lines[0], done.stderr
+        assert " completed 100% " in lines[-1], done.stderr
+        for blocker in blockers:
+            service.wait_status(blocker["scanId"], ("completed",))
 
 
 def test_full_host_scan_json_output_matches_the_schema(service: Service) -> None:

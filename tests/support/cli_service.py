@@ -22,6 +22,8 @@ from tests.support.scan_api import API_KEY, scan_api_env
 from tests.support.sshd import LOGIN_USER, Sshd, make_key, public_key
 
 SCANCTL = Path(sys.executable).with_name("scanctl")
+# Host scans the service runs at once; more wait their turn.
+HOST_SCANS_AT_ONCE = 2
 
 # A host whose commands wait their turn and take a moment each: a scan long enough to watch
 # its progress advance command by command (and to interrupt).
@@ -116,6 +118,7 @@ def cli_service(work: Path, azurite: str) -> Iterator[Service]:
             SSH_DEFAULT_USERNAME=LOGIN_USER,
             SSH_CONNECT_TIMEOUT_S="3",
             SSH_COMMAND_TIMEOUT_S="10",
+            SCAN_MAX_RUNNING=f"host={HOST_SCANS_AT_ONCE}",
         )
         # The service's own app, as `make run` starts it.
         host = HostProcess(ROOT, work / "service", env).start()

@@ -59,6 +59,12 @@ function Trend({ scans }) {
   </figure>`;
 }
 
+function runningTitle(active) {
+  const queued = active.filter((s) => s.status === "queued").length;
+  const title = `Running now (${active.length - queued})`;
+  return queued ? `${title}, ${queued} waiting their turn` : title;
+}
+
 export function Overview() {
   const [{ data, error, loading }] = usePolling(
     loadOverview,
@@ -101,7 +107,7 @@ export function Overview() {
         <p class="muted small">From the newest completed scan of each target.</p>
       <//>
     </div>
-    <${Section} title=${`Running now (${running.length})`} id="running-title">
+    <${Section} title=${runningTitle(running)} id="running-title">
       ${running.length
         ? html`<div class="table-wrap"><table class="stack">
             <thead><tr><th scope="col">Target</th><th scope="col">Status</th><th scope="col">Phase</th><th scope="col">Progress</th></tr></thead>
@@ -109,7 +115,7 @@ export function Overview() {
               ${running.map(
                 (s) => html`<tr>
                   <th scope="row"><a href=${"#/scans/" + s.scanId}>${s.targetType}: ${s.targetId}</a></th>
-                  <td data-label="Status"><${StatusBadge} status=${s.status} /></td>
+                  <td data-label="Status"><${StatusBadge} status=${s.status} position=${s.queuePosition} /></td>
                   <td data-label="Phase">${s.currentPhase}${s.currentStep ? ": " + s.currentStep : ""}</td>
                   <td data-label="Progress"><${ProgressBar} value=${s.progress} label=${"Progress of " + s.targetId} /></td>
                 </tr>`,
@@ -125,7 +131,7 @@ export function Overview() {
         ${data.scans.slice(0, 5).map(
           (s) => html`<li>
             <a href=${"#/scans/" + s.scanId}>${s.targetType}: ${s.targetId}</a>
-            ${" "}<${StatusBadge} status=${s.status} /> <${When} iso=${s.createdAt} />
+            ${" "}<${StatusBadge} status=${s.status} position=${s.queuePosition} /> <${When} iso=${s.createdAt} />
           </li>`,
         )}
       </ul>

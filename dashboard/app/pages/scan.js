@@ -97,10 +97,11 @@ function Header({ scan, onChanged }) {
     </div>
     <div class="scan-status card">
       <p class="status-line">
-        <${StatusBadge} status=${scan.status} />
+        <${StatusBadge} status=${scan.status} position=${scan.queuePosition} />
         <span data-testid="phase">${scan.currentPhase}${scan.currentStep ? ": " + scan.currentStep : ""}</span>
-        <span class="muted">started <${When} iso=${scan.startedAt || scan.createdAt} /></span>
+        <span class="muted">${scan.status === "queued" ? "triggered" : "started"} <${When} iso=${scan.startedAt || scan.createdAt} /></span>
       </p>
+      ${scan.status === "queued" && html`<p class="muted" data-testid="queue-note">${queueNote(scan)}</p>`}
       <${ProgressBar} value=${scan.progress} label="Scan progress" />
       ${scan.errorMessage && html`<p class="error-note" role="alert">${scan.errorMessage}</p>`}
       <${ErrorNote} error=${problem} />
@@ -110,6 +111,12 @@ function Header({ scan, onChanged }) {
         ${REPORTS.map((r) => html`<button type="button" onClick=${() => report(r)}>${r.title}</button>`)}
       </div>`}
     </div>`;
+}
+
+function queueNote(scan) {
+  const ahead = (scan.queuePosition || 1) - 1;
+  const before = ahead === 0 ? "it starts next" : `${ahead} ${words(scan.targetType).toLowerCase()} scan${ahead > 1 ? "s" : ""} start before it`;
+  return `Waiting for its turn: ${before}, as soon as a running one ends.`;
 }
 
 export function ScanPage({ scanId, tab, params }) {

@@ -102,7 +102,7 @@ export function Scans({ params }) {
                 (s) => html`<tr key=${s.scanId}>
                   <th scope="row"><a href=${"#/scans/" + s.scanId}>${s.targetType}: ${s.targetId}</a>
                     <small class="block muted">${s.scanId}</small></th>
-                  <td data-label="Status"><${StatusBadge} status=${s.status} /></td>
+                  <td data-label="Status"><${StatusBadge} status=${s.status} position=${s.queuePosition} /></td>
                   <td data-label="Progress">${isActive(s) ? html`<${ProgressBar} value=${s.progress} label=${"Progress of " + s.scanId} />` : s.progress + " %"}</td>
                   <td data-label="Findings" class="num">${s.status === "completed" ? findingsTotal(s) : ""}</td>
                   <td data-label="Started"><${When} iso=${s.startedAt || s.createdAt} /></td>

@@ -44,6 +44,11 @@ class TargetKind:
     # The scanner's typed target; None: the configuration is passed as it is.
     target_model: ClassVar[type[BaseModel] | None] = None
     info: ClassVar[EngineInfo]
+    # How many of its scans one core runs well at once (scans that wait on the network run
+    # many per core), and how many activities a running scan keeps busy: the default limit of
+    # scans running at once (admission.running_limit).
+    scans_per_core: ClassVar[float] = 1.0
+    activities_per_scan: ClassVar[int] = 1
 
     def target_id(self, request: Any) -> str:
         raise NotImplementedError

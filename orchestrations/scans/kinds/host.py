@@ -52,6 +52,8 @@ class HostKind(TargetKind):
     name, plural, info, target_model = "host", "hosts", ENGINE_INFO, HostTarget
     trigger_model = HostScanRequest
     registration_model, update_model = HostIn, HostUpdate
+    # A host scan mostly waits on SSH round trips; its commands run side by side.
+    scans_per_core, activities_per_scan = 8.0, 2
 
     def target_id(self, request: Any) -> str:
         return host_id(request.hostname, request.port)

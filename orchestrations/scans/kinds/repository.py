@@ -55,6 +55,8 @@ class RepositoryKind(TargetKind):
     name, plural, info, target_model = "repository", "repositories", ENGINE_INFO, RepositoryTarget
     trigger_model = RepositoryScanRequest
     registration_model, update_model = RepositoryIn, RepositoryUpdate
+    # Parsing a tree's documents keeps a core busy.
+    scans_per_core = 1.0
 
     def target_id(self, request: Any) -> str:
         return str(request.repository_id)

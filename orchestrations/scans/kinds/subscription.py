@@ -49,6 +49,8 @@ class SubscriptionKind(TargetKind):
     name, plural, info = "subscription", "subscriptions", ENGINE_INFO
     trigger_model, target_model = SubscriptionScanRequest, SubscriptionTarget
     registration_model, update_model = SubscriptionIn, SubscriptionUpdate
+    # A tenant's inventory is held in memory while its rules run: one at a time per two cores.
+    scans_per_core = 0.5
 
     def target_id(self, request: Any) -> str:
         return str(request.subscription_id).lower()
