@@ -16,6 +16,7 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, quote
 
@@ -61,6 +62,28 @@ def _offset(token: str | None) -> int:
     if not token:
         return 0
     return int(json.loads(base64.urlsafe_b64decode(token.encode()))["offset"])
+
+
+class Answers:
+    """The whole answer of a paged query, computed for its first page and kept for the pages
+    that follow (as a real service serves a page for the same cost whatever its number;
+    computing the whole answer again for every page made the fake's own work grow with the
+    square of the tenant's size)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kept: dict[Any, list[dict[str, Any]]] = {}
+
+    def of(
+        self, key: Any, first_page: bool, compute: Callable[[], list[dict[str, Any]]]
+    ) -> list[dict[str, Any]]:
+        with self._lock:
+            kept = None if first_page else self._kept.get(key)
+        if kept is None:
+            kept = compute()
+            with self._lock:
+                self._kept[key] = kept
+        return kept
 
 
 class TokenService(Service):
@@ -139,6 +162,7 @@ class ArmService(Service):
     def __init__(self, tenant: Tenant, tokens: Tokens) -> None:
         self.tenant = tenant
         self.tokens = tokens
+        self.answers = Answers()
 
     def label(self, request: Request) -> str:
         if request.path.lower().startswith("/providers/microsoft.resourcegraph"):
@@ -214,12 +238,15 @@ class ArmService(Service):
     def resource_graph(self, request: Request) -> Reply:
         body = request.json() or {}
         options = body.get("options") or {}
+        query, subscriptions = str(body.get("query", "")), list(body.get("subscriptions") or [])
+        offset = _offset(options.get("$skipToken"))
         try:
-            rows = self.rows(str(body.get("query", "")), list(body.get("subscriptions") or []))
+            rows = self.answers.of(
+                (query, tuple(subscriptions)), offset == 0, lambda: self.rows(query, subscriptions)
+            )
         except (ValueError, KeyError, IndexError) as exc:
             return error(400, "BadRequest", f"query not understood by the fake: {exc}")
         top = min(int(options.get("$top") or 100), 1000, self.tenant.resource_graph_page_size)
-        offset = _offset(options.get("$skipToken"))
         page = rows[offset : offset + top]
         reply: dict[str, Any] = {
             "totalRecords": len(rows),
@@ -239,6 +266,7 @@ class GraphService(Service):
     def __init__(self, tenant: Tenant, tokens: Tokens) -> None:
         self.tenant = tenant
         self.tokens = tokens
+        self.answers = Answers()
 
     def _page(
         self, request: Request, path: str, items: list[dict[str, Any]], default_top: int = 100
@@ -276,7 +304,11 @@ class GraphService(Service):
                 # Graph returns at most 120 users a page when signInActivity is selected.
                 request.query["$top"] = [str(min(int(request.param("$top") or 100), 120))]
             if select:
-                users = [{k: u.get(k) for k in ["id", *select]} for u in users]
+                users = self.answers.of(
+                    tuple(select),
+                    not request.param("$skiptoken"),
+                    lambda: [{k: u.get(k) for k in ["id", *select]} for u in t.users],
+                )
             return self._page(request, "users", users)
         if path == "reports/authenticationMethods/userRegistrationDetails":
             return self._page(request, path, t.registration_details)
