@@ -33,22 +33,26 @@ def _descendants(roots: list[psutil.Process]) -> list[psutil.Process]:
     return list(found.values())
 
 
-def cpu_seconds(roots: list[psutil.Process]) -> float:
-    """User + system CPU seconds of the roots, their living descendants and reaped children."""
+def cpu_seconds(roots: list[psutil.Process], alone: bool = False) -> float:
+    """User + system CPU seconds of the roots, their living descendants and reaped children;
+    `alone`: of the roots only (a benchmark's own process, whose children are measured in
+    groups of their own)."""
     total = 0.0
-    for process in _descendants(roots):
+    for process in roots if alone else _descendants(roots):
         try:
             times = process.cpu_times()
         except psutil.NoSuchProcess:
             continue
-        total += times.user + times.system + times.children_user + times.children_system
+        total += times.user + times.system
+        if not alone:
+            total += times.children_user + times.children_system
     return total
 
 
-def rss_bytes(roots: list[psutil.Process]) -> int:
-    """Resident memory of the roots and their living descendants."""
+def rss_bytes(roots: list[psutil.Process], alone: bool = False) -> int:
+    """Resident memory of the roots and their living descendants (`alone`: of the roots)."""
     total = 0
-    for process in _descendants(roots):
+    for process in roots if alone else _descendants(roots):
         try:
             total += process.memory_info().rss
         except psutil.NoSuchProcess:
@@ -58,13 +62,18 @@ def rss_bytes(roots: list[psutil.Process]) -> int:
 
 class Usage:
     """CPU seconds per named group between `start()` and `stop()`, and, with an `interval`,
-    peak resident memory per group (sampled every `interval` seconds)."""
+    peak resident memory per group (sampled every `interval` seconds). Groups named in
+    `alone` count their root processes without descendants."""
 
     def __init__(
-        self, groups: dict[str, list[psutil.Process]], interval: float | None = None
+        self,
+        groups: dict[str, list[psutil.Process]],
+        interval: float | None = None,
+        alone: frozenset[str] = frozenset(),
     ) -> None:
         self.groups = groups
         self.interval = interval
+        self.alone = alone
         self._before: dict[str, float] = {}
         self.cpu: dict[str, float] = {}
         self.peak_rss: dict[str, int] = dict.fromkeys(groups, 0)
@@ -77,21 +86,23 @@ class Usage:
         while not self._stop.is_set():
             total = 0
             for name, roots in self.groups.items():
-                rss = rss_bytes(roots)
+                rss = rss_bytes(roots, name in self.alone)
                 self.peak_rss[name] = max(self.peak_rss[name], rss)
                 total += rss
             self.peak_total_rss = max(self.peak_total_rss, total)
             self._stop.wait(self.interval)
 
     def start(self) -> None:
-        self._before = {name: cpu_seconds(roots) for name, roots in self.groups.items()}
+        self._before = {
+            name: cpu_seconds(roots, name in self.alone) for name, roots in self.groups.items()
+        }
         if self.interval is not None:
             self._sampler = threading.Thread(target=self._sample, name="usage", daemon=True)
             self._sampler.start()
 
     def stop(self) -> None:
         self.cpu = {
-            name: round(cpu_seconds(roots) - self._before[name], 2)
+            name: round(cpu_seconds(roots, name in self.alone) - self._before[name], 2)
             for name, roots in self.groups.items()
         }
         self._stop.set()
@@ -112,9 +123,11 @@ class Usage:
 
 @contextmanager
 def measured(
-    groups: dict[str, list[psutil.Process]], memory_interval: float | None = None
+    groups: dict[str, list[psutil.Process]],
+    memory_interval: float | None = None,
+    alone: frozenset[str] = frozenset(),
 ) -> Iterator[Usage]:
-    usage = Usage(groups, memory_interval)
+    usage = Usage(groups, memory_interval, alone)
     usage.start()
     try:
         yield usage
