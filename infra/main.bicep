@@ -120,6 +120,9 @@ param logRetentionDays int = 30
 @description('Value written to the scan-api-keys secret on the first provision of an environment (azd passes the current secret, or a random one when there is none).')
 param scanApiKeysSeed string
 
+@description('Client id of the API\'s Entra app registration (ENTRA_API_CLIENT_ID; docs/identity.md makes it). Set: the API accepts Entra ID access tokens for it, with roles from its app roles. Empty: API keys only.')
+param entraApiClientId string = ''
+
 @description('Key Vault name azd recorded after an earlier provision (AZURE_KEY_VAULT_NAME). Non-empty: the API key secret already exists and is left alone.')
 param existingKeyVaultName string = ''
 
@@ -269,6 +272,8 @@ module functionApp 'modules/function-app.bicep' = {
     osvEndpoint: osvEndpoint
     scanSubscriptionIds: scanSubscriptions
     historyRetentionDays: historyRetentionDays
+    entraTenantId: tenant().tenantId
+    entraApiClientId: entraApiClientId
   }
   // The host reads storage and Key Vault references as soon as it starts: grant first.
   dependsOn: [

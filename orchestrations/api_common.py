@@ -1,27 +1,33 @@
-"""What every HTTP endpoint shares: API-key check, JSON errors, body parsing, responses."""
+"""What every HTTP endpoint shares: access checks (route roles, audit), JSON errors, body
+parsing, responses."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import functools
-import hmac
 import inspect
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import azure.functions as func
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 from pydantic import BaseModel, ValidationError
 
+from orchestrations.access import AccessDenied, authorize, caller, record_change
+from orchestrations.identity.roles import Principal, Role
+from orchestrations.route_roles import Rule, rule_for
 from orchestrations.settings import AppSettings, get_settings
 
 log = logging.getLogger(__name__)
 
-API_KEY_HEADER = "X-API-Key"
 JSON = "application/json"
+ROUTE_PREFIX = "/api/"
 MAX_BODY_BYTES = 1_000_000
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -36,6 +42,7 @@ class ApiError(Exception):
         code: str,
         message: str,
         details: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
         **extra: Any,
     ) -> None:
         super().__init__(message)
@@ -43,6 +50,7 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.details = details
+        self.headers = headers or {}
         self.extra = extra
 
 
@@ -61,7 +69,7 @@ def error_response(error: ApiError) -> func.HttpResponse:
     if error.details is not None:
         body["error"]["details"] = error.details
     body.update(error.extra)
-    return json_response(body, error.status)
+    return json_response(body, error.status, error.headers)
 
 
 def _validation_details(exc: ValidationError) -> list[dict[str, Any]]:
@@ -73,13 +81,6 @@ def _validation_details(exc: ValidationError) -> list[dict[str, Any]]:
         }
         for e in exc.errors(include_url=False, include_input=False)
     ]
-
-
-def require_api_key(req: func.HttpRequest, settings: AppSettings) -> None:
-    given = req.headers.get(API_KEY_HEADER) or ""
-    keys = settings.api_keys
-    if not given or not any(hmac.compare_digest(given.encode(), k.encode()) for k in keys):
-        raise ApiError(401, "unauthorized", f"a valid {API_KEY_HEADER} header is required")
 
 
 def json_body(req: func.HttpRequest, required: bool = True) -> dict[str, Any]:
@@ -150,16 +151,44 @@ def base_url(req: func.HttpRequest) -> str:
     return f"{scheme}://{rest.split('/', 1)[0]}"
 
 
-def api_endpoint(authenticated: bool = True) -> Callable[[F], F]:
-    """Wrap a handler: API-key check, ApiError -> JSON error, anything else -> JSON 500."""
+@dataclass(frozen=True)
+class _Access:
+    settings: AppSettings
+    rule: Rule | None
+    principal: Principal | None
+
+
+def _admitted(req: func.HttpRequest) -> _Access:
+    """Who calls, and whether the route's role lets them (401/403/503 otherwise)."""
+    settings = get_settings()
+    path = urlsplit(req.url).path
+    rule = rule_for(req.method, path.removeprefix(ROUTE_PREFIX))
+    if rule is None:
+        log.error("no access rule for %s %s: admins only", req.method, path)
+    required = rule.role if rule is not None else Role.ADMIN
+    if required is None:
+        return _Access(settings, rule, None)
+    try:
+        principal = caller(req, settings)
+        authorize(principal, required)
+    except AccessDenied as exc:
+        raise ApiError(exc.status, exc.code, exc.message, headers=exc.headers, **exc.extra) from exc
+    return _Access(settings, rule, principal)
+
+
+def _audit(req: func.HttpRequest, access: _Access, response: func.HttpResponse) -> None:
+    rule, principal = access.rule, access.principal
+    if rule is None or rule.change is None or principal is None:
+        return
+    if 200 <= response.status_code < 300:
+        record_change(req, principal, rule.change, response, access.settings)
+
+
+def api_endpoint() -> Callable[[F], F]:
+    """Wrap a handler: the route's role (route_roles), the audit row of a change, ApiError ->
+    JSON error, anything else -> JSON 500."""
 
     def decorate(handler: F) -> F:
-        def before(req: func.HttpRequest) -> AppSettings:
-            settings = get_settings()
-            if authenticated:
-                require_api_key(req, settings)
-            return settings
-
         def failed(exc: Exception) -> func.HttpResponse:
             if isinstance(exc, ApiError):
                 return error_response(exc)
@@ -176,8 +205,11 @@ def api_endpoint(authenticated: bool = True) -> Callable[[F], F]:
             @functools.wraps(handler)
             async def run_async(req: func.HttpRequest, *args: Any, **kwargs: Any) -> Any:
                 try:
-                    before(req)
-                    return await handler(req, *args, **kwargs)
+                    # Checking credentials may fetch keys (Entra ID, Key Vault): off the loop.
+                    access = await asyncio.to_thread(_admitted, req)
+                    response = await handler(req, *args, **kwargs)
+                    await asyncio.to_thread(_audit, req, access, response)
+                    return response
                 except Exception as exc:
                     return failed(exc)
 
@@ -186,8 +218,10 @@ def api_endpoint(authenticated: bool = True) -> Callable[[F], F]:
         @functools.wraps(handler)
         def run(req: func.HttpRequest, *args: Any, **kwargs: Any) -> Any:
             try:
-                before(req)
-                return handler(req, *args, **kwargs)
+                access = _admitted(req)
+                response = handler(req, *args, **kwargs)
+                _audit(req, access, response)
+                return response
             except Exception as exc:
                 return failed(exc)
 

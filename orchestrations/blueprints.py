@@ -5,6 +5,7 @@ from __future__ import annotations
 import azure.durable_functions as df
 
 from orchestrations import (
+    audit_api,
     health_api,
     host_keys_api,
     openapi,
@@ -21,6 +22,7 @@ BLUEPRINTS: list[df.Blueprint] = [
     scans_api.bp,
     targets_api.bp,
     host_keys_api.bp,
+    audit_api.bp,
     scan_orchestrator.bp,
     scan_activities.bp,
     scheduler.bp,

@@ -12,6 +12,6 @@ SERVICE_NAME = "scan-orchestrator"
 
 
 @bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@api_endpoint(authenticated=False)
+@api_endpoint()
 def health(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(Health(status="ok", service=SERVICE_NAME))

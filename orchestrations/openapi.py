@@ -8,7 +8,7 @@ import azure.durable_functions as df
 import azure.functions as func
 from pydantic import BaseModel
 
-from orchestrations.api_common import API_KEY_HEADER, api_endpoint, json_response
+from orchestrations.api_common import api_endpoint, json_response
 from orchestrations.api_models import (
     ErrorResponse,
     Health,
@@ -21,7 +21,11 @@ from orchestrations.api_models import (
     TargetList,
     TargetOut,
 )
+from orchestrations.audit_api import audit_paths
 from orchestrations.host_keys_api import host_key_paths
+from orchestrations.identity.authentication import API_KEY_HEADER
+from orchestrations.identity.roles import APP_ROLES
+from orchestrations.route_roles import rule_for
 from orchestrations.scan_store import STATUSES
 from orchestrations.target_kinds import KINDS
 from scanner.reports import CONTENT_TYPES, FORMATS
@@ -30,7 +34,8 @@ bp = df.Blueprint()
 
 _ERRORS = {
     400: "Malformed request (invalid JSON or parameter)",
-    401: f"Missing or wrong {API_KEY_HEADER}",
+    401: f"No valid credentials (an Entra ID bearer token or an {API_KEY_HEADER})",
+    403: "Valid credentials without the role this operation needs (see requiredRole)",
     404: "Not found",
     409: "Conflict (e.g. a scan of this target is active; see activeScanId)",
     413: "Body too large",
@@ -332,23 +337,64 @@ def build_openapi() -> dict[str, Any]:
             },
         }
     paths.update(host_key_paths(spec))
+    paths.update(audit_paths(spec))
+    _secure(paths, spec)
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Scan orchestration service",
             "version": "1.0.0",
             "description": "Trigger and track compliance and inventory scans of Git repositories, "
-            "Azure subscriptions and Linux hosts. Every call but /api/health needs X-API-Key.",
+            "Azure subscriptions and Linux hosts. Every call but /api/health needs an Entra ID "
+            "access token or an API key holding the operation's role (x-required-role): reader, "
+            "operator or admin.",
         },
         "paths": paths,
         "components": {
             "schemas": spec.schemas,
             "securitySchemes": {
-                "ApiKey": {"type": "apiKey", "in": "header", "name": API_KEY_HEADER}
+                "ApiKey": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": API_KEY_HEADER,
+                    "description": "A scoped API key (name:role:key in the service's settings)",
+                },
+                "EntraId": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "An Entra ID access token for the API's app registration; "
+                    "the role comes from its app roles (Scans.Read, Scans.Run, Scans.Admin)",
+                },
             },
         },
-        "security": [{"ApiKey": []}],
+        "security": [{"ApiKey": []}, {"EntraId": []}],
     }
+
+
+_APP_ROLE_OF = {role: value for value, role in APP_ROLES.items()}
+
+
+def _secure(paths: dict[str, Any], spec: _Spec) -> None:
+    """Each operation's role from the route table: its security requirement (the role names,
+    as OpenAPI 3.1 allows), `x-required-role`, and the 401/403 answers it may give."""
+    error = {"content": {"application/json": {"schema": spec.ref(ErrorResponse)}}}
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            rule = rule_for(method.upper(), path.removeprefix("/api/"))
+            if rule is None:
+                continue  # the route-table test reports it
+            if rule.role is None:
+                operation["security"] = []
+                continue
+            operation["security"] = [
+                {"ApiKey": [rule.role.label]},
+                {"EntraId": [_APP_ROLE_OF[rule.role]]},
+            ]
+            operation["x-required-role"] = rule.role.label
+            responses = operation["responses"]
+            for code in (401, 403):
+                responses.setdefault(str(code), {"description": _ERRORS[code], **error})
 
 
 @bp.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)

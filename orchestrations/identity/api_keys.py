@@ -24,7 +24,7 @@ from orchestrations.identity.roles import Principal, Role
 
 log = logging.getLogger(__name__)
 
-MIN_KEY_LENGTH = 16
+MIN_KEY_LENGTH = 12
 REFRESH_SECONDS = 300
 _NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 

@@ -42,7 +42,7 @@ def test_a_key_may_contain_colons() -> None:
         (OLD, "is not name:role:key"),
         (f"pipeline:{OLD}", "is not name:role:key"),
         (f"pipeline:owner:{OLD}", "must be reader, operator or admin"),
-        ("pipeline:admin:short-key", "at least 16 characters"),
+        ("pipeline:admin:short-key", "at least 12 characters"),
         (f"bad name:admin:{OLD}", "a key name is"),
     ],
 )
