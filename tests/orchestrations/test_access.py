@@ -18,7 +18,7 @@ from orchestrations.identity.roles import APP_ROLES, Role
 from orchestrations.route_roles import RULES, Rule, rule_for
 from tests.support.entra import FakeEntra
 from tests.support.host_process import HostProcess
-from tests.support.scan_api import API_KEYS_SETTING, ROLE_KEYS, Api, scan_api_env, start_api
+from tests.support.scan_api import ROLE_KEYS, Api, scan_api_env, start_api
 
 ROLES = (Role.READER, Role.OPERATOR, Role.ADMIN)
 APP_ROLE_OF = {role: value for value, role in APP_ROLES.items()}
@@ -50,9 +50,16 @@ def entra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeEntra]:
 def host(
     azurite: str, entra: FakeEntra, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[HostProcess]:
-    pipeline = [f"pipeline:operator:{OLD_PIPELINE_KEY}", f"pipeline:operator:{NEW_PIPELINE_KEY}"]
-    keys = ",".join([API_KEYS_SETTING, *pipeline])
-    env = scan_api_env(azurite, SCAN_API_KEYS=keys, **entra.env())
+    # The pipeline's two keys come from the secret SCAN_API_KEYS_SECRET names (here an app
+    # setting; in Azure a Key Vault secret), the others from SCAN_API_KEYS.
+    env = scan_api_env(
+        azurite,
+        SCAN_API_KEYS_SECRET="SCAN_TEST_PIPELINE_KEYS",
+        SCAN_TEST_PIPELINE_KEYS=(
+            f"pipeline:operator:{OLD_PIPELINE_KEY}, pipeline:operator:{NEW_PIPELINE_KEY}"
+        ),
+        **entra.env(),
+    )
     process = start_api(tmp_path_factory.mktemp("access"), env)
     yield process
     process.stop()
