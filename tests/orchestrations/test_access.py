@@ -41,12 +41,6 @@ def concrete(template: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def entra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeEntra]:
-    with FakeEntra(tmp_path_factory.mktemp("entra")) as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
 def host(
     azurite: str, entra: FakeEntra, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[HostProcess]:

@@ -35,12 +35,6 @@ CALLERS = {"admin key": 20, "operator token": 5, "reader key": 5}
 
 
 @pytest.fixture(scope="module")
-def entra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeEntra]:
-    with FakeEntra(tmp_path_factory.mktemp("entra")) as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
 def api_host(
     azurite: str, entra: FakeEntra, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[HostProcess]:

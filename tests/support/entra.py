@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from tests.support.azure_fakes.server import Reply, Request, Service, Stats, TlsServer, error
+from tests.support.azure_fakes.services import openid_configuration
 
 API_CLIENT_ID = "6e0c2f51-8a5c-4d0e-9b71-3f1c2a9d4e80"
 READER = ["Scans.Read"]
@@ -54,19 +55,7 @@ class _EntraKeysService(Service):
     def handle(self, request: Request) -> Reply:
         tenant = self.fake.tenant_id
         if request.path == f"/{tenant}/v2.0/.well-known/openid-configuration":
-            prefix = f"{request.base_url}/{tenant}"
-            return Reply(
-                200,
-                {
-                    "issuer": f"{prefix}/v2.0",
-                    "authorization_endpoint": f"{prefix}/oauth2/v2.0/authorize",
-                    "token_endpoint": f"{prefix}/oauth2/v2.0/token",
-                    "jwks_uri": f"{prefix}/discovery/v2.0/keys",
-                    "id_token_signing_alg_values_supported": ["RS256"],
-                    "response_types_supported": ["code", "id_token", "code id_token"],
-                    "subject_types_supported": ["pairwise"],
-                },
-            )
+            return Reply(200, openid_configuration(request.base_url, tenant))
         if request.path == f"/{tenant}/discovery/v2.0/keys":
             return Reply(200, {"keys": self.fake.published_jwks()})
         return error(404, "NotFound", f"no such path {request.path}")

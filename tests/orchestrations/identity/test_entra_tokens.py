@@ -36,7 +36,8 @@ class Clock:
 
 @pytest.fixture(scope="module")
 def entra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeEntra]:
-    with FakeEntra(tmp_path_factory.mktemp("entra")) as fake:
+    """A tenant of its own: these tests roll and add keys."""
+    with FakeEntra(tmp_path_factory.mktemp("entra-keys")) as fake:
         yield fake
 
 
