@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 
-from orchestrations.identity.api_keys import ApiKeyRing, parse_api_keys
+from orchestrations.identity.api_keys import REFRESH_SECONDS, ApiKeyRing, parse_api_keys
 from orchestrations.identity.authentication import Authenticator, Unauthenticated
 from orchestrations.identity.roles import Role
+from tests.support.azure_fakes import FakeAzure, planted_tenant
+from tests.support.key_vault import FakeKeyVault
 
 OLD = "pipeline-key-2024-0123456789"
 NEW = "pipeline-key-2025-9876543210"
@@ -125,3 +128,38 @@ def test_the_authenticator_answers_who_holds_a_key() -> None:
     assert caught.value.challenge == "invalid_token"
     with pytest.raises(Unauthenticated, match="'Bearer <token>'"):
         auth.authenticate({"Authorization": f"Basic {AUDIT}"})
+
+
+def test_keys_are_read_from_key_vault_and_rotate_there(tmp_path: Path) -> None:
+    """The real SecretClient against a fake Key Vault, authenticated by a fake Entra ID (the
+    service principal of the fake tenant; the app uses its managed identity instead)."""
+    from azure.identity import ClientSecretCredential
+    from azure.keyvault.secrets import SecretClient
+
+    with FakeAzure(planted_tenant(), tmp_path) as azure, FakeKeyVault(azure) as vault:
+        credential = ClientSecretCredential(
+            azure.tenant.tenant_id,
+            azure.tenant.client_id,
+            azure.tenant.client_secret,
+            authority=azure.login.url,
+            disable_instance_discovery=True,
+            connection_verify=str(azure.ca_path),
+        )
+        client = SecretClient(vault.url, credential, connection_verify=str(azure.ca_path))
+
+        def read(name: str) -> str | None:
+            value: str | None = client.get_secret(name).value
+            return value
+
+        vault.secrets["scan-api-keys"] = f"pipeline:operator:{OLD}"
+        now = [0.0]
+        ring = ApiKeyRing("", "scan-api-keys", read, clock=lambda: now[0])
+        found = ring.match(OLD)
+        assert found is not None and (found.name, found.role) == ("pipeline", Role.OPERATOR)
+        vault.secrets["scan-api-keys"] = f"pipeline:operator:{OLD},pipeline:operator:{NEW}"
+        now[0] += REFRESH_SECONDS
+        assert ring.match(NEW) is not None and ring.match(OLD) is not None
+        del vault.secrets["scan-api-keys"]  # gone (or unreadable): the keys read before stay
+        now[0] += REFRESH_SECONDS
+        assert ring.match(NEW) is not None
+        assert vault.reads() >= 4 and azure.counts()["token"] >= 1  # challenge + 3 reads
