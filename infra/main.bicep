@@ -8,7 +8,7 @@ targetScope = 'subscription'
 
 @minLength(1)
 @maxLength(64)
-@description('azd environment name; seeds the unique suffix of every resource name.')
+@description('azd environment name; the base of the unique suffix of every resource name.')
 param environmentName string
 
 @minLength(1)
@@ -118,7 +118,7 @@ param logRetentionDays int = 30
 
 @secure()
 @description('Value written to the scan-api-keys secret on the first provision of an environment (azd passes the current secret, or a random one when there is none).')
-param scanApiKeysSeed string
+param initialScanApiKeys string
 
 @description('Client id of the API\'s Entra app registration (ENTRA_API_CLIENT_ID; docs/identity.md makes it). Set: the API accepts Entra ID access tokens for it, with roles from its app roles. Empty: API keys only.')
 param entraApiClientId string = ''
@@ -214,8 +214,8 @@ module keyVault 'modules/keyvault.bicep' = {
     tags: tags
     logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
     scanApiKeysSecretName: scanApiKeysSecretName
-    scanApiKeysSeed: scanApiKeysSeed
-    seedScanApiKeys: empty(existingKeyVaultName) && !empty(scanApiKeysSeed)
+    initialScanApiKeys: initialScanApiKeys
+    writeInitialScanApiKeys: empty(existingKeyVaultName) && !empty(initialScanApiKeys)
   }
 }
 
