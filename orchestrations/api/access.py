@@ -50,21 +50,31 @@ def authenticator(settings: AppSettings) -> Authenticator:
     global _current
     with _lock:
         if _current is None or _current[0] is not settings:
-            tokens = None
-            if settings.entra_tenant_id:
-                config = EntraConfig(
-                    settings.entra_tenant_id,
-                    settings.entra_audiences,
-                    settings.entra_authority_host,
-                )
-                tokens = EntraTokenValidator(config)
             keys = ApiKeyRing(
                 settings.scan_api_keys.get_secret_value(),
                 settings.scan_api_keys_secret,
                 SecretReader(settings.key_vault_url),
             )
-            _current = (settings, Authenticator(keys, tokens))
+            _current = (settings, Authenticator(keys, _token_validator(settings)))
         return _current[1]
+
+
+def _token_validator(settings: AppSettings) -> EntraTokenValidator | None:
+    """Entra ID sign-in when configured; a half-done configuration refuses every bearer token
+    (and says why in the log) rather than failing every request."""
+    if not settings.entra_tenant_id:
+        return None
+    if not settings.entra_audiences:
+        log.error("ENTRA_TENANT_ID is set but ENTRA_API_AUDIENCE is empty: bearer tokens refused")
+        return None
+    config = EntraConfig(
+        settings.entra_tenant_id, settings.entra_audiences, settings.entra_authority_host
+    )
+    try:
+        return EntraTokenValidator(config)
+    except ValueError as exc:
+        log.error("Entra ID sign-in is off: %s (ENTRA_AUTHORITY_HOST)", exc)
+        return None
 
 
 def caller(req: func.HttpRequest, settings: AppSettings) -> Principal:

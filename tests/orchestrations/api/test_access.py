@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 import requests
 
+from orchestrations.api.access import authenticator
 from orchestrations.api.routes import ROUTES, Operation
+from orchestrations.core.settings import AppSettings
 from orchestrations.identity.roles import APP_ROLES, Role
 from tests.support.entra import FakeEntra
 from tests.support.host_process import HostProcess
@@ -300,3 +302,18 @@ def test_no_key_reaches_the_log(host: HostProcess, tmp_path: Path) -> None:
     log = host.log()
     for value in [*ROLE_KEYS.values(), OLD_PIPELINE_KEY, NEW_PIPELINE_KEY]:
         assert value not in log
+
+
+def test_a_half_done_entra_configuration_refuses_tokens_and_says_why(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("ENTRA_TENANT_ID", "72f988bf-86f1-41af-91ab-2d7cd011db47")
+    monkeypatch.setenv("ENTRA_API_AUDIENCE", "")
+    assert authenticator(AppSettings()).tokens is None
+    assert "ENTRA_API_AUDIENCE is empty" in caplog.text
+    monkeypatch.setenv("ENTRA_API_AUDIENCE", "api://scans")
+    monkeypatch.setenv("ENTRA_AUTHORITY_HOST", "http://127.0.0.1:9")
+    assert authenticator(AppSettings()).tokens is None
+    assert "not an https address" in caplog.text
+    monkeypatch.setenv("ENTRA_AUTHORITY_HOST", "https://login.example")
+    assert authenticator(AppSettings()).tokens is not None
