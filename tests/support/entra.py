@@ -14,6 +14,10 @@ preferred_username, roles, scp, sub, tid, ver); values are made up.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import ssl
 import threading
 import time
@@ -23,6 +27,7 @@ from typing import Any
 
 import jwt
 import trustme
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
@@ -33,6 +38,14 @@ API_CLIENT_ID = "6e0c2f51-8a5c-4d0e-9b71-3f1c2a9d4e80"
 READER = ["Scans.Read"]
 OPERATOR = ["Scans.Run"]
 ADMIN = ["Scans.Admin"]
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _b64_json(value: dict[str, Any]) -> str:
+    return _b64(json.dumps(value).encode())
 
 
 class SigningKey:
@@ -153,6 +166,22 @@ class FakeEntra:
     def sign(self, claims: dict[str, Any], key: SigningKey | None = None) -> str:
         key = key or self.signing
         return jwt.encode(claims, key.private, algorithm="RS256", headers={"kid": key.kid})
+
+    def forged_hs256(self, claims: dict[str, Any]) -> str:
+        """A token "signed" with HMAC-SHA256 and the signing key's public key (PEM) as the
+        secret: what a validator that lets the token pick its algorithm would accept."""
+        key = self.signing
+        secret = key.private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        signed = f"{_b64_json({'alg': 'HS256', 'typ': 'JWT', 'kid': key.kid})}.{_b64_json(claims)}"
+        mac = hmac.new(secret, signed.encode(), hashlib.sha256).digest()
+        return f"{signed}.{_b64(mac)}"
+
+    def unsigned(self, claims: dict[str, Any]) -> str:
+        """`alg: none`, no signature."""
+        header = {"alg": "none", "typ": "JWT", "kid": self.signing.kid}
+        return f"{_b64_json(header)}.{_b64_json(claims)}."
 
     def token(self, roles: list[str] | None = None, **kwargs: Any) -> str:
         key = kwargs.pop("key", None)

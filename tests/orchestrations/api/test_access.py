@@ -3,8 +3,6 @@ the audit log. Against the scan API on the standalone host and a fake Entra ID t
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -158,21 +156,18 @@ def test_the_openapi_document_shows_each_operations_role(host: HostProcess) -> N
 # -- tokens ---------------------------------------------------------------------------------------
 
 
-def b64_json(value: dict[str, str]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
-
-
 def bad_tokens(entra: FakeEntra) -> dict[str, str]:
-    header, payload, signature = entra.token(["Scans.Read"]).split(".")
+    header, _, signature = entra.token(["Scans.Read"]).split(".")
     unpublished = entra.new_key(publish=False)
     return {
+        "HS256 with the public key": entra.forged_hs256(entra.claims(["Scans.Admin"])),
         "expired": entra.token(["Scans.Admin"], lifetime_s=-3600),
         "not yet valid": entra.token(["Scans.Admin"], not_before_s=3600),
         "wrong audience": entra.token(["Scans.Admin"], aud="api://another-api"),
         "wrong issuer": entra.token(["Scans.Admin"], iss="https://login.example/other/v2.0"),
         "unknown key id": entra.token(["Scans.Admin"], key=unpublished),
         "tampered": ".".join([header, entra.token(["Scans.Admin"]).split(".")[1], signature]),
-        "alg none": f"{b64_json({'alg': 'none', 'typ': 'JWT'})}.{payload}.",
+        "alg none": entra.unsigned(entra.claims(["Scans.Admin"])),
         "garbage": "not-a-token",
     }
 
