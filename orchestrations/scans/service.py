@@ -179,8 +179,9 @@ async def start_scan(
         target = kind.resolve(request, looked_up)  # may say: not registered (404 first)
         if isinstance(leased, BaseException):
             raise leased
-        # Built once per process: a misconfigured engine is refused here (4xx), not later.
-        await asyncio.to_thread(engine_for, kind.name)
+        # Built once per process (later calls are a look-up): a misconfigured engine is
+        # refused here (4xx), not when the scan runs.
+        engine_for(kind.name)
     except BaseException:
         if not isinstance(leased, BaseException):
             await release()
