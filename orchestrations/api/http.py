@@ -235,8 +235,10 @@ def api_endpoint(served: Route) -> Callable[[F], F]:
             @functools.wraps(handler)
             async def run_async(req: func.HttpRequest, *args: Any, **kwargs: Any) -> Any:
                 try:
-                    # Checking credentials may fetch keys (Entra ID, Key Vault): off the loop.
-                    access = await asyncio.to_thread(_admitted, req, served)
+                    # On the loop: checking credentials is CPU only, but for the rare fetch of
+                    # signing keys (first use, daily, an unknown key id at most once a minute)
+                    # or of the keys secret (every few minutes). The audit row is storage I/O.
+                    access = _admitted(req, served)
                     response = await handler(req, *args, **kwargs)
                     await asyncio.to_thread(_audit, req, access, response)
                     return response
