@@ -39,6 +39,9 @@ param entraTenantId string
 @description('Client id of the API\'s app registration. Empty: Entra ID sign-in off, API keys only.')
 param entraApiClientId string = ''
 
+@description('Origins whose pages may call the API from a browser (the dashboard). Empty: none.')
+param allowedOrigins array = []
+
 // Endpoints are built from names (standard DNS endpoints), not read from the resources: the
 // app settings below are iterated with a for-expression, which Bicep only allows over values
 // known when the deployment starts (parameters, environment()), not over runtime properties.
@@ -136,6 +139,10 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
       http20Enabled: true
+      cors: {
+        allowedOrigins: allowedOrigins
+        supportCredentials: false
+      }
       appSettings: [
         for setting in items(allAppSettings): {
           name: setting.key

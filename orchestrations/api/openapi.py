@@ -28,6 +28,7 @@ from orchestrations.api.models import (
     TargetList,
     TargetOut,
 )
+from orchestrations.api.scan_views import FindingList, SourceView, TraceView
 from orchestrations.core.lifecycle import STATUSES
 from orchestrations.core.models import ID_PATTERN
 from orchestrations.identity.authentication import API_KEY_HEADER
@@ -45,6 +46,7 @@ _ERRORS = {
     409: "Conflict (e.g. a scan of this target is active; see activeScanId)",
     413: "Body too large",
     422: "The request is well-formed but not valid",
+    502: "A system the service reads from (e.g. the Git server) failed",
     503: "The scan could not be started",
 }
 _START_ERRORS = [400, 404, 409, 413, 422, 503]
@@ -195,6 +197,29 @@ def _scan_operations(spec: _Spec) -> dict[routes.Route, dict[str, Any]]:
                 ),
             ],
             "responses": spec.responses(report, [400, 404]),
+        },
+        routes.SCAN_FINDINGS: {
+            "parameters": [scan_id],
+            "responses": spec.responses(spec.json_ok(200, FindingList, "The findings"), [404]),
+        },
+        routes.SCAN_TRACE: {
+            "parameters": [scan_id],
+            "responses": spec.responses(spec.json_ok(200, TraceView, "The artifacts"), [404, 409]),
+        },
+        routes.SCAN_DOCUMENT: {
+            "parameters": [
+                scan_id,
+                {
+                    "name": "path",
+                    "in": "query",
+                    "required": True,
+                    "description": "The document's path, as the trace matrix names it",
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 4096},
+                },
+            ],
+            "responses": spec.responses(
+                spec.json_ok(200, SourceView, "The document"), [404, 409, 502]
+            ),
         },
         routes.START_REPOSITORY_SCAN: {
             "parameters": [_path_param("repositoryId", "Repository id", ID_PATTERN)],

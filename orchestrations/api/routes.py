@@ -88,6 +88,39 @@ SCAN_REPORT = Route(
     "v1/scans/{scanId}/report",
     (Operation("GET", "getScanReport", "Findings report", READER),),
 )
+SCAN_FINDINGS = Route(
+    "v1/scans/{scanId}/findings",
+    (
+        Operation(
+            "GET",
+            "listScanFindings",
+            "Every finding of a scan, with its service family and controls",
+            READER,
+        ),
+    ),
+)
+SCAN_TRACE = Route(
+    "v1/scans/{scanId}/trace",
+    (
+        Operation(
+            "GET",
+            "getScanTrace",
+            "A repository scan's artifacts and links, for the trace matrix",
+            READER,
+        ),
+    ),
+)
+SCAN_DOCUMENT = Route(
+    "v1/scans/{scanId}/source",
+    (
+        Operation(
+            "GET",
+            "getScanDocument",
+            "One document of a repository scan at the scanned commit",
+            READER,
+        ),
+    ),
+)
 START_REPOSITORY_SCAN = Route(
     "v1/repositories/{repositoryId}/scan",
     (
@@ -193,6 +226,9 @@ ROUTES: tuple[Route, ...] = (
     GET_SCAN,
     CANCEL_SCAN,
     SCAN_REPORT,
+    SCAN_FINDINGS,
+    SCAN_TRACE,
+    SCAN_DOCUMENT,
     START_REPOSITORY_SCAN,
     START_SUBSCRIPTION_SCANS,
     LIST_SCANS_UNVERSIONED,

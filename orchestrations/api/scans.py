@@ -27,7 +27,7 @@ from orchestrations.api.models import (
     ScanList,
     SubscriptionTrigger,
 )
-from orchestrations.api.views import accepted, scan_status
+from orchestrations.api.views import accepted, existing_scan, scan_status
 from orchestrations.core.lifecycle import STATUSES
 from orchestrations.core.settings import get_settings
 from orchestrations.scans.kinds import (
@@ -159,18 +159,10 @@ async def start_subscription_scans(
 # -- reading --------------------------------------------------------------------------------------
 
 
-def _existing_scan(req: func.HttpRequest, stores: Stores) -> ScanRecord:
-    scan_id = req.route_params.get("scanId", "")
-    record = stores.scans.get(scan_id)
-    if record is None:
-        raise ApiError(404, "scan_not_found", f"no scan with id {scan_id[:64]!r}")
-    return record
-
-
 def get_scan(req: func.HttpRequest) -> func.HttpResponse:
     """Status, progress, phase, counters; results when done (items with ?include=items)."""
     stores = Stores.of(get_settings())
-    record = _existing_scan(req, stores)
+    record = existing_scan(req, stores)
     include = {part.strip() for part in (req.params.get("include") or "").split(",")}
     if not include <= {"", "items"}:
         raise ApiError(400, "invalid_parameter", "include may only name: items")
@@ -238,7 +230,7 @@ def scan_report(req: func.HttpRequest) -> func.HttpResponse:
     """GET /api/v1/scans/{scanId}/report?format=json|sarif|csv|html."""
     fmt = (req.params.get("format") or "json").lower()
     stores = Stores.of(get_settings())
-    record = _existing_scan(req, stores)
+    record = existing_scan(req, stores)
     view = scan_status(record, stores.scans, with_items=False).model_dump(
         mode="json", by_alias=True
     )

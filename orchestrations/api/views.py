@@ -6,10 +6,11 @@ from typing import Any
 
 from pydantic.alias_generators import to_camel
 
-from orchestrations.api.http import base_url
+from orchestrations.api.http import ApiError, base_url
 from orchestrations.api.models import ItemSummary, ScanAccepted, ScanStatus, TargetOut
 from orchestrations.core import lifecycle
 from orchestrations.state.scans import ScanRecord, ScanStore
+from orchestrations.state.stores import Stores
 from orchestrations.state.targets import TargetRecord
 
 POLL_MESSAGE = "Scan initiated. Poll /api/v1/scans/{scanId} for status."
@@ -36,6 +37,15 @@ _TARGET_FIELDS = (
     "last_scan_id",
     "last_status",
 )
+
+
+def existing_scan(req: Any, stores: Stores) -> ScanRecord:
+    """The scan the route names (`scanId`), or a 404."""
+    scan_id = req.route_params.get("scanId", "")
+    record = stores.scans.get(scan_id)
+    if record is None:
+        raise ApiError(404, "scan_not_found", f"no scan with id {scan_id[:64]!r}")
+    return record
 
 
 def scan_status(record: ScanRecord, scans: ScanStore, with_items: bool) -> ScanStatus:

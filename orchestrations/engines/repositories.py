@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from orchestrations.core.settings import AppSettings
 from orchestrations.engines.secrets import SecretReader
 from orchestrations.engines.wiring import load_settings
-from scanner.engine import ScanEngine
+from scanner.engine import ScanEngine, ScanTarget
 from scanner.repository.engine import EngineOptions, RepositoryEngine
 from scanner.repository.git_source import Limits
 
@@ -65,3 +65,13 @@ def create_engine(settings: AppSettings) -> ScanEngine:
         repository.options(settings.repo_allow_local_paths),
         secrets=SecretReader(repository.key_vault_url),
     )
+
+
+def read_document(settings: AppSettings, target: ScanTarget, commit_sha: str, path: str) -> str:
+    """One document of a repository at a commit, read as a scan reads it (Git objects, the
+    scan's size limit, credentials from the target's reference)."""
+    from scanner.repository.documents import document_at
+
+    repository = load_settings(RepositorySettings, "repository scans")
+    options = repository.options(settings.repo_allow_local_paths)
+    return document_at(target, commit_sha, path, options, SecretReader(repository.key_vault_url))
