@@ -126,7 +126,7 @@ def findings_delta(scans: ScanStore, record: ScanRecord, items: list[ItemResult]
     """New and resolved findings of a scan that is completing (its `items`) against the
     previous completed scan of its target; without one, every finding is new."""
     baseline = scans.previous(record)
-    before = _fingerprints(scans.items(baseline.scan_id)) if baseline else []
+    before = scans.finding_fingerprints(baseline.scan_id) if baseline else []
     new, resolved = count_changes(before, _fingerprints(items))
     return {
         "baselineScanId": baseline.scan_id if baseline else None,

@@ -28,6 +28,7 @@ from common.continuation import Position
 from orchestrations.core.lifecycle import ACTIVE, COMPLETED, PENDING, QUEUED_PHASE, TERMINAL
 from orchestrations.state.tables import TableStore, safe_key, target_key, utcnow
 from scanner.engine import ItemResult
+from scanner.fingerprint import fingerprint
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32, ULID's alphabet
 _INVERT = str.maketrans(_ALPHABET, _ALPHABET[::-1])
@@ -311,6 +312,17 @@ class ScanStore(TableStore):
                 )
             )
         return results
+
+    def finding_fingerprints(self, scan_id: str) -> list[str]:
+        """The fingerprints of a scan's findings, computed from the stored findings without
+        building each one (a comparison reads a whole earlier scan for these alone)."""
+        prints: list[str] = []
+        for entity in self.storage.table("ScanItems").query_entities(
+            "PartitionKey eq @pk", parameters={"pk": scan_id}, select=["Findings"]
+        ):
+            for found in self.storage.unpack(entity.get("Findings")) or []:
+                prints.append(fingerprint(str(found["rule_id"]), found.get("location") or {}))
+        return prints
 
     def count_items(self, scan_id: str) -> int:
         rows = self.storage.table("ScanItems").query_entities(
