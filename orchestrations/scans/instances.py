@@ -11,8 +11,10 @@ from orchestrations.core.contract import ORCHESTRATOR, ScanStart
 log = logging.getLogger(__name__)
 
 ALIVE = {"Running", "Pending", "ContinuedAsNew", "Suspended"}
-_START_ATTEMPTS = 30
-_START_RETRY_S = 0.1
+# A rescan may come while the target's previous orchestration runs its last episode (its lease
+# is released just before): ask again soon, for up to three seconds.
+_START_ATTEMPTS = 150
+_START_RETRY_S = 0.02
 
 
 class ScanStartError(Exception):
