@@ -12,6 +12,8 @@ ENDED_BADLY = ("failed", "cancelled")
 # Where a scan (the API's dict) carries the counts we read from its report: a key the API
 # never uses (its own `findings` is a plain counter).
 COUNTS = "scanctl:findingsBySeverity"
+# ... and the findings new since its baseline: {"baseline": scan id or None, "bySeverity": {...}}.
+NEW = "scanctl:newFindings"
 
 
 def at_or_above(threshold: str) -> tuple[str, ...]:
@@ -83,15 +85,38 @@ def label(scan: dict[str, Any]) -> str:
     return f"{scan.get('targetType')} {scan.get('targetId')}"
 
 
+def new_counts(comparison: dict[str, Any]) -> dict[str, Any]:
+    """What `NEW` holds, from the API's comparison of a scan with its baseline."""
+    by_severity = ((comparison.get("findings") or {}).get("bySeverity") or {}).get("new") or {}
+    return {
+        "baseline": (comparison.get("baseline") or {}).get("scanId"),
+        "bySeverity": {s: int(by_severity.get(s) or 0) for s in SEVERITIES},
+    }
+
+
+def _new_hit(scan: dict[str, Any], counted: tuple[str, ...], flag: str) -> str | None:
+    new = scan.get(NEW) or {}
+    counts = new.get("bySeverity") or {}
+    if not any(counts.get(s) for s in counted):
+        return None
+    since = f"since scan {new['baseline']}" if new.get("baseline") else "(no earlier scan)"
+    return f"{label(scan)}: {describe_counts(counts, counted)} new finding(s) {since} ({flag})"
+
+
 def judge(scans: list[dict[str, Any]], fail_on: str | None, fail_on_new: bool) -> Gate:
-    """A scan that failed or was cancelled outranks a threshold hit (its findings are partial)."""
+    """A scan that failed or was cancelled outranks a threshold hit (its findings are partial).
+    With --fail-on-new only new findings count (of --fail-on's severity or worse, if given)."""
     gate = Gate(fail_on, fail_on_new)
     failed = [s for s in scans if s.get("status") in ENDED_BADLY]
     for scan in failed:
         why = f": {scan['errorMessage']}" if scan.get("errorMessage") else ""
         gate.reasons.append(f"{label(scan)}: scan {scan['scanId']} {scan['status']}{why}")
     hits = []
-    if fail_on is not None:
+    if fail_on_new:
+        counted = at_or_above(fail_on) if fail_on else SEVERITIES
+        flag = f"--fail-on-new --fail-on {fail_on}" if fail_on else "--fail-on-new"
+        hits = [hit for scan in scans if (hit := _new_hit(scan, counted, flag))]
+    elif fail_on is not None:
         counted = at_or_above(fail_on)
         for scan in scans:
             counts = scan.get(COUNTS) or {}

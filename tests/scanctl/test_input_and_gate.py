@@ -8,6 +8,7 @@ import pytest
 from scanctl.errors import PASSED, SCAN_FAILED, THRESHOLD, UsageError
 from scanctl.findings import COUNTS, judge, severity_counts
 from scanctl.targets_input import HostSpec, parse_host
+from scanctl.views.tables import fact_rows
 
 
 @pytest.mark.parametrize(
@@ -55,3 +56,39 @@ def test_gate_threshold_is_inclusive_and_failures_outrank_it() -> None:
     assert judge([_scan("completed", high=9)], None, False).exit_code == PASSED
     mixed = judge([_scan("completed", high=1), _scan("failed")], "high", False)
     assert mixed.exit_code == SCAN_FAILED and len(mixed.reasons) == 2
+
+
+def test_comparison_facts_of_every_kind_become_readable_rows() -> None:
+    # Shapes as docs/scan-comparison.md gives them.
+    host = {
+        "system": [{"field": "kernel", "from": "6.1.0-17-amd64", "to": "6.1.0-18-amd64"}],
+        "packages": {
+            "counts": {"added": 1},
+            "added": [{"name": "jq", "arch": "amd64", "version": "1.6-2.1"}],
+            "upgraded": [{"name": "libssl3", "arch": "amd64", "from": "3.0.11", "to": "3.0.13"}],
+        },
+        "disk": {"thresholdPercentPoints": 5.0, "removed": ["/mnt/old"]},
+        "notCompared": {"vulnerabilities": "neither scan has it"},
+    }
+    assert fact_rows(host) == [
+        ("system", "kernel: 6.1.0-17-amd64 -> 6.1.0-18-amd64"),
+        ("packages added", "jq amd64 1.6-2.1"),
+        ("packages upgraded", "libssl3: 3.0.11 -> 3.0.13"),
+        ("disk removed", "/mnt/old"),
+    ]
+    repository = {
+        "commit": {"from": "aaa", "to": "bbb"},
+        "commits": {"count": 1, "items": [{"sha": "b" * 40, "time": 1, "subject": "fix"}]},
+        "artifacts": {
+            "changed": [
+                {"id": "US-1", "changes": [{"field": "status", "from": "DRAFT", "to": "DONE"}]}
+            ]
+        },
+        "links": {"added": [{"from": "SPEC-1", "to": "US-1", "kind": "parent"}]},
+    }
+    assert fact_rows(repository) == [
+        ("commit", "aaa -> bbb"),
+        ("commits", "bbbbbbbbbbbb fix"),
+        ("artifacts changed", "US-1: status: DRAFT -> DONE"),
+        ("links added", "SPEC-1 -> US-1 (parent)"),
+    ]
