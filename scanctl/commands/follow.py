@@ -10,7 +10,7 @@ from typing import Any
 from scanctl.context import Context
 from scanctl.documents import scans_output
 from scanctl.errors import INTERRUPTED, SCAN_FAILED, ApiError, UnreachableError
-from scanctl.findings import NEW, Gate, judge, new_counts
+from scanctl.findings import NEW, Gate, judge, new_from_comparison, new_from_scan
 from scanctl.views import progress, tables
 from scanctl.views.console import note
 from scanctl.waiting import WaitInterrupted, WaitTimeout, wait_for
@@ -59,12 +59,15 @@ def add_wait_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def with_new_findings(ctx: Context, scan: dict[str, Any]) -> dict[str, Any]:
-    """A completed scan with its findings new since the target's previous completed scan."""
+def with_new_findings(ctx: Context, scan: dict[str, Any], by_severity: bool) -> dict[str, Any]:
+    """A completed scan with its findings new since the target's previous completed scan: the
+    count the scan carries, or (for their severities, or when it carries none) the comparison."""
     if scan.get("status") != "completed":
         return scan
-    comparison = json.loads(ctx.client.diff(str(scan["scanId"]), "previous"))
-    return {**scan, NEW: new_counts(comparison)}
+    new = None if by_severity else new_from_scan(scan)
+    if new is None:
+        new = new_from_comparison(json.loads(ctx.client.diff(str(scan["scanId"]), "previous")))
+    return {**scan, NEW: new}
 
 
 def follow_hint(ctx: Context, scan_ids: list[str]) -> str:
@@ -127,7 +130,8 @@ def follow(ctx: Context, args: argparse.Namespace, scans: list[dict[str, Any]]) 
             f"{follow_hint(ctx, exc.pending)}"
         ) from None
     if args.fail_on_new:
-        final = [with_new_findings(ctx, scan) for scan in final]
+        by_severity = args.fail_on is not None
+        final = [with_new_findings(ctx, scan, by_severity) for scan in final]
     gate = judge(final, args.fail_on, args.fail_on_new)
     show_results(ctx, final, gate)
     return gate.exit_code

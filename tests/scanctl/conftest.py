@@ -6,8 +6,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import jsonschema_rs
 import pytest
-from jsonschema import Draft202012Validator, FormatChecker
 
 from tests.support.cli_service import Service, cli_service
 from tests.support.host_process import ROOT
@@ -25,5 +25,5 @@ def service(azurite: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 def valid_output(text: str) -> dict[str, Any]:
     """The CLI's JSON output, checked against the schema docs/ publishes."""
     document: dict[str, Any] = json.loads(text)
-    Draft202012Validator(SCHEMA, format_checker=FormatChecker()).validate(document)
+    jsonschema_rs.validator_for(SCHEMA, validate_formats=True).validate(document)
     return document

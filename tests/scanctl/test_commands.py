@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tests.scanctl.conftest import valid_output
 from tests.support.cli_service import SCANCTL, Service, gxp_repository
-from tests.support.git_repos import seed_story
+from tests.support.git_repos import example_story
 from tests.support.scan_api import API_KEY
 from tests.support.sshd import closed_port
 
@@ -434,8 +434,8 @@ def test_fail_on_new_passes_on_old_findings_and_fails_on_a_new_one(service: Serv
     assert scan["findings"]["high"] >= 1 and scan["newFindings"] == 0
     old_scan = scan["scanId"]
 
-    # One more story with the seed story's gaps: new findings, and the gate fails.
-    repo.write("stories/US-006-002.md", seed_story().replace("US-006-001", "US-006-002"))
+    # One more story with the example story's gaps: new findings, and the gate fails.
+    repo.write("stories/US-006-002.md", example_story().replace("US-006-001", "US-006-002"))
     repo.commit("a second story, as incomplete as the first")
     hit = service.run("scan", "repository", "gxp-changing", "--fail-on-new", "-o", "json")
     assert hit.returncode == 1, hit.stderr
