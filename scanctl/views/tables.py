@@ -252,7 +252,8 @@ def target_detail(target: dict[str, Any]) -> None:
 
 # -- comparison of two scans ---------------------------------------------------------------
 
-_NOT_CHANGES = {"counts", "notCompared", "thresholdPercentPoints"}
+# Parts of `facts` that are not changes: counts (said by the rows), settings of the comparison.
+_NOT_CHANGES = {"counts", "notCompared", "thresholdPercentPoints", "typesCompared"}
 
 
 def _change_text(change: Any) -> str:
@@ -271,7 +272,8 @@ def _change_text(change: Any) -> str:
     if "from" in change and "to" in change:
         prefix = f"{subject}: " if subject else ""
         kind = f" ({change['kind']})" if change.get("kind") else ""
-        return f"{prefix}{change['from']} -> {change['to']}{kind}"
+        before, after = ("not set" if change[k] is None else change[k] for k in ("from", "to"))
+        return f"{prefix}{before} -> {after}{kind}"
     scalars = [str(v) for v in change.values() if isinstance(v, str | int | float) and v != ""]
     return " ".join(scalars)
 

@@ -113,7 +113,13 @@ def test_comparison_facts_of_every_kind_become_readable_rows() -> None:
         "commits": {"count": 1, "items": [{"sha": "b" * 40, "time": 1, "subject": "fix"}]},
         "artifacts": {
             "changed": [
-                {"id": "US-1", "changes": [{"field": "status", "from": "DRAFT", "to": "DONE"}]}
+                {
+                    "id": "US-1",
+                    "changes": [
+                        {"field": "status", "from": "DRAFT", "to": "DONE"},
+                        {"field": "approved_by", "from": None, "to": "QA"},
+                    ],
+                }
             ]
         },
         "links": {"added": [{"from": "SPEC-1", "to": "US-1", "kind": "parent"}]},
@@ -121,6 +127,21 @@ def test_comparison_facts_of_every_kind_become_readable_rows() -> None:
     assert fact_rows(repository) == [
         ("commit", "aaa -> bbb"),
         ("commits", "bbbbbbbbbbbb fix"),
-        ("artifacts changed", "US-1: status: DRAFT -> DONE"),
+        ("artifacts changed", "US-1: status: DRAFT -> DONE; approved_by: not set -> QA"),
         ("links added", "SPEC-1 -> US-1 (parent)"),
+    ]
+    subscription = {
+        "resources": {
+            "counts": {"added": 1},
+            "added": [{"id": "/subscriptions/s/rg/x", "type": "t", "name": "x"}],
+            "typesCompared": ["t"],
+            "typesNotCompared": ["u"],
+        },
+        "findingsByCisControl": [{"control": "3.1", "new": 1, "resolved": 0, "rules": ["ST-1"]}],
+    }
+    # The types compared are a setting of the comparison, not a change; the others are.
+    assert fact_rows(subscription) == [
+        ("resources added", "/subscriptions/s/rg/x t x"),
+        ("resources typesNotCompared", "u"),
+        ("findingsByCisControl", "3.1 1 0"),
     ]
