@@ -1,12 +1,13 @@
 """Whose turn it is: at most a kind's limit of scans run at once; the others wait in trigger order.
 
-A trigger that finds a free place and nobody waiting takes the place at once (one conditional
-write). Otherwise its scan waits (status `queued`), and `admit` fills free places with the
-oldest waiting scans. `admit` runs wherever a place may have come free or a scan may have
-started waiting: after a trigger that queued, at the end of every scan (its closing activity),
-on cancel, and on the scheduler's timer (which also finishes what a crash interrupted). Every
-change to the admitted scans is an ETag-conditional write of the kind's admission row, so no
-more than the limit are ever admitted, whoever admits concurrently.
+A trigger that finds a free place and nobody waiting takes the place at once (one insert).
+Otherwise its scan waits (status `queued`), and `admit` fills free places with the oldest
+waiting scans. `admit` runs wherever a place may have come free or a scan may have started
+waiting: after a trigger that queued, at the end of every scan (its closing activity), on
+cancel, and on the scheduler's timer (which also finishes what a crash interrupted). A place
+is a row of its own, taken with an insert and given back with a conditional delete, so no more
+than the limit are ever admitted, whoever admits concurrently, and scans that end together
+never contend for one row.
 
 An admitted scan's orchestration is started, then its waiting row goes. A waiting row whose scan
 is already admitted is an admission interrupted between the two (a crash, a failed start): once
@@ -26,7 +27,8 @@ import json
 import logging
 import math
 import os
-from datetime import timedelta
+import random
+from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -36,7 +38,7 @@ from orchestrations.core.settings import AppSettings
 from orchestrations.core.telemetry import scan_logger
 from orchestrations.scans.instances import ALIVE, orchestration, start_orchestration
 from orchestrations.scans.kinds import KINDS
-from orchestrations.state.queue import Waiting
+from orchestrations.state.queue import Admitted, Waiting
 from orchestrations.state.scans import ScanRecord
 from orchestrations.state.stores import Stores
 from orchestrations.state.tables import utcnow
@@ -44,7 +46,7 @@ from orchestrations.state.tables import utcnow
 log = logging.getLogger(__name__)
 
 STALLED_AFTER = timedelta(seconds=10)
-_ATTEMPTS = 50
+_ATTEMPTS = 5
 # The app's folder (host.json beside function_app.py); the Functions host sets it.
 SCRIPT_ROOT = "AzureWebJobsScriptRoot"
 # Durable Functions' default for maxConcurrentActivityFunctions when host.json sets none.
@@ -79,47 +81,92 @@ def running_limit(settings: AppSettings, kind_name: str) -> int:
 
 async def take_free_place(stores: Stores, settings: AppSettings, kind: str, scan_id: str) -> bool:
     """Admit `scan_id` at once if the kind has a free place and nobody waits for one."""
-    admitted, waiting = await asyncio.gather(
-        asyncio.to_thread(stores.queue.admitted, kind),
-        asyncio.to_thread(stores.queue.first_waiting, kind, 1),
-    )
-    if waiting or len(admitted.scans) >= running_limit(settings, kind):
-        return False
-    admitted.scans[scan_id] = utcnow()
-    return await asyncio.to_thread(stores.queue.save_admitted, admitted)
+    limit = running_limit(settings, kind)
+    for _ in range(_ATTEMPTS):
+        admitted, waiting = await asyncio.gather(
+            asyncio.to_thread(stores.queue.admitted, kind),
+            asyncio.to_thread(stores.queue.first_waiting, kind, 1),
+        )
+        free = admitted.free(limit)
+        if waiting or len(admitted.places) >= limit or not free:
+            return False
+        # A free place picked at random (not a secret): racing triggers seldom pick the same.
+        number = random.choice(free)  # noqa: S311
+        if await asyncio.to_thread(stores.queue.take, kind, number, scan_id, utcnow()):
+            return True
+    return False
 
 
 async def admit(
     client: Any, stores: Stores, settings: AppSettings, kind: str, leaving: str | None = None
 ) -> set[str]:
     """Give free places to the oldest waiting scans and start them (`leaving`: a scan that has
-    ended, whose place is free now). Returns the ids of the scans started."""
+    ended: its place is given back first). Returns the ids of the scans started."""
     limit = running_limit(settings, kind)
+    fresh: list[Waiting] = []
+    stalled: list[Waiting] = []
     for _ in range(_ATTEMPTS):
-        now = utcnow()
         admitted, waiting = await asyncio.gather(
             asyncio.to_thread(stores.queue.admitted, kind),
             asyncio.to_thread(stores.queue.first_waiting, kind, limit + 1),
         )
-        changed = leaving is not None and admitted.scans.pop(leaving, None) is not None
-        waiting = [w for w in waiting if w.scan_id != leaving]
-        fresh = [w for w in waiting if w.scan_id not in admitted.scans]
-        fresh = fresh[: max(0, limit - len(admitted.scans))]
+        going = admitted.doubles
+        if leaving is not None and leaving in admitted.places:
+            going = [*going, admitted.places.pop(leaving)]
+        for place in going:
+            await asyncio.to_thread(stores.queue.give_back, kind, place)
+        leaving = None
+        now = utcnow()
+        waiting = [w for w in waiting if w.scan_id not in {f.scan_id for f in fresh}]
         stalled = [
             w
             for w in waiting
-            if w.scan_id in admitted.scans and now - admitted.scans[w.scan_id] > STALLED_AFTER
+            if w.scan_id in admitted.places
+            and now - admitted.places[w.scan_id].since > STALLED_AFTER
         ]
-        for each in fresh:
-            admitted.scans[each.scan_id] = now
-        if not (changed or fresh) or await asyncio.to_thread(stores.queue.save_admitted, admitted):
+        taken = await _fill(stores, kind, limit, admitted, waiting, now)
+        if taken is None:
             break
-        # Someone else changed the admissions since we read them: read them again.
-    else:
-        log.warning("admissions of %s scans kept changing; the next admit will retry", kind)
-        return set()
+        fresh += taken
     started = await asyncio.gather(*(_start(client, stores, kind, w) for w in fresh + stalled))
     return {w.scan_id for w, ok in zip(fresh + stalled, started, strict=True) if ok}
+
+
+async def _fill(
+    stores: Stores,
+    kind: str,
+    limit: int,
+    admitted: Admitted,
+    waiting: list[Waiting],
+    now: datetime,
+) -> list[Waiting] | None:
+    """Take free places for the oldest waiting scans. Another admitter may have taken a place
+    for the same scan at the same moment: a scan found in two places keeps one (the other is
+    given back). Returns the scans admitted here, or None when that is all there is to do
+    (else: read the places again and go on)."""
+    taken: list[Waiting] = []
+    for each in waiting:
+        if each.scan_id in admitted.places:
+            continue
+        free = admitted.free(limit)
+        if len(admitted.places) >= limit or not free:
+            return taken or None
+        number = free[0]
+        if not await asyncio.to_thread(stores.queue.take, kind, number, each.scan_id, now):
+            return taken  # someone else took that place meanwhile: look again
+        again = await asyncio.to_thread(stores.queue.admitted, kind)
+        if again.doubles:
+            # Admitted twice at once: the scan keeps its first place (the admitter that took it
+            # starts it; a second start counts as done), the other places go back.
+            for place in again.doubles:
+                await asyncio.to_thread(stores.queue.give_back, kind, place)
+            kept = again.places.get(each.scan_id)
+            if kept is not None and kept.number == number:
+                taken.append(each)
+            return taken
+        admitted.places = again.places
+        taken.append(each)
+    return taken or None
 
 
 async def _start(client: Any, stores: Stores, kind: str, waiting: Waiting) -> bool:

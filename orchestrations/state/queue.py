@@ -1,17 +1,18 @@
-"""Scans waiting for their turn, and the scans admitted to run, per target kind.
+"""Scans waiting for their turn, and the places of the scans admitted to run, per target kind.
 
 Table `{prefix}ScanQueue`:
 - waiting rows: PartitionKey `waiting-{kind}`, RowKey = the scan id (a ULID, so the natural
   order is the trigger order), holding the orchestration input the scan starts with. A row
   goes once the scan's orchestration has started, or the scan was cancelled.
-- one admission row per kind: PartitionKey `running`, RowKey = the kind, holding the scans
-  admitted to run (scan id -> when). It is only ever changed with an ETag condition (or
-  created with an insert), so that two callers can never both fill the same free place.
+- place rows: PartitionKey `running-{kind}`, RowKey = the place's number (0 .. limit - 1),
+  holding the scan admitted to it and since when. A place is taken with an insert (one
+  winner) and given back with a delete of the row as it was read, so no more scans than places
+  are ever admitted, and scans that end together never contend for one row.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,11 +27,13 @@ from azure.data.tables import UpdateMode
 
 from orchestrations.state.tables import TableStore
 
-RUNNING = "running"
-
 
 def _waiting(kind: str) -> str:
     return f"waiting-{kind}"
+
+
+def _places(kind: str) -> str:
+    return f"running-{kind}"
 
 
 @dataclass
@@ -43,12 +46,33 @@ class Waiting:
 
 
 @dataclass
+class Place:
+    """A place taken by an admitted scan, as read (its ETag gives it back only as read)."""
+
+    number: int
+    scan_id: str
+    since: datetime
+    etag: str | None = None
+
+
+@dataclass
 class Admitted:
-    """The scans of a kind admitted to run (scan id -> when), as read with its ETag."""
+    """The places of a kind's admitted scans, by scan id."""
 
     kind: str
-    scans: dict[str, datetime] = field(default_factory=dict)
-    etag: str | None = None
+    places: dict[str, Place] = field(default_factory=dict)
+    # Second places of a scan (two admitters admitted it at once): given back by the next.
+    doubles: list[Place] = field(default_factory=list)
+
+    @property
+    def scans(self) -> dict[str, datetime]:
+        """Scan id -> since when it holds its place."""
+        return {scan_id: place.since for scan_id, place in self.places.items()}
+
+    def free(self, limit: int) -> list[int]:
+        """The numbers of the places below `limit` that nobody holds."""
+        taken = {place.number for place in self.places.values()}
+        return [number for number in range(limit) if number not in taken]
 
 
 class QueueStore(TableStore):
@@ -97,35 +121,40 @@ class QueueStore(TableStore):
     def remove(self, kind: str, scan_id: str) -> None:
         self._table.delete_entity(_waiting(kind), scan_id)
 
-    # -- admitted ---------------------------------------------------------------------------------
+    # -- places -----------------------------------------------------------------------------------
 
     def admitted(self, kind: str) -> Admitted:
-        try:
-            row = self._table.get_entity(RUNNING, kind)
-        except ResourceNotFoundError:
-            return Admitted(kind)
-        scans = {k: datetime.fromisoformat(v) for k, v in json.loads(row["Scans"]).items()}
-        return Admitted(kind, scans, row.metadata["etag"])
-
-    def save_admitted(self, admitted: Admitted) -> bool:
-        """Write the admitted scans if nobody changed them since they were read (False if
-        someone did: read them again)."""
-        entity = {
-            "PartitionKey": RUNNING,
-            "RowKey": admitted.kind,
-            "Scans": json.dumps({k: v.isoformat() for k, v in admitted.scans.items()}),
-        }
-        try:
-            if admitted.etag is None:
-                metadata = self._table.create_entity(entity)
+        found = Admitted(kind)
+        rows = self._table.query_entities("PartitionKey eq @pk", parameters={"pk": _places(kind)})
+        for row in rows:
+            place = Place(int(row["RowKey"]), row["ScanId"], row["Since"], row.metadata["etag"])
+            if place.scan_id in found.places:
+                found.doubles.append(place)
             else:
-                metadata = self._table.update_entity(
-                    entity,
-                    mode=UpdateMode.REPLACE,
-                    etag=admitted.etag,
-                    match_condition=MatchConditions.IfNotModified,
-                )
-        except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
+                found.places[place.scan_id] = place
+        return found
+
+    def take(self, kind: str, number: int, scan_id: str, since: datetime) -> bool:
+        """Take place `number` for the scan (False: someone holds it)."""
+        try:
+            self._table.create_entity(
+                {
+                    "PartitionKey": _places(kind),
+                    "RowKey": f"{number:04d}",
+                    "ScanId": scan_id,
+                    "Since": since,
+                }
+            )
+        except ResourceExistsError:
             return False
-        admitted.etag = metadata.get("etag")
         return True
+
+    def give_back(self, kind: str, place: Place) -> None:
+        """Free the place if it is still as read (a place taken again meanwhile stays)."""
+        with contextlib.suppress(ResourceModifiedError, ResourceNotFoundError):
+            self._table.delete_entity(
+                _places(kind),
+                f"{place.number:04d}",
+                etag=place.etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
