@@ -38,7 +38,7 @@ from orchestrations.core.settings import AppSettings
 from orchestrations.core.telemetry import scan_logger
 from orchestrations.scans.instances import ALIVE, orchestration, start_orchestration
 from orchestrations.scans.kinds import KINDS
-from orchestrations.state.queue import Admitted, Waiting
+from orchestrations.state.queue import Admitted, Place, Waiting
 from orchestrations.state.scans import ScanRecord
 from orchestrations.state.stores import Stores
 from orchestrations.state.tables import utcnow
@@ -124,10 +124,10 @@ async def admit(
             if w.scan_id in admitted.places
             and now - admitted.places[w.scan_id].since > STALLED_AFTER
         ]
-        taken = await _fill(stores, kind, limit, admitted, waiting, now)
-        if taken is None:
-            break
+        taken, done = await _fill(stores, kind, limit, admitted, waiting, now)
         fresh += taken
+        if done:
+            break
     started = await asyncio.gather(*(_start(client, stores, kind, w) for w in fresh + stalled))
     return {w.scan_id for w, ok in zip(fresh + stalled, started, strict=True) if ok}
 
@@ -139,34 +139,24 @@ async def _fill(
     admitted: Admitted,
     waiting: list[Waiting],
     now: datetime,
-) -> list[Waiting] | None:
-    """Take free places for the oldest waiting scans. Another admitter may have taken a place
-    for the same scan at the same moment: a scan found in two places keeps one (the other is
-    given back). Returns the scans admitted here, or None when that is all there is to do
-    (else: read the places again and go on)."""
+) -> tuple[list[Waiting], bool]:
+    """Take free places for the oldest waiting scans. Returns the scans admitted here, and
+    whether that is all (else: read the places again and go on). Two admitters
+    may admit one scan at the same moment: both start it (the second start counts as done)
+    and its second place goes back at the next admission."""
     taken: list[Waiting] = []
     for each in waiting:
         if each.scan_id in admitted.places:
             continue
         free = admitted.free(limit)
         if len(admitted.places) >= limit or not free:
-            return taken or None
+            return taken, True
         number = free[0]
         if not await asyncio.to_thread(stores.queue.take, kind, number, each.scan_id, now):
-            return taken  # someone else took that place meanwhile: look again
-        again = await asyncio.to_thread(stores.queue.admitted, kind)
-        if again.doubles:
-            # Admitted twice at once: the scan keeps its first place (the admitter that took it
-            # starts it; a second start counts as done), the other places go back.
-            for place in again.doubles:
-                await asyncio.to_thread(stores.queue.give_back, kind, place)
-            kept = again.places.get(each.scan_id)
-            if kept is not None and kept.number == number:
-                taken.append(each)
-            return taken
-        admitted.places = again.places
+            return taken, False  # someone else took that place meanwhile: look again
+        admitted.places[each.scan_id] = Place(number, each.scan_id, now)
         taken.append(each)
-    return taken or None
+    return taken, True
 
 
 async def _start(client: Any, stores: Stores, kind: str, waiting: Waiting) -> bool:
