@@ -38,7 +38,7 @@ from orchestrations.core.settings import AppSettings
 from orchestrations.core.telemetry import scan_logger
 from orchestrations.scans.instances import ALIVE, orchestration, start_orchestration
 from orchestrations.scans.kinds import KINDS
-from orchestrations.state.queue import Admitted, Place, Waiting
+from orchestrations.state.queue import Admitted, Waiting
 from orchestrations.state.scans import ScanRecord
 from orchestrations.state.stores import Stores
 from orchestrations.state.tables import utcnow
@@ -141,9 +141,9 @@ async def _fill(
     now: datetime,
 ) -> tuple[list[Waiting], bool]:
     """Take free places for the oldest waiting scans. Returns the scans admitted here, and
-    whether that is all (else: read the places again and go on). Two admitters
-    may admit one scan at the same moment: both start it (the second start counts as done)
-    and its second place goes back at the next admission."""
+    whether that is all (else: read the places again and go on). Two admitters may take a
+    place for one scan at the same moment: each looks at the places after taking one, and a
+    scan found in two keeps its first."""
     taken: list[Waiting] = []
     for each in waiting:
         if each.scan_id in admitted.places:
@@ -154,7 +154,18 @@ async def _fill(
         number = free[0]
         if not await asyncio.to_thread(stores.queue.take, kind, number, each.scan_id, now):
             return taken, False  # someone else took that place meanwhile: look again
-        admitted.places[each.scan_id] = Place(number, each.scan_id, now)
+        again = await asyncio.to_thread(stores.queue.admitted, kind)
+        if again.doubles:
+            # Admitted twice at once: the scan keeps its first place (the admitter that took it
+            # starts it; a second start would count as done), the others go back and are
+            # given to the next waiting scans.
+            for place in again.doubles:
+                await asyncio.to_thread(stores.queue.give_back, kind, place)
+            kept = again.places.get(each.scan_id)
+            if kept is not None and kept.number == number:
+                taken.append(each)
+            return taken, False
+        admitted.places = again.places
         taken.append(each)
     return taken, True
 
