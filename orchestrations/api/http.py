@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.alias_generators import to_snake
 
 from common.continuation import InvalidTokenError, Position, decode_token
+from common.storage import StorageUnavailableError
 from orchestrations.api.routes import Route
 from orchestrations.core.settings import AppSettings, get_settings
 
@@ -187,7 +188,9 @@ def api_endpoint(authenticated: bool = True) -> Callable[[F], F]:
         def failed(exc: Exception) -> func.HttpResponse:
             if isinstance(exc, ApiError):
                 return error_response(exc)
-            if isinstance(exc, ServiceRequestError | ServiceResponseError):
+            if isinstance(
+                exc, ServiceRequestError | ServiceResponseError | StorageUnavailableError
+            ):
                 log.warning("%s: storage unreachable: %s", handler.__name__, exc)
                 return error_response(
                     ApiError(503, "storage_unavailable", "storage did not answer; try again")

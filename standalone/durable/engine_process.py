@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from standalone.durable.client import Command
+from standalone.store_location import StoreLocation
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class EngineStartError(Exception):
 @dataclass(frozen=True)
 class EngineOptions:
     app_dir: str
-    connection: str
+    store: StoreLocation
     hub_name: str
     max_orchestrators: int
     max_activities: int
@@ -57,7 +58,8 @@ async def _serve(options: EngineOptions, conn: Connection) -> None:
         Path(options.app_dir), processes, -(-options.max_activities // processes)
     )
     workers.start()
-    store = DurableStore(options.connection, options.hub_name)
+    storage = options.store.open()
+    store = DurableStore(storage, options.hub_name)
     engine = DurableEngine(
         store, index, workers.submit, options.max_orchestrators, options.refuse_running_instances
     )
@@ -76,6 +78,7 @@ async def _serve(options: EngineOptions, conn: Connection) -> None:
     await engine.stop()
     with contextlib.suppress(Exception):
         await store.close()
+    storage.close()
     workers.stop()
 
 
