@@ -114,16 +114,9 @@ class StandaloneHost:
         )
         self.storage = storage = location.open()
         self.keys = load_or_create_keys(data_dir)
-        self.index = index = load_app(app_dir)
-        for entry in index.unsupported:
-            log.warning("function %s (%s) is not supported here", entry.name, entry.trigger_type)
-
-        threads = int(os.environ.get("PYTHON_THREADPOOL_THREAD_COUNT") or DEFAULT_WORKER_THREADS)
-        self.executor = ThreadPoolExecutor(max(1, threads), thread_name_prefix="function")
-        # asyncio.to_thread in async functions uses the worker's thread pool, as in Azure.
-        asyncio.get_running_loop().set_default_executor(self.executor)
         # The engine (episodes, activity workers) runs in its own process; this one serves
         # HTTP and answers client calls from storage, telling the engine what it stored.
+        # Launched first: it and its workers import the app while this process does.
         self.engine = EngineProcess(
             EngineOptions(
                 app_dir=str(app_dir),
@@ -136,7 +129,16 @@ class StandaloneHost:
                 log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()),
             )
         )
-        self.engine.start()  # from the main thread: the engine dies with it
+        self.engine.launch()  # from the main thread: the engine dies with it
+        self.index = index = load_app(app_dir)
+        for entry in index.unsupported:
+            log.warning("function %s (%s) is not supported here", entry.name, entry.trigger_type)
+
+        threads = int(os.environ.get("PYTHON_THREADPOOL_THREAD_COUNT") or DEFAULT_WORKER_THREADS)
+        self.executor = ThreadPoolExecutor(max(1, threads), thread_name_prefix="function")
+        # asyncio.to_thread in async functions uses the worker's thread pool, as in Azure.
+        asyncio.get_running_loop().set_default_executor(self.executor)
+        self.engine.wait_ready()
         self.store = DurableStore(storage, config.hub_name)
         await self.store.open()
         client = DurableClient(
