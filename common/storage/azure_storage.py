@@ -203,7 +203,9 @@ class AzureTable:
 
     def upsert(self, entity: Mapping[str, Any]) -> str:
         with _translated():
-            return str(self.client.upsert_entity(_outgoing(entity), mode=UpdateMode.REPLACE)["etag"])
+            return str(
+                self.client.upsert_entity(_outgoing(entity), mode=UpdateMode.REPLACE)["etag"]
+            )
 
     def replace(self, entity: Mapping[str, Any], etag: str | None = None) -> str:
         conditions: dict[str, Any] = {}

@@ -21,7 +21,7 @@ from ulid import ULID
 
 from common.continuation import Position
 from common.storage import Condition, eq
-from orchestrations.core.lifecycle import ACTIVE, PENDING, QUEUED, TERMINAL
+from orchestrations.core.lifecycle import ACTIVE, COMPLETED, PENDING, QUEUED, TERMINAL
 from orchestrations.state.tables import TableStore, safe_key, target_key, utcnow
 from scanner.engine import ItemResult
 
@@ -228,6 +228,30 @@ class ScanStore(TableStore):
             if record is not None and (status is None or record.status == status):
                 records.append(record)
         return records, position
+
+    def previous(
+        self, record: ScanRecord, status: str = COMPLETED, look_back: int = 100
+    ) -> ScanRecord | None:
+        """The latest scan of the same target before `record` (by scan id) in `status`, among
+        the `look_back` scans before it (a bound on what one look-up reads)."""
+        table = self.storage.table("ScansByTarget")
+        where = [
+            eq("PartitionKey", target_key(record.target_type, record.target_id)),
+            Condition("RowKey", "gt", inverted(record.scan_id)),
+        ]
+        # The previous scan is almost always the first: a small first page.
+        pointers, position = table.page(where, 10, None, ["ScanId"])
+        read = 0
+        while read < look_back:
+            for pointer in pointers[: look_back - read]:  # newest first (inverted ids)
+                earlier = self.get(pointer["ScanId"])
+                if earlier is not None and earlier.status == status:
+                    return earlier
+            read += len(pointers)
+            if position is None:
+                break
+            pointers, position = table.page(where, look_back - read, position, ["ScanId"])
+        return None
 
     # -- item rows ------------------------------------------------------------------------------
 
