@@ -1,4 +1,5 @@
-"""`python -m standalone`: run function_app.py on http://127.0.0.1:7071 with embedded Azurite."""
+"""`python -m standalone`: run function_app.py on http://127.0.0.1:7071, all state in an embedded
+database in the data folder unless a storage connection is configured."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--data-dir",
         type=Path,
         default=None,
-        help="folder for Azurite's data and the host keys (APP_DIR/.standalone)",
+        help="folder for the embedded database and the host keys (APP_DIR/.standalone)",
     )
     parser.add_argument(
         "--dashboard-dir",
