@@ -7,7 +7,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from common.storage import EntityChangedError, EntityNotFoundError, Table
+from common.continuation import Position
+from common.storage import EntityChangedError, EntityNotFoundError, Table, eq
 from orchestrations.state.storage import Storage
 
 _KEY_UNSAFE = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
@@ -41,6 +42,13 @@ class TableStore:
 
     def _entity(self, record: Any) -> dict[str, Any]:
         raise NotImplementedError
+
+    def _partition_page(
+        self, partition: str, limit: int, continuation: Position | None
+    ) -> tuple[list[dict[str, Any]], Position | None]:
+        """One page of a partition's rows in key order, and where the next page starts."""
+        entities, following = self._table.page([eq("PartitionKey", partition)], limit, continuation)
+        return list(entities), following
 
     def save(self, record: Any, if_unchanged: bool = True) -> bool:
         """Write the record (`_entity(record)`); with `if_unchanged`, only if nobody wrote it

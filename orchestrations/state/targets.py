@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from common.continuation import Position
-from common.storage import EntityExistsError, eq, ne
+from common.storage import EntityExistsError, ne
 from orchestrations.state.tables import TableStore, safe_key, utcnow
 
 
@@ -91,10 +91,8 @@ class TargetStore(TableStore):
     def page(
         self, target_type: str, limit: int, continuation: Position | None
     ) -> tuple[list[TargetRecord], Position | None]:
-        entities, position = self._table.page(
-            [eq("PartitionKey", target_type)], limit, continuation
-        )
-        return [self._record(e) for e in entities], position
+        entities, following = self._partition_page(target_type, limit, continuation)
+        return [self._record(e) for e in entities], following
 
     def scheduled(self) -> list[TargetRecord]:
         return [
