@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from scanctl.errors import AUTH, UNREACHABLE, CliError, UsageError
 
@@ -29,12 +29,20 @@ _SCOPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:/._~%-]{0,255}$")
 
 
 class Credential:
-    """One HTTP header that authenticates; `source` says where it came from."""
+    """One HTTP header that authenticates; `source` says where it came from; `renew` gets a
+    fresh one (a token from az) when the service refuses this one."""
 
-    __slots__ = ("header", "source", "value")
+    __slots__ = ("header", "renew", "source", "value")
 
-    def __init__(self, header: str, value: str, source: str) -> None:
+    def __init__(
+        self,
+        header: str,
+        value: str,
+        source: str,
+        renew: Callable[[], Credential] | None = None,
+    ) -> None:
         self.header, self.value, self.source = header, value, source
+        self.renew = renew
 
     def __repr__(self) -> str:
         return f"Credential({self.header}, from {self.source})"  # never the value
@@ -89,7 +97,10 @@ def azure_cli_token(scope: str, source: str) -> Credential:
         lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
         why = lines[0] if lines else f"exit code {done.returncode}"
         raise CliError(f"az account get-access-token failed for {source}: {why}", AUTH)
-    return bearer_token(done.stdout, f"az account get-access-token ({source})")
+    token = bearer_token(done.stdout, f"az account get-access-token ({source})")
+    # A token lasts about an hour: a long --wait asks az again when the service refuses it.
+    token.renew = lambda: azure_cli_token(scope, source)
+    return token
 
 
 def _read_key_file(path: str, source: str) -> Credential:

@@ -70,12 +70,18 @@ FAKE_AZ = """#!{python}
 import json, pathlib, sys
 here = pathlib.Path(__file__).parent
 (here / "calls.jsonl").open("a").write(json.dumps(sys.argv[1:]) + "\\n")
-token = here / "token"
-if not token.exists():
+tokens = here / "tokens"  # one a line, each given once
+left = tokens.read_text().split() if tokens.exists() else []
+if not left:
     sys.stderr.write("ERROR: Please run 'az login' to setup account.\\n")
     sys.exit(1)
-sys.stdout.write(token.read_text() + "\\n")
+tokens.write_text("\\n".join(left[1:]))
+sys.stdout.write(left[0] + "\\n")
 """
+
+
+def give_tokens(azure_cli: Path, *tokens: str) -> None:
+    (azure_cli / "tokens").write_text("\n".join(tokens))
 
 
 @pytest.fixture
@@ -110,7 +116,8 @@ def test_entra_scope_asks_the_azure_cli_for_the_token(
     host: HostProcess, entra: FakeEntra, azure_cli: Path
 ) -> None:
     scope = f"api://{entra.audience}/.default"
-    (azure_cli / "token").write_text(entra.token(["Scans.Read"], user="auditor@contoso.example"))
+    reader = entra.token(["Scans.Read"], user="auditor@contoso.example")
+    give_tokens(azure_cli, reader, reader)
     listed = scanctl_with_az(
         host, azure_cli, "targets", "list", "-o", "json", "--entra-scope", scope
     )
@@ -147,3 +154,19 @@ def test_entra_scope_says_what_az_said_and_never_runs_it_with_a_bad_scope(
         timeout=60,
     )
     assert missing.returncode == 2 and "needs the Azure CLI (az)" in missing.stderr
+
+
+def test_a_token_from_az_that_has_expired_is_renewed_once(
+    host: HostProcess, entra: FakeEntra, azure_cli: Path
+) -> None:
+    scope = f"api://{entra.audience}/.default"
+    expired = entra.token(["Scans.Read"], lifetime_s=-3600)
+    give_tokens(azure_cli, expired, entra.token(["Scans.Read"]))
+    listed = scanctl_with_az(host, azure_cli, "scans", "list", "--entra-scope", scope)
+    assert listed.returncode == 0, listed.stderr
+    assert len(az_calls(azure_cli)) == 2
+    # Refused again after renewing: no loop, the usual message.
+    give_tokens(azure_cli, expired, expired, expired)
+    refused = scanctl_with_az(host, azure_cli, "scans", "list", "--entra-scope", scope)
+    assert refused.returncode == 4 and "was refused" in refused.stderr
+    assert len(az_calls(azure_cli)) == 4
