@@ -1,6 +1,7 @@
 """Host scans end to end through the API, against Ansible fact gathering, on loopback sshd.
 
-Starts Azurite, the service (function_app.py on the standalone host) and real OpenSSH servers
+Starts the service (function_app.py on the standalone host, on its default embedded database
+or, with `--store azurite`, on Azure Storage in an Azurite) and real OpenSSH servers
 on 127.0.0.1 (own host keys, ports, authorized key; non-root login user), then measures:
 1. one quick scan, POST /api/v1/scans until the scan reads `completed` (polling every 20 ms),
    several times on one host, against `ansible -m setup` (ansible-core, installed by this
@@ -44,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.usage import load_average, measured, wait_for_quiet  # noqa: E402
-from standalone.azurite import Azurite  # noqa: E402
+from tests.support.bench_store import BenchStore, add_store_argument  # noqa: E402
 from tests.support.host_process import HostProcess  # noqa: E402
 from tests.support.sshd import LOGIN_USER, Sshd, make_key, public_key  # noqa: E402
 
@@ -307,6 +308,7 @@ def main() -> None:
         default=None,
         help="before each fleet, wait (up to 10 minutes) for this 1-minute load average",
     )
+    add_store_argument(parser)
     args = parser.parse_args()
     # A file descriptor per connection: hundreds of servers, POSTs and SSH sessions at once.
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -330,8 +332,8 @@ def main() -> None:
             warm = Sshd([public_key(key)]).start()
             servers.append(warm)
             for index, size in enumerate([0, *args.fleet] if args.runs else args.fleet):
-                azurite = Azurite(work / f"azurite-{index}")
-                env = service_env(azurite.start(), key, api_key, args.set)
+                store = BenchStore(args.store, work / f"store-{index}")
+                env = service_env(store.start(), key, api_key, args.set)
                 host = HostProcess(ROOT, work / f"host-{index}", env).start()
                 try:
                     client = Client(host.base_url, api_key)
@@ -343,10 +345,10 @@ def main() -> None:
                     client.quick_scan(warm.port)
                     if args.max_load is not None:
                         wait_for_quiet(args.max_load, 600)
-                    assert host.process is not None and azurite.process is not None
+                    assert host.process is not None
                     groups = {
                         "service": [psutil.Process(host.process.pid)],
-                        "azurite": [psutil.Process(azurite.process.pid)],
+                        **({"azurite": [psutil.Process(store.pid)]} if store.pid else {}),
                         "sshd": [psutil.Process(s.process.pid) for s in fleet[:size] if s.process],
                         "bench_client": [psutil.Process()],
                     }
@@ -360,7 +362,7 @@ def main() -> None:
                     raise
                 finally:
                     host.stop()
-                    azurite.stop()
+                    store.stop()
         finally:
             for server in servers:
                 server.remove()
@@ -387,7 +389,7 @@ def main() -> None:
         f"single: POST /api/v1/scans until GET /api/v1/scans/{{id}} reads completed (polled "
         f"every {POLL_S} s); fleet: N concurrent POSTs until the last scan's completedAt (the "
         f"active scans watched through GET /api/v1/scans every {FLEET_POLL_S} s), each size on "
-        "a fresh service and Azurite; a scan's own time is its createdAt to its completedAt"
+        "a fresh service and store; a scan's own time is its createdAt to its completedAt"
     )
     result["targets"] = {
         "single_quick_scan_s": TARGET_SINGLE_S,
@@ -397,6 +399,7 @@ def main() -> None:
         "growth_500_vs_50": TARGET_GROWTH_500_VS_50,
         "first_scan_s": TARGET_FIRST_SCAN_S,
     }
+    result["store"] = args.store
     result["checks"] = checks
     result["met"] = all(checks.values())
     result["machine"] = {"before": before, "after": load()}

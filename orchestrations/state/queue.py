@@ -17,14 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from azure.core import MatchConditions
-from azure.core.exceptions import (
-    ResourceExistsError,
-    ResourceModifiedError,
-    ResourceNotFoundError,
-)
-from azure.data.tables import UpdateMode
-
+from common.storage import EntityChangedError, EntityExistsError, eq, le
 from orchestrations.state.tables import TableStore
 
 
@@ -76,14 +69,14 @@ class Admitted:
 
 
 class QueueStore(TableStore):
-    """Waiting rows and admission rows."""
+    """Waiting rows and place rows."""
 
     TABLE = "ScanQueue"
 
     # -- waiting ----------------------------------------------------------------------------------
 
     def enqueue(self, kind: str, waiting: Waiting) -> None:
-        self._table.upsert_entity(
+        self._table.upsert(
             {
                 "PartitionKey": _waiting(kind),
                 "RowKey": waiting.scan_id,
@@ -91,43 +84,33 @@ class QueueStore(TableStore):
                 "Start": self.storage.pack(
                     waiting.start, f"scans/{waiting.scan_id}/queued-start.json"
                 ),
-            },
-            mode=UpdateMode.REPLACE,
+            }
         )
 
     def first_waiting(self, kind: str, count: int) -> list[Waiting]:
         """The `count` oldest waiting scans of the kind, oldest first."""
-        rows = self._table.query_entities(
-            "PartitionKey eq @pk", parameters={"pk": _waiting(kind)}, results_per_page=count
-        )
-        found: list[Waiting] = []
-        for page in rows.by_page():
-            for row in page:
-                found.append(
-                    Waiting(row["RowKey"], row["InstanceId"], self.storage.unpack(row["Start"]))
-                )
-            break
-        return found[:count]
+        rows, _ = self._table.page([eq("PartitionKey", _waiting(kind))], count)
+        return [
+            Waiting(row["RowKey"], row["InstanceId"], self.storage.unpack(row["Start"]))
+            for row in rows[:count]
+        ]
 
     def waiting_ids(self, kind: str, up_to: str) -> list[str]:
         """Ids of the kind's waiting scans in trigger order, up to and including `up_to`."""
-        rows = self._table.query_entities(
-            "PartitionKey eq @pk and RowKey le @last",
-            parameters={"pk": _waiting(kind), "last": up_to},
-            select=["RowKey"],
+        rows = self._table.query(
+            [eq("PartitionKey", _waiting(kind)), le("RowKey", up_to)], select=["RowKey"]
         )
         return [str(row["RowKey"]) for row in rows]
 
     def remove(self, kind: str, scan_id: str) -> None:
-        self._table.delete_entity(_waiting(kind), scan_id)
+        self._table.delete(_waiting(kind), scan_id)
 
     # -- places -----------------------------------------------------------------------------------
 
     def admitted(self, kind: str) -> Admitted:
         found = Admitted(kind)
-        rows = self._table.query_entities("PartitionKey eq @pk", parameters={"pk": _places(kind)})
-        for row in rows:
-            place = Place(int(row["RowKey"]), row["ScanId"], row["Since"], row.metadata["etag"])
+        for row in self._table.query([eq("PartitionKey", _places(kind))]):
+            place = Place(int(row["RowKey"]), row["ScanId"], row["Since"], row.etag)
             if place.scan_id in found.places:
                 found.doubles.append(place)
             else:
@@ -137,7 +120,7 @@ class QueueStore(TableStore):
     def take(self, kind: str, number: int, scan_id: str, since: datetime) -> bool:
         """Take place `number` for the scan (False: someone holds it)."""
         try:
-            self._table.create_entity(
+            self._table.insert(
                 {
                     "PartitionKey": _places(kind),
                     "RowKey": f"{number:04d}",
@@ -145,16 +128,11 @@ class QueueStore(TableStore):
                     "Since": since,
                 }
             )
-        except ResourceExistsError:
+        except EntityExistsError:
             return False
         return True
 
     def give_back(self, kind: str, place: Place) -> None:
         """Free the place if it is still as read (a place taken again meanwhile stays)."""
-        with contextlib.suppress(ResourceModifiedError, ResourceNotFoundError):
-            self._table.delete_entity(
-                _places(kind),
-                f"{place.number:04d}",
-                etag=place.etag,
-                match_condition=MatchConditions.IfNotModified,
-            )
+        with contextlib.suppress(EntityChangedError):
+            self._table.delete(_places(kind), f"{place.number:04d}", place.etag)

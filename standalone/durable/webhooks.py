@@ -109,15 +109,22 @@ def _parse_time(value: str | None, name: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def rpc_prefix(rpc_token: str) -> str:
+    """The path of the Durable client's RPC endpoint (`rpcBaseUrl`), secret by its token."""
+    return f"/_durabletask/{rpc_token}"
+
+
 class DurableHttpApi:
     """aiohttp handlers for the Durable HTTP API, mounted under both prefixes."""
 
-    def __init__(self, client: DurableClient, hub: str, system_key: str) -> None:
+    def __init__(
+        self, client: DurableClient, hub: str, system_key: str, rpc_token: str | None = None
+    ) -> None:
         self.client = client
         self.hub = hub
         self.system_key = system_key
-        self.rpc_token = uuid.uuid4().hex
-        self.rpc_prefix = f"/_durabletask/{self.rpc_token}"
+        self.rpc_token = rpc_token or uuid.uuid4().hex
+        self.rpc_prefix = rpc_prefix(self.rpc_token)
 
     def rpc_base_url(self, origin: str) -> str:
         return f"{origin}{self.rpc_prefix}/"
