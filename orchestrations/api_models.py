@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from croniter import croniter
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
+
+from orchestrations.credential_refs import REF_PATTERN
 
 _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
@@ -68,10 +70,71 @@ class ErrorResponse(ApiModel):
     active_scan_id: str | None = None
 
 
+# -- how a host is reached ----------------------------------------------------------------------
+
+_JUMP = re.compile(r"^(?:([^@\s]+)@)?(\[[^\]\s]+\]|[^:\s\[\]]+)(?::(\d{1,5}))?$")
+MAX_JUMP_HOSTS = 8
+
+
+class JumpHost(ApiModel):
+    """One jump host (bastion) on the way to a host, like an entry of OpenSSH's ProxyJump.
+    Its username and credentials default to the host's."""
+
+    hostname: str = Field(min_length=1, max_length=253)
+    port: int = Field(22, ge=1, le=65535)
+    username: str | None = Field(None, pattern=USERNAME_PATTERN)
+    credentials_ref: str | None = Field(None, pattern=REF_PATTERN)
+    passphrase_ref: str | None = Field(None, pattern=REF_PATTERN)
+
+    _hostname = field_validator("hostname")(validate_hostname)
+
+
+def parse_proxy_jump(value: Any) -> Any:
+    """OpenSSH's form `[user@]host[:port][,[user@]host[:port]...]` as a list of jump hosts;
+    a list is left to the model."""
+    if not isinstance(value, str):
+        return value
+    hops: list[dict[str, Any]] = []
+    for part in value.split(","):
+        match = _JUMP.match(part.strip())
+        if match is None:
+            raise ValueError("proxyJump must be [user@]host[:port], comma-separated")
+        user, host, port = match.groups()
+        hop: dict[str, Any] = {"hostname": host.strip("[]")}
+        if user:
+            hop["username"] = user
+        if port:
+            hop["port"] = int(port)
+        hops.append(hop)
+    return hops
+
+
+class HostAccess(ApiModel):
+    """How a host is reached: its own private key (references to an app setting or Key Vault
+    secret, never the key itself) and the jump hosts on the way, in order."""
+
+    credentials_ref: str | None = Field(None, pattern=REF_PATTERN)
+    passphrase_ref: str | None = Field(None, pattern=REF_PATTERN)
+    proxy_jump: list[JumpHost] | None = Field(None, max_length=MAX_JUMP_HOSTS)
+
+    _proxy_jump = field_validator("proxy_jump", mode="before")(parse_proxy_jump)
+
+
+def passphrase_needs_a_key(access: Any) -> Any:
+    """A whole host (not an update of some of its fields): a passphrase reference comes with
+    the key it unlocks."""
+    if access.passphrase_ref and not access.credentials_ref:
+        raise ValueError("passphraseRef needs credentialsRef (the key it unlocks)")
+    for hop in access.proxy_jump or []:
+        if hop.passphrase_ref and not hop.credentials_ref:
+            raise ValueError("a jump host's passphraseRef needs its credentialsRef")
+    return access
+
+
 # -- scan triggers ------------------------------------------------------------------------------
 
 
-class HostScanRequest(ApiModel):
+class HostScanRequest(HostAccess):
     target_type: Literal["host"] = "host"
     hostname: str = Field(min_length=1, max_length=253)
     port: int = Field(22, ge=1, le=65535)
@@ -81,6 +144,7 @@ class HostScanRequest(ApiModel):
     )
 
     _hostname = field_validator("hostname")(validate_hostname)
+    _passphrase = model_validator(mode="after")(passphrase_needs_a_key)
 
 
 class RepositoryScanRequest(ApiModel):
@@ -225,7 +289,7 @@ class RepositoryUpdate(ApiModel):
     _schedule = field_validator("schedule")(validate_schedule)
 
 
-class HostIn(ApiModel):
+class HostIn(HostAccess):
     hostname: str = Field(min_length=1, max_length=253)
     port: int = Field(22, ge=1, le=65535)
     username: str | None = Field(None, pattern=USERNAME_PATTERN)
@@ -237,9 +301,10 @@ class HostIn(ApiModel):
 
     _hostname = field_validator("hostname")(validate_hostname)
     _schedule = field_validator("schedule")(validate_schedule)
+    _passphrase = model_validator(mode="after")(passphrase_needs_a_key)
 
 
-class HostUpdate(ApiModel):
+class HostUpdate(HostAccess):
     username: str | None = Field(None, pattern=USERNAME_PATTERN)
     scan_type: Literal["quick", "full"] | None = Field(
         None, validation_alias=AliasChoices("scanType", "scan_type", "type")

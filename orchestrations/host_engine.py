@@ -1,9 +1,11 @@
 """Wiring of the host scan engine: its settings, its private key, its known-hosts store.
 
-- `HostSettings`: the SSH_* settings (docs/settings.md). The private key comes from a file
-  (`SSH_PRIVATE_KEY_PATH`, standalone host) or a Key Vault secret (`SSH_PRIVATE_KEY_SECRET` in
-  the vault at `KEY_VAULT_URL`, read with the app's managed identity); it is read in the
-  worker that connects, kept in memory only, never logged or stored.
+- `HostSettings`: the SSH_* settings (docs/settings.md). The service-wide private key comes
+  from a file (`SSH_PRIVATE_KEY_PATH`, standalone host) or a Key Vault secret
+  (`SSH_PRIVATE_KEY_SECRET` in the vault at `KEY_VAULT_URL`, read with the app's managed
+  identity). A host may name its own key instead (`credentialsRef`, `passphraseRef`: app
+  settings or Key Vault secrets, see credential_refs.py). Keys are read in the worker that
+  connects, kept in memory only, never logged or stored.
 - `TableKnownHostKeys`: host-key fingerprints in Table Storage (`{prefix}HostKeys`,
   PartitionKey = host id `<hostname>-<port>`, RowKey = key type). Insert-only at first
   contact, so two workers racing on a new host cannot both win with different keys.
@@ -20,12 +22,13 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from orchestrations.credential_refs import SecretReader
 from orchestrations.scan_store import safe_key, utcnow
 from orchestrations.settings import AppSettings
 from orchestrations.storage import Storage, get_storage
-from orchestrations.target_kinds import EngineUnavailableError
+from orchestrations.target_kinds import EngineUnavailableError, InvalidTargetError
 from scanner.engine import ScanEngine
-from scanner.hosts.failures import Failure, HostScanError
+from scanner.hosts.failures import NO_KEY, Failure, HostScanError
 from scanner.hosts.host_keys import HostKeyPolicy, KnownHostKey
 
 log = logging.getLogger(__name__)
@@ -163,6 +166,16 @@ def load_host_settings() -> HostSettings:
         raise EngineUnavailableError(f"host scans are misconfigured: {problems}") from exc
 
 
+def require_key(config: dict[str, Any]) -> None:
+    """Refuse, when it is triggered, a scan that would have no key to log in with: the target
+    names none (its jump hosts fall back to the target's) and the service has none."""
+    if config.get("credentials_ref"):
+        return
+    host = load_host_settings()
+    if not (host.ssh_private_key_path or host.ssh_private_key_secret):
+        raise InvalidTargetError(NO_KEY)
+
+
 def create_engine(settings: AppSettings) -> ScanEngine:
     # Imported here: paramiko loads only in processes that scan hosts (the API blueprints
     # import this module for the host-key routes).
@@ -171,15 +184,18 @@ def create_engine(settings: AppSettings) -> ScanEngine:
 
     host = load_host_settings()
     passphrase = host.ssh_private_key_passphrase.get_secret_value() or None
+    # Without a service-wide key, only hosts that name their own (credentialsRef) can be
+    # scanned; the others fail with a configuration error that says what to set.
+    key = None
     if host.ssh_private_key_path:
-        reader = _file_reader(host.ssh_private_key_path)
-    elif host.ssh_private_key_secret and host.key_vault_url:
+        key = PrivateKeySource(_file_reader(host.ssh_private_key_path), passphrase)
+    elif host.ssh_private_key_secret:
+        if not host.key_vault_url:
+            raise EngineUnavailableError(
+                "host scans are misconfigured: SSH_PRIVATE_KEY_SECRET needs KEY_VAULT_URL"
+            )
         reader = _key_vault_reader(host.key_vault_url, host.ssh_private_key_secret)
-    else:
-        raise EngineUnavailableError(
-            "host scans need an SSH private key: set SSH_PRIVATE_KEY_PATH, or "
-            "SSH_PRIVATE_KEY_SECRET with KEY_VAULT_URL"
-        )
+        key = PrivateKeySource(reader, passphrase)
     config = HostEngineConfig(
         default_username=host.ssh_default_username,
         host_key_policy=HostKeyPolicy(host.ssh_host_key_policy),
@@ -188,9 +204,10 @@ def create_engine(settings: AppSettings) -> ScanEngine:
     )
     return HostScanEngine(
         config,
-        PrivateKeySource(reader, passphrase),
+        key,
         TableKnownHostKeys(get_storage(settings)),
         enrich_packages=_lazy_osv_enricher(settings),
+        read_secret=SecretReader(host.key_vault_url),
     )
 
 

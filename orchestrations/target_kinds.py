@@ -113,6 +113,13 @@ class HostKind(TargetKind):
     def target_id(self, request: Any) -> str:
         return f"{request.hostname}-{request.port}"
 
+    def resolve(self, request: Any, registered: TargetRecord | None) -> ScanTarget:
+        from orchestrations.host_engine import require_key
+
+        target = super().resolve(request, registered)
+        require_key(target.config)
+        return target
+
     def request_for(self, registered: TargetRecord) -> ApiModel:
         return HostScanRequest.model_validate(registered.config)
 

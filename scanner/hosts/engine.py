@@ -1,11 +1,14 @@
 """The host scan engine: plan (connect, list the commands), run (one command), summarize.
 
-- plan opens the scan's SSH connection, so a host that cannot be reached, or whose key or
-  credentials are wrong, fails the scan at once with the failure named; the connection stays
-  in this process's cache for the scan's commands.
+- plan opens the scan's SSH connection (through the host's jump hosts, with the host's own
+  credentials reference or the service's key), so a host that cannot be reached, or whose key
+  or credentials are wrong, fails the scan at once with the failure and the hop named; the
+  connection stays in this process's cache for the scan's commands.
 - run executes one command of the catalogue on the scan's connection (opening one in this
   process if the plan ran elsewhere) and parses its output. A command that fails, times out
-  or prints nothing usable is a soft failure: the scan completes with partial results.
+  or prints nothing usable is a soft failure: the scan completes with partial results. A
+  connection that broke is opened again once, at once; a server that keeps refusing session
+  channels is a transient failure the orchestration retries, never a failed command.
 - summarize closes the connection and merges every command's data into the results; a host
   that is not Linux gets a clear `unsupported OS` note.
 """
@@ -32,9 +35,10 @@ from scanner.engine import (
 )
 from scanner.hosts.commands import CATALOGUE, HostCommand, commands_for
 from scanner.hosts.connections import CONNECTIONS, ConnectionCache
-from scanner.hosts.failures import Failure, HostScanError
+from scanner.hosts.credentials import KeyRing, SecretReader
+from scanner.hosts.failures import ConnectionLostError, Failure, HostScanError
 from scanner.hosts.host_keys import HostKeyPolicy, HostKeyVerifier, KnownHostKeys
-from scanner.hosts.ssh import Endpoint, PrivateKeySource, SshConnection, connect
+from scanner.hosts.ssh import Endpoint, Hop, PrivateKeySource, SshConnection, connect
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +55,20 @@ class HostEngineConfig:
     command_timeout_s: float = 30.0
 
 
+class JumpHostConfig(BaseModel):
+    """A jump host on the way to the target (like one entry of OpenSSH's ProxyJump)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    hostname: str = Field(min_length=1, max_length=253)
+    port: int = Field(22, ge=1, le=65535)
+    username: str | None = None
+    credentials_ref: str | None = None
+    passphrase_ref: str | None = None
+
+
 class HostTargetConfig(BaseModel):
-    """What a host scan's target carries (never credentials)."""
+    """What a host scan's target carries: references to credentials, never credentials."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -60,6 +76,18 @@ class HostTargetConfig(BaseModel):
     port: int = Field(22, ge=1, le=65535)
     username: str | None = None
     scan_type: str = "quick"
+    credentials_ref: str | None = None
+    passphrase_ref: str | None = None
+    proxy_jump: list[JumpHostConfig] = Field(default_factory=list, max_length=8)
+
+
+@dataclass(frozen=True)
+class _Route:
+    """Where a scan connects, who logs in with which key, and through which jump hosts."""
+
+    endpoint: Endpoint
+    key: PrivateKeySource
+    jumps: tuple[Hop, ...]
 
 
 class HostScanEngine:
@@ -73,27 +101,22 @@ class HostScanEngine:
     def __init__(
         self,
         config: HostEngineConfig,
-        key: PrivateKeySource,
+        key: PrivateKeySource | None,
         known_hosts: KnownHostKeys,
         connections: ConnectionCache = CONNECTIONS,
         enrich_packages: PackageEnricher | None = None,
+        read_secret: SecretReader | None = None,
     ) -> None:
         self.config = config
-        self.key = key
+        self.keys = KeyRing(key, read_secret)
         self.verifier = HostKeyVerifier(known_hosts, config.host_key_policy)
         self.connections = connections
         self.enrich_packages = enrich_packages
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _endpoint(self, target: ScanTarget, username: str | None = None) -> Endpoint:
-        try:
-            config = HostTargetConfig.model_validate(target.config)
-        except ValueError as exc:
-            raise HostScanError(
-                Failure.CONFIGURATION, f"the host target is not valid: {exc}"
-            ) from exc
-        user = username or config.username or self.config.default_username
+    def _user(self, *choices: str | None) -> str:
+        user = next((c for c in choices if c), None) or self.config.default_username
         if not user:
             raise HostScanError(
                 Failure.CONFIGURATION,
@@ -101,15 +124,51 @@ class HostScanEngine:
             )
         if not USERNAME.match(user):
             raise HostScanError(Failure.CONFIGURATION, f"invalid SSH username {user[:40]!r}")
-        return Endpoint(config.hostname, config.port, user)
+        return user
 
-    def _connection(self, session: str, endpoint: Endpoint) -> SshConnection:
+    def _route(self, target: ScanTarget, username: str | None = None) -> _Route:
+        """The target's endpoint, key and jump hosts. A jump host without a username or
+        credentials reference of its own uses the target's."""
+        try:
+            config = HostTargetConfig.model_validate(target.config)
+        except ValueError as exc:
+            raise HostScanError(
+                Failure.CONFIGURATION, f"the host target is not valid: {exc}"
+            ) from exc
+        user = self._user(username, config.username)
+        jumps = tuple(
+            Hop(
+                Endpoint(jump.hostname, jump.port, self._user(jump.username, user)),
+                self.keys.key(
+                    jump.credentials_ref or config.credentials_ref,
+                    jump.passphrase_ref if jump.credentials_ref else config.passphrase_ref,
+                ),
+            )
+            for jump in config.proxy_jump
+        )
+        return _Route(
+            Endpoint(config.hostname, config.port, user),
+            self.keys.key(config.credentials_ref, config.passphrase_ref),
+            jumps,
+        )
+
+    def _connection(self, session: str, route: _Route) -> SshConnection:
+        endpoint = route.endpoint
+
         def open_connection() -> SshConnection:
-            connection = connect(endpoint, self.key, self.verifier, self.config.connect_timeout_s)
+            connection = connect(
+                endpoint,
+                route.key,
+                self.verifier,
+                self.config.connect_timeout_s,
+                jumps=route.jumps,
+            )
+            via = "".join(f" via {hop.endpoint}" for hop in reversed(route.jumps))
             log.info(
-                "ssh %s@%s: connected (%s, host key %s)",
+                "ssh %s@%s%s: connected (%s, host key %s)",
                 endpoint.username,
                 endpoint,
+                via,
                 connection.server_version,
                 connection.host_key.fingerprint,
             )
@@ -120,24 +179,26 @@ class HostScanEngine:
     # -- the engine protocol -----------------------------------------------------------------
 
     def plan(self, target: ScanTarget, store: ArtifactStore, progress: ProgressCallback) -> Plan:
-        endpoint = self._endpoint(target)
+        route = self._route(target)
         scan_type = str(target.config.get("scan_type") or "quick")
         commands = commands_for(scan_type)
-        progress("Plan", f"connecting to {endpoint}")
+        progress("Plan", f"connecting to {route.endpoint}")
         session = uuid.uuid4().hex
-        connection = self._connection(session, endpoint)
-        return Plan(
-            items=[WorkItem(item_id=c.id, title=c.title) for c in commands],
-            context={
-                "session": session,
-                "username": endpoint.username,
-                "scanType": scan_type,
-                "hostKey": {
-                    "type": connection.host_key.key_type,
-                    "fingerprint": connection.host_key.fingerprint,
-                },
-                "server": connection.server_version[:120],
+        connection = self._connection(session, route)
+        context: dict[str, Any] = {
+            "session": session,
+            "username": route.endpoint.username,
+            "scanType": scan_type,
+            "hostKey": {
+                "type": connection.host_key.key_type,
+                "fingerprint": connection.host_key.fingerprint,
             },
+            "server": connection.server_version[:120],
+        }
+        if route.jumps:
+            context["via"] = [str(hop.endpoint) for hop in route.jumps]
+        return Plan(
+            items=[WorkItem(item_id=c.id, title=c.title) for c in commands], context=context
         )
 
     def run(
@@ -146,10 +207,17 @@ class HostScanEngine:
         command = CATALOGUE.get(item.item_id)
         if command is None:
             return _failed(item, Failure.CONFIGURATION, f"unknown command {item.item_id[:40]!r}")
-        endpoint = self._endpoint(target, context.get("username"))
+        route = self._route(target, context.get("username"))
         session = str(context.get("session") or uuid.uuid4().hex)
-        connection = self._connection(session, endpoint)
-        output = connection.run(command.script, self.config.command_timeout_s)
+        connection = self._connection(session, route)
+        try:
+            output = connection.run(command.script, self.config.command_timeout_s)
+        except ConnectionLostError as lost:
+            # A server may drop the whole connection (Dropbear does when channels race): once
+            # more on a fresh one, which starts at the channel limit this one taught us.
+            log.info("ssh %s: %s; running %s on a new connection", route.endpoint, lost, command.id)
+            connection = self._connection(session, route)
+            output = connection.run(command.script, self.config.command_timeout_s)
         if output.timed_out:
             return _failed(
                 item,
@@ -160,6 +228,8 @@ class HostScanEngine:
         data: dict[str, Any] = {"exitStatus": output.exit_status}
         if output.truncated:
             data["truncated"] = True
+        if output.refusals:
+            data["sessionRefusals"] = output.refusals
         if value is not None and command.id == "packages":
             value = _packages(value, store)
         if value is not None:
@@ -234,6 +304,8 @@ class HostScanEngine:
                 )
         out["hostKey"] = context.get("hostKey")
         out["sshServer"] = context.get("server")
+        if context.get("via"):
+            out["via"] = context["via"]
         out["commands"] = commands
         out["errors"] = errors
         out["partial"] = bool(errors)
@@ -255,7 +327,12 @@ class HostScanEngine:
         packages = out.get("packages")
         if isinstance(packages, dict) and isinstance(packages.get("count"), int):
             counters["packagesFound"] = packages["count"]
-        if scan_type == "full" and isinstance(packages, dict) and self.enrich_packages:
+        if (
+            scan_type == "full"
+            and isinstance(packages, dict)
+            and packages.get("listRef")
+            and self.enrich_packages
+        ):
             out["vulnerabilities"] = known_vulnerabilities(
                 out.get("os"), packages, store, self.enrich_packages
             )
@@ -291,6 +368,13 @@ def _parse(command: HostCommand, stdout: str) -> Any:
 def _packages(parsed: dict[str, Any], store: ArtifactStore) -> dict[str, Any]:
     """The full list goes to the artifact store; the result keeps count, sample, reference."""
     packages = parsed.get("packages") or []
+    if parsed.get("manager") is None:
+        return {
+            "manager": None,
+            "count": 0,
+            "sample": [],
+            "note": "no package manager found (no dpkg, rpm or apk database)",
+        }
     reference = store.put_json("packages.json", packages)
     return {
         "manager": parsed.get("manager"),

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrations.host_engine import HostSettings, create_engine
+from orchestrations.host_engine import HostSettings, create_engine, require_key
 from orchestrations.settings import AppSettings
-from orchestrations.target_kinds import EngineUnavailableError
+from orchestrations.target_kinds import EngineUnavailableError, InvalidTargetError
 
 SETTINGS = (
     "SSH_PRIVATE_KEY_PATH",
@@ -36,9 +36,14 @@ def test_defaults() -> None:
     assert settings.ssh_command_timeout_s == 30
 
 
-def test_no_private_key_is_refused_with_the_settings_to_set() -> None:
-    with pytest.raises(EngineUnavailableError, match="set SSH_PRIVATE_KEY_PATH"):
-        create_engine(AppSettings())
+def test_a_scan_without_any_key_is_refused_with_the_settings_to_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with pytest.raises(InvalidTargetError, match="set SSH_PRIVATE_KEY_PATH"):
+        require_key({"hostname": "example.com"})
+    require_key({"hostname": "example.com", "credentials_ref": "EXAMPLE_KEY"})  # its own key
+    monkeypatch.setenv("SSH_PRIVATE_KEY_PATH", "/keys/id_ed25519")
+    require_key({"hostname": "example.com"})  # the service's key
 
 
 def test_a_secret_name_without_a_vault_is_not_enough(monkeypatch: pytest.MonkeyPatch) -> None:

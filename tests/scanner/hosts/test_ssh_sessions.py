@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from scanner.hosts.channels import INITIAL_LIMIT, LearnedLimits
 from scanner.hosts.connections import ConnectionCache
-from scanner.hosts.failures import Failure, HostScanError
+from scanner.hosts.failures import Failure, HostScanError, SessionRefusedError
 from scanner.hosts.host_keys import HostKeyPolicy, HostKeyVerifier, KnownHostKey
 from scanner.hosts.ssh import Endpoint, PrivateKeySource, SshConnection, connect, load_private_key
 from tests.support.sshd import LOGIN_USER, SilentServer, Sshd, closed_port, make_key, public_key
@@ -52,9 +53,32 @@ def open_to(
     timeout: float = 5.0,
     host: str = "127.0.0.1",
     policy: HostKeyPolicy = HostKeyPolicy.ACCEPT_NEW,
+    limits: LearnedLimits | None = None,
 ) -> SshConnection:
     verifier = HostKeyVerifier(store or MemoryKeys(), policy)
-    return connect(Endpoint(host, port, LOGIN_USER), key_source(key), verifier, timeout)
+    return connect(
+        Endpoint(host, port, LOGIN_USER),
+        key_source(key),
+        verifier,
+        timeout,
+        limits=limits or LearnedLimits(),
+    )
+
+
+def run_in_parallel(connection: SshConnection, commands: list[str]) -> list[tuple[str, int]]:
+    """Each command's stdout (stripped) and how often its channel was refused."""
+    outputs: list[tuple[str, int]] = [("", 0)] * len(commands)
+
+    def run(index: int) -> None:
+        output = connection.run(commands[index], 10)
+        outputs[index] = (output.stdout.strip(), output.refusals)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(commands))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outputs
 
 
 def failure_of(**kwargs: object) -> HostScanError:
@@ -90,49 +114,52 @@ def test_connects_checks_the_host_key_and_runs_commands(sshd: Sshd, client_key: 
 
 def test_commands_in_parallel_share_one_connection(sshd: Sshd, client_key: Path) -> None:
     connection = open_to(sshd.port, client_key)
-    outputs: dict[int, str] = {}
-
-    def run(index: int) -> None:
-        outputs[index] = connection.run(f"echo {index}", 10).stdout.strip()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(9)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outputs = run_in_parallel(connection, [f"echo {i}" for i in range(9)])
+    limit = connection.channel_limit
     connection.close()
-    assert outputs == {i: str(i) for i in range(9)}
+    assert outputs == [(str(i), 0) for i in range(9)]
+    assert limit == INITIAL_LIMIT  # MaxSessions 10: never refused, nothing to learn
 
 
-def test_a_server_allowing_one_session_at_a_time_still_runs_them_all(client_key: Path) -> None:
-    with Sshd([public_key(client_key)], extra_config=("MaxSessions 1",)) as server:
-        connection = open_to(server.port, client_key)
-        results: list[str] = []
-
-        def run(index: int) -> None:
-            results.append(connection.run(f"sleep 0.05; echo {index}", 10).stdout.strip())
-
-        threads = [threading.Thread(target=run, args=(i,)) for i in range(6)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+@pytest.mark.parametrize("max_sessions", [1, 2])
+def test_a_server_limiting_sessions_teaches_its_limit_and_every_command_runs(
+    client_key: Path, max_sessions: int
+) -> None:
+    limits = LearnedLimits()
+    with Sshd([public_key(client_key)], extra_config=(f"MaxSessions {max_sessions}",)) as server:
+        connection = open_to(server.port, client_key, limits=limits)
+        outputs = run_in_parallel(connection, [f"sleep 0.05; echo {i}" for i in range(9)])
+        learned = connection.channel_limit
         connection.close()
-    assert sorted(results) == [str(i) for i in range(6)]
+        # A fresh connection starts where the last one ended.
+        again = open_to(server.port, client_key, limits=limits)
+        assert again.channel_limit == learned
+        repeated = run_in_parallel(again, [f"echo {i}" for i in range(9)])
+        again.close()
+    assert [out for out, _ in outputs] == [str(i) for i in range(9)]
+    assert sum(refusals for _, refusals in outputs) > 0  # the server did refuse some
+    assert 1 <= learned <= max_sessions
+    assert [out for out, _ in repeated] == [str(i) for i in range(9)]
+    if learned < max_sessions:
+        # OpenSSH frees a closed session a moment late: room for one more than we keep open.
+        assert sum(refusals for _, refusals in repeated) == 0
 
 
-def test_a_server_refusing_sessions_fails_the_command_not_the_connection(
+def test_a_server_refusing_every_session_is_a_transient_failure_not_a_failed_command(
     client_key: Path,
 ) -> None:
     with Sshd([public_key(client_key)], extra_config=("MaxSessions 0",)) as server:
         connection = open_to(server.port, client_key)
         began = time.monotonic()
-        output = connection.run("echo hi", 0.5)
-        assert time.monotonic() - began < 2
+        with pytest.raises(SessionRefusedError) as caught:
+            connection.run("echo hi", 5)
+        assert time.monotonic() - began < 3
         assert connection.alive
         connection.close()
-    assert (output.exit_status, output.timed_out) == (None, False)
-    assert output.stderr == "the server refused to open a session channel"
+    assert caught.value.failure is Failure.SESSION_REFUSED
+    assert str(caught.value).startswith(
+        f"session refused: 127.0.0.1:{server.port} refused a session channel 5 times in a row"
+    )
 
 
 def test_a_command_past_its_deadline_times_out_and_the_connection_lives_on(
