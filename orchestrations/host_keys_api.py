@@ -147,7 +147,7 @@ def host_key_paths(spec: Any) -> dict[str, Any]:
                 "summary": "Pin a host's SSH host key (admits it under the strict policy)",
                 "parameters": [parameter],
                 "requestBody": spec.body(spec.ref(HostKeyIn, "validation")),
-                "responses": spec.responses(keys, [400, 413, 422]),
+                "responses": spec.responses(keys, [400, 413, 415, 422]),
             },
             "delete": {
                 "operationId": "forgetHostKey",

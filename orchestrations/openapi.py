@@ -8,7 +8,13 @@ import azure.durable_functions as df
 import azure.functions as func
 from pydantic import BaseModel
 
-from orchestrations.api_common import API_KEY_HEADER, api_endpoint, json_response
+from orchestrations.api_common import (
+    API_KEY_HEADER,
+    MAX_BODY_BYTES,
+    MAX_BODY_DEPTH,
+    api_endpoint,
+    json_response,
+)
 from orchestrations.api_models import (
     ErrorResponse,
     Health,
@@ -29,11 +35,13 @@ from scanner.reports import CONTENT_TYPES, FORMATS
 bp = df.Blueprint()
 
 _ERRORS = {
-    400: "Malformed request (invalid JSON or parameter)",
+    400: f"Malformed request: a parameter, or a body that is not a UTF-8 JSON object nested at "
+    f"most {MAX_BODY_DEPTH} levels deep",
     401: f"Missing or wrong {API_KEY_HEADER}",
     404: "Not found",
     409: "Conflict (e.g. a scan of this target is active; see activeScanId)",
-    413: "Body too large",
+    413: f"Body larger than {MAX_BODY_BYTES} bytes",
+    415: "Body not application/json",
     422: "The request is well-formed but not valid",
     503: "The scan could not be started",
 }
@@ -166,7 +174,7 @@ def build_openapi() -> dict[str, Any]:
                 "operationId": "triggerScan",
                 "summary": "Start a scan of a host, repository or subscription",
                 "requestBody": spec.body({"anyOf": trigger_schemas}),
-                "responses": spec.responses(accepted, [400, 404, 409, 413, 422, 503]),
+                "responses": spec.responses(accepted, [400, 404, 409, 413, 415, 422, 503]),
             },
             "get": {
                 "operationId": "listScans",
@@ -233,7 +241,7 @@ def build_openapi() -> dict[str, Any]:
                 "requestBody": spec.body(
                     spec.ref(RepositoryScanTrigger, "validation"), required=False
                 ),
-                "responses": spec.responses(accepted, [400, 404, 409, 413, 422, 503]),
+                "responses": spec.responses(accepted, [400, 404, 409, 413, 415, 422, 503]),
             }
         },
         "/api/scans/trigger": {
@@ -251,7 +259,7 @@ def build_openapi() -> dict[str, Any]:
                             "content": {"application/json": {"schema": spec.ref(ScanAcceptedList)}},
                         }
                     },
-                    [400, 404, 409, 413, 422, 503],
+                    [400, 404, 409, 413, 415, 422, 503],
                 ),
             }
         },
@@ -274,7 +282,7 @@ def build_openapi() -> dict[str, Any]:
             "requestBody": spec.body(spec.ref(kind.update_model, "validation")),
             "parameters": [item],
             "responses": spec.responses(
-                spec.json_ok(200, TargetOut, "Updated"), [400, 404, 409, 413, 422]
+                spec.json_ok(200, TargetOut, "Updated"), [400, 404, 409, 413, 415, 422]
             ),
         }
         paths[collection] = {
@@ -290,7 +298,7 @@ def build_openapi() -> dict[str, Any]:
                             "content": {"application/json": {"schema": spec.ref(TargetOut)}},
                         }
                     },
-                    [400, 409, 413, 422],
+                    [400, 409, 413, 415, 422],
                 ),
             },
             "get": {

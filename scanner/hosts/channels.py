@@ -8,8 +8,9 @@ before its command ran, the limit drops to the number of channels that were open
 moment (at least one), and the command tries again after a pause, keeping its slot (a
 server frees a closed session a moment late: OpenSSH refuses the session that follows one
 just closed when `MaxSessions` is 1); commands that hold slots beyond a lowered limit finish,
-new ones wait until the slots held fit it. What a server taught us is kept per endpoint, so a
-fresh connection to it starts at the learned limit.
+new ones wait until the slots held fit it. A server that drops the whole connection while
+several channels are open is taught one at a time. What a server taught us is kept per
+endpoint, so a fresh connection to it starts at the learned limit.
 """
 
 from __future__ import annotations
@@ -63,6 +64,14 @@ class ChannelGate:
         others open or opening now (fewer, should it refuse again). Returns the new limit."""
         with self._changed:
             self.limit = max(1, min(self.limit, self._open))
+            self.learned = True
+            return self.limit
+
+    def dropped(self) -> int:
+        """The server dropped the whole connection (Dropbear does when channels race): one
+        channel at a time from now. Returns the new limit."""
+        with self._changed:
+            self.limit = 1
             self.learned = True
             return self.limit
 

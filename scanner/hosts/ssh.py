@@ -557,6 +557,10 @@ class SshConnection:
             for attempt in range(REFUSALS_PER_COMMAND):
                 try:
                     output = self._run(command, time.monotonic() + timeout_s, max_bytes)
+                except ConnectionLostError:
+                    if self.gate.limit > 1:
+                        self._learned(self.gate.dropped(), "the server dropped the connection")
+                    raise
                 except _RefusedError as refused:
                     reason = str(refused)
                     self._refused(reason)
@@ -577,15 +581,13 @@ class SshConnection:
     def _refused(self, reason: str) -> None:
         before = self.gate.limit
         limit = self.gate.refused()
+        if limit < before:
+            self._learned(limit, f"the server refused a session channel ({reason})")
+
+    def _learned(self, limit: int, why: str) -> None:
         if self._on_limit is not None:
             self._on_limit(limit)
-        if limit < before:
-            log.info(
-                "ssh %s: the server refused a session channel (%s); at most %d at once from now",
-                self.endpoint,
-                reason,
-                limit,
-            )
+        log.info("ssh %s: %s; at most %d channel(s) at once from now", self.endpoint, why, limit)
 
     def _open_channel(self, deadline: float) -> paramiko.Channel:
         remaining = deadline - time.monotonic()

@@ -85,8 +85,7 @@ class Dropbear:
         os.chown(self.host_key, self.account.pw_uid, self.account.pw_gid)
         self.force_command = self.dir / "busybox-only.sh"
         self.force_command.write_text(
-            "#!/bin/sh\n"
-            f'PATH={self.applets} exec {BUSYBOX} sh -c "$SSH_ORIGINAL_COMMAND"\n'
+            f'#!/bin/sh\nPATH={self.applets} exec {BUSYBOX} sh -c "$SSH_ORIGINAL_COMMAND"\n'
         )
         self.force_command.chmod(0o755)
         self.log_path = self.dir / "dropbear.log"
@@ -159,8 +158,9 @@ class Dropbear:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"dropbear on port {self.port} exited:\n{self.log()}")
-            with contextlib.suppress(OSError), socket.create_connection(
-                ("127.0.0.1", self.port), timeout=1
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=1),
             ):
                 return self
             time.sleep(0.02)

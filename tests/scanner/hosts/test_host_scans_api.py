@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import re
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -23,6 +21,7 @@ from typing import Any
 import pytest
 from azure.storage.blob import BlobServiceClient
 
+from tests.support.machine_facts import check_full_facts, check_quick_facts
 from tests.support.scan_api import Api, scan_api_env, start_api
 from tests.support.sshd import (
     BSD_FORCE_COMMAND,
@@ -81,31 +80,6 @@ def accepted_logins(server: Sshd) -> int:
     return server.log().count("Accepted publickey for")
 
 
-# -- the machine's own truth --------------------------------------------------------------------
-
-
-def meminfo_total() -> int:
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemTotal:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError("no MemTotal")
-
-
-def mount_points() -> set[str]:
-    points = set()
-    for line in Path("/proc/self/mounts").read_text().splitlines():
-        point = line.split()[1].replace("\\040", " ")
-        points.add(point)
-    return points
-
-
-def installed_packages() -> int:
-    out = subprocess.run(
-        ["dpkg-query", "-W", "-f=${db:Status-Status}\n"], capture_output=True, text=True
-    ).stdout
-    return sum(1 for line in out.splitlines() if line == "installed")
-
-
 # -- quick and full -----------------------------------------------------------------------------
 
 
@@ -129,37 +103,8 @@ def test_quick_scan_matches_the_machine(api: Api, linux: Sshd) -> None:
 
     results = done["results"]
     assert results["scanType"] == "quick"
-    assert results["hostname"] == socket.gethostname()
-    uname = os.uname()
-    assert (results["kernelName"], results["kernel"], results["architecture"]) == (
-        uname.sysname,
-        uname.release,
-        uname.machine,
-    )
-    os_release = platform.freedesktop_os_release()
-    assert results["os"]["name"] == os_release["NAME"]
-    assert results["os"]["id"] == os_release["ID"]
-    assert results["os"]["prettyName"] == os_release["PRETTY_NAME"]
-    assert results["os"]["versionId"] == os_release.get("VERSION_ID")
-    uptime = float(Path("/proc/uptime").read_text().split()[0])
-    assert 0 <= uptime - results["uptimeSeconds"] < 60
-
-    mounts = {d["mount"]: d for d in results["disk"]}
-    assert "/" in mounts and set(mounts) <= mount_points()
-    root = os.statvfs("/")
-    assert mounts["/"]["sizeBytes"] == root.f_blocks * root.f_frsize
-    assert abs(mounts["/"]["availableBytes"] - root.f_bavail * root.f_frsize) < 256 * 2**20
-    assert 0 <= mounts["/"]["percent"] <= 100
-    for entry in results["disk"]:
-        assert entry["usedBytes"] <= entry["sizeBytes"]
-
-    memory = results["memory"]
-    assert memory["totalBytes"] == meminfo_total()
-    assert memory["usedBytes"] + memory["availableBytes"] == memory["totalBytes"]
-    assert 0 < memory["percent"] < 100
-
+    check_quick_facts(results)
     assert results["hostKey"] == {"type": "ssh-ed25519", "fingerprint": linux.host_key_fingerprint}
-    assert results["errors"] == [] and results["partial"] is False
     assert "packages" not in results and "network" not in results
     # One connection for the scan's six commands, closed when the scan ended.
     assert accepted_logins(linux) == logins + 1
@@ -191,13 +136,9 @@ def test_full_scan_adds_packages_processes_and_network(
     assert accepted_logins(linux) == logins + 1
     results = done["results"]
     assert results["scanType"] == "full"
-    assert results["hostname"] == socket.gethostname()
-
+    check_full_facts(results)
     packages = results["packages"]
-    assert packages["manager"] == "dpkg"
-    assert packages["count"] == installed_packages() == done["counters"]["packagesFound"]
-    assert 0 < len(packages["sample"]) <= 20
-    assert set(packages["sample"][0]) == {"name", "version", "arch"}
+    assert packages["count"] == done["counters"]["packagesFound"]
     blob_name = packages["listRef"].removeprefix("blob:")
     assert blob_name.startswith(f"scans/{done['scanId']}/")
     container = BlobServiceClient.from_connection_string(azurite).get_container_client(
@@ -206,19 +147,6 @@ def test_full_scan_adds_packages_processes_and_network(
     full_list = json.loads(container.download_blob(blob_name).readall())
     assert len(full_list) == packages["count"]
     assert full_list[: len(packages["sample"])] == packages["sample"]
-
-    processes = results["processes"]
-    assert 0 < len(processes) <= 20
-    sizes = [p["rssBytes"] for p in processes]
-    assert sizes == sorted(sizes, reverse=True)
-    assert all(p["pid"] > 0 and p["user"] and p["command"] for p in processes)
-
-    network = results["network"]
-    assert {i["name"] for i in network} == {name for _, name in socket.if_nameindex()}
-    lo = next(i for i in network if i["name"] == "lo")
-    assert {"family": "inet", "address": "127.0.0.1", "prefixLength": 8, "scope": "host"} in lo[
-        "addresses"
-    ]
 
 
 # -- connection-level failures: the scan fails fast, the failure named ----------------------------
