@@ -27,9 +27,6 @@ from orchestrations.target_store import TargetRecord
 from scanner.engine import ScanEngine, ScanTarget
 
 _INSTANCE_UNSAFE = re.compile(r"[^A-Za-z0-9._:-]")
-_URL = re.compile(
-    r"^(https://[^\s/$.?#][^\s]*|ssh://[^\s]+|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+)$"
-)
 
 
 class EngineUnavailableError(Exception):
@@ -145,14 +142,13 @@ class RepositoryKind(TargetKind):
         return slug[:64] or "repository"
 
     def registration_config(self, registration: Any, settings: AppSettings) -> dict[str, Any]:
-        url = registration.url
-        if not _URL.match(url):
-            if not settings.repo_allow_local_paths:
-                raise InvalidTargetError(
-                    "url must be an https:// or ssh URL (local paths need REPO_ALLOW_LOCAL_PATHS)"
-                )
-            if not url.startswith("/"):
-                raise InvalidTargetError("a local repository path must be absolute")
+        # Imported here: the repository engine's package loads pygit2.
+        from scanner.repository.urls import RepositoryUrlError, check_repository_url
+
+        try:
+            check_repository_url(registration.url, settings.repo_allow_local_paths)
+        except RepositoryUrlError as exc:
+            raise InvalidTargetError(str(exc)) from exc
         return super().registration_config(registration, settings)
 
     def resolve(self, request: Any, registered: TargetRecord | None) -> ScanTarget:
