@@ -42,20 +42,10 @@ from scanner.hosts.failures import (
 from scanner.hosts.host_keys import HostKeyVerifier, KnownHostKey, preferred_algorithms
 
 log = logging.getLogger(__name__)
-# paramiko logs every connection and authentication at INFO; our own lines say what matters.
-logging.getLogger("paramiko").setLevel(logging.WARNING)
-
-
-class _HandledRefusals(logging.Filter):
-    """paramiko logs each channel a server refuses at ERROR; those are handled here (the
-    command is queued again, or the failure is named), so they are not errors of the service."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        return not (message.startswith("Secsh channel") and "open FAILED" in message)
-
-
-logging.getLogger("paramiko.transport").addFilter(_HandledRefusals())
+# paramiko logs every connection at INFO and every failure at ERROR, with its traceback; each
+# failure reaches this module as an exception and is named in the failure taxonomy (or, for a
+# refused channel, handled), so paramiko's own lines would only say it twice, noisily.
+logging.getLogger("paramiko").setLevel(logging.CRITICAL)
 
 MAX_OUTPUT_BYTES = 16 * 1024 * 1024
 _READ_CHUNK = 65536
@@ -293,7 +283,8 @@ def _forward(
             "direct-tcpip", (endpoint.host, endpoint.port), ("127.0.0.1", 0), timeout=remaining
         )
     except paramiko.ChannelException as exc:
-        reason = str(exc.text or "").strip()
+        said = getattr(through, "refusal_reason", "")
+        reason = str(said or exc.text or "").strip()[:160]
         if exc.code == _ADMINISTRATIVELY_PROHIBITED:
             raise HostScanError(
                 Failure.CONNECTION_FAILED,
@@ -306,12 +297,15 @@ def _forward(
             raise HostScanError(
                 Failure.TIMEOUT, f"no TCP connection to {names.label} within {timeout_s:g} s"
             ) from exc
-        if "name" in lowered or "resolve" in lowered or "unknown host" in lowered:
+        if any(
+            w in lowered for w in ("name or service", "name resolution", "resolve", "unknown host")
+        ):
             raise HostScanError(
                 Failure.DNS_FAILURE, f"{via.label} cannot resolve {endpoint.host} ({reason})"
             ) from exc
         raise HostScanError(
-            Failure.CONNECTION_FAILED, f"{names.label}: {reason or 'the jump host refused'}"
+            Failure.CONNECTION_FAILED,
+            f"{via.label} cannot connect to {endpoint} ({reason or 'it refused'})",
         ) from exc
     except (paramiko.SSHException, EOFError, OSError) as exc:
         if not through.is_active():
@@ -321,6 +315,19 @@ def _forward(
         raise HostScanError(
             Failure.TIMEOUT, f"no TCP connection to {names.label} within {timeout_s:g} s"
         ) from exc
+
+
+class _Transport(paramiko.Transport):  # type: ignore[misc]  # paramiko has no types
+    """A paramiko Transport that keeps the reason a server gave for refusing a channel: paramiko
+    raises a generic "Connect failed" and only logs the server's words ("Connection refused",
+    "Name or service not known"), which say what a jump host met on the way."""
+
+    refusal_reason = ""
+
+    def _log(self, level: int, msg: Any, *args: Any) -> None:
+        if isinstance(msg, str) and " open FAILED: " in msg:
+            self.refusal_reason = msg.split(" open FAILED: ", 1)[1].rsplit(": ", 1)[0]
+        super()._log(level, msg, *args)
 
 
 def _handshake_failure(names: _Names, transport: paramiko.Transport) -> HostScanError:
@@ -352,7 +359,7 @@ def _log_in(
 ) -> tuple[paramiko.Transport, KnownHostKey]:
     """SSH over `sock`: handshake, host key check, authentication, all by `deadline`."""
     known = verifier.known(endpoint.host, endpoint.port)
-    transport = paramiko.Transport(sock)
+    transport = _Transport(sock)
     try:
         remaining = max(0.01, deadline - time.monotonic())
         # Our own deadline decides; paramiko's own timers only as a backstop.
@@ -372,6 +379,13 @@ def _log_in(
                 + f" within {timeout_s:g} s",
             )
         if not transport.is_active():
+            if isinstance(sock, paramiko.Channel) and not transport.remote_version:
+                # The jump host took the connection but could not reach the host (OpenSSH
+                # gives up after its own connect timeout and closes the channel).
+                raise HostScanError(
+                    Failure.TIMEOUT,
+                    f"{names.label} sent no SSH banner; the jump host did not reach it",
+                )
             raise _handshake_failure(names, transport)
         server_key = transport.get_remote_server_key()
         presented = KnownHostKey(server_key.get_name(), server_key.fingerprint)

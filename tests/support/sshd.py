@@ -125,6 +125,9 @@ class Sshd:
         host_key_type: str = "ed25519",
         port: int | None = None,
         extra_config: tuple[str, ...] = (),
+        listen_address: str = "127.0.0.1",
+        netns: list[str] | None = None,
+        allow_forwarding: bool = False,
     ) -> None:
         require_sshd()
         self.account = ensure_login_user(user)
@@ -136,6 +139,10 @@ class Sshd:
         self.port = port or free_port()
         self.host_key_type = host_key_type
         self.extra_config = extra_config
+        self.listen_address = listen_address
+        # Start the server with this command prefix (e.g. `ip netns exec NAME`).
+        self.netns = netns or []
+        self.allow_forwarding = allow_forwarding
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = self.dir / "sshd.log"
         (self.dir / "authorized_keys").write_text(
@@ -164,7 +171,7 @@ class Sshd:
 
     @property
     def target_id(self) -> str:
-        return f"127.0.0.1-{self.port}"
+        return f"{self.listen_address}-{self.port}"
 
     def new_host_key(self) -> None:
         """A fresh host key (takes effect at the next start)."""
@@ -178,7 +185,7 @@ class Sshd:
     def _write_config(self) -> Path:
         lines = [
             f"Port {self.port}",
-            "ListenAddress 127.0.0.1",
+            f"ListenAddress {self.listen_address}",
             f"HostKey {self.host_key}",
             f"PidFile {self.dir / 'sshd.pid'}",
             f"AuthorizedKeysFile {self.dir / 'authorized_keys'}",
@@ -193,7 +200,7 @@ class Sshd:
             "PrintMotd no",
             "PrintLastLog no",
             "X11Forwarding no",
-            "AllowTcpForwarding no",
+            f"AllowTcpForwarding {'yes' if self.allow_forwarding else 'no'}",
             "MaxStartups 200",
             "LogLevel INFO",
         ]
@@ -222,6 +229,7 @@ class Sshd:
                 "--init-groups",
                 *command,
             ]
+        command = [*self.netns, *command]
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
