@@ -8,7 +8,7 @@ PORT ?= 7071
 HOST ?= 127.0.0.1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup run test lint format sshd bench clean
+.PHONY: setup run test lint format host-scan-tools bench clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -28,13 +28,21 @@ node_modules/.installed: package.json package-lock.json
 run: setup
 	$(PY) -m standalone --host $(HOST) --port $(PORT)
 
-# OpenSSH server for the host-scan tests: installed when missing and we may use apt.
-sshd:
-	@if [ ! -x /usr/sbin/sshd ]; then \
+# What the host-scan tests run, installed with apt when missing (and we may use apt): OpenSSH's
+# and Dropbear's servers, BusyBox (a small device's userland), iproute2 (network namespaces).
+# Each entry is `file the tests run:Debian package`.
+HOST_SCAN_TOOLS := /usr/sbin/sshd:openssh-server /usr/sbin/dropbear:dropbear-bin \
+  /bin/busybox:busybox /usr/sbin/ip:iproute2
+
+host-scan-tools:
+	@missing=""; for tool in $(HOST_SCAN_TOOLS); do \
+	  [ -x "$${tool%%:*}" ] || missing="$$missing $${tool#*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
 	  if command -v apt-get >/dev/null 2>&1 && { [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null 2>&1; }; then \
-	    echo "installing openssh-server"; \
-	    $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq openssh-server; \
-	  else echo "openssh-server is missing and cannot be installed here" >&2; exit 1; fi; \
+	    echo "installing$$missing"; \
+	    $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	  else echo "missing and cannot be installed here:$$missing" >&2; exit 1; fi; \
 	fi
 
 lint: setup
@@ -69,7 +77,7 @@ $(CHECKOV_STAMP):
 	$(CHECKOV_VENV)/bin/python -m pip install -q checkov==$(CHECKOV_VERSION)
 	@touch $@
 
-test: setup sshd lint infra-check
+test: setup host-scan-tools lint infra-check
 	$(PY) -m pytest
 
 bench: setup

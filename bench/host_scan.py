@@ -12,7 +12,7 @@ on 127.0.0.1 (own host keys, ports, authorized key; non-root login user), then m
 Prints JSON. Targets (issue 4): one quick scan <= 1.0 s end to end and <= half of Ansible's
 time; the fleet of 50 <= 15 s.
 Run: `.venv/bin/python bench/host_scan.py [--runs 10] [--fleet 50] [--ansible-runs 3]`.
-Needs root (creates the login user) and openssh-server (`make sshd`).
+Needs root (creates the login user) and openssh-server (`make host-scan-tools`).
 """
 
 from __future__ import annotations
