@@ -232,6 +232,12 @@ class _QuickAckSocket(socket.socket):
         return data
 
 
+def _no_connection(names: _Names, timeout_s: float) -> HostScanError:
+    return HostScanError(
+        Failure.TIMEOUT, f"no TCP connection to {names.label} within {timeout_s:g} s"
+    )
+
+
 def _open_socket(
     endpoint: Endpoint, names: _Names, deadline: float, timeout_s: float
 ) -> socket.socket:
@@ -250,17 +256,13 @@ def _open_socket(
         except ConnectionRefusedError:
             last = HostScanError(Failure.CONNECTION_REFUSED, names.label)
         except TimeoutError:
-            last = HostScanError(
-                Failure.TIMEOUT, f"no TCP connection to {names.label} within {timeout_s:g} s"
-            )
+            last = _no_connection(names, timeout_s)
         except OSError as exc:
             last = HostScanError(
                 Failure.CONNECTION_FAILED, f"{names.label}: {exc.strerror or type(exc).__name__}"
             )
         sock.close()
-    raise last or HostScanError(
-        Failure.TIMEOUT, f"no TCP connection to {names.label} within {timeout_s:g} s"
-    )
+    raise last or _no_connection(names, timeout_s)
 
 
 # RFC 4254 reasons a server gives for refusing a channel.
@@ -294,9 +296,7 @@ def _forward(
         if "refused" in lowered:
             raise HostScanError(Failure.CONNECTION_REFUSED, names.label) from exc
         if "timed out" in lowered:
-            raise HostScanError(
-                Failure.TIMEOUT, f"no TCP connection to {names.label} within {timeout_s:g} s"
-            ) from exc
+            raise _no_connection(names, timeout_s) from exc
         if any(
             w in lowered for w in ("name or service", "name resolution", "resolve", "unknown host")
         ):
@@ -312,9 +312,7 @@ def _forward(
             raise HostScanError(
                 Failure.CONNECTION_FAILED, f"{via.label} closed the connection"
             ) from exc
-        raise HostScanError(
-            Failure.TIMEOUT, f"no TCP connection to {names.label} within {timeout_s:g} s"
-        ) from exc
+        raise _no_connection(names, timeout_s) from exc
 
 
 class _Transport(paramiko.Transport):  # type: ignore[misc]  # paramiko has no types

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.support.host_process import HostProcess
-from tests.support.scan_api import API_KEY, scan_api_env, start_api
+from tests.support.scan_api import API_KEY, scan_api_env, serving
 
 MAX_BODY_BYTES = 1_000_000  # what the API documents
 DEEP = 100_000
@@ -30,9 +30,8 @@ PATH_VALUES = {
 
 @pytest.fixture(scope="module")
 def api_host(azurite: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostProcess]:
-    host = start_api(tmp_path_factory.mktemp("request-bodies"), scan_api_env(azurite))
-    yield host
-    host.stop()
+    with serving(tmp_path_factory.mktemp("request-bodies"), scan_api_env(azurite)) as api:
+        yield api.host
 
 
 @pytest.fixture(scope="module")

@@ -13,19 +13,24 @@ the machine.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pwd
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
 import threading
-import time
 from pathlib import Path
 
-from tests.support.sshd import LOGIN_USER, ensure_login_user, fingerprint, free_port
+from tests.support.sshd import (
+    LOGIN_USER,
+    ensure_login_user,
+    fingerprint,
+    free_port,
+    launch,
+    stop_server,
+    wait_until_ready,
+)
 
 DROPBEAR = Path("/usr/sbin/dropbear")
 DROPBEARKEY = Path("/usr/bin/dropbearkey")
@@ -149,38 +154,24 @@ class Dropbear:
             quoted = " ".join(f"'{part}'" for part in serve)
             serve = ["unshare", "--mount", "--propagation", "private", "sh", "-c"]
             serve.append(f"{setup} && exec {quoted}")
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            serve, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
-        )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"dropbear on port {self.port} exited:\n{self.log()}")
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=1),
-            ):
-                return self
-            time.sleep(0.02)
-        raise RuntimeError(f"dropbear on port {self.port} not ready in {timeout}s:\n{self.log()}")
+        self.process = launch(serve, self.log_path)
+        name = f"dropbear on port {self.port}"
+        wait_until_ready(self.process, self._listening, name, timeout, self.log)
+        return self
+
+    def _listening(self) -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+        except OSError:
+            return False
+        return True
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(5)
+        stop_server(process)
 
     def __enter__(self) -> Dropbear:
         return self.start()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,16 @@ def scan_api_env(azurite: str, **overrides: str) -> dict[str, str]:
 
 def start_api(data_dir: Path, env: dict[str, str], port: int | None = None) -> HostProcess:
     return HostProcess(SCAN_API_APP, data_dir, env, port=port).start()
+
+
+@contextlib.contextmanager
+def serving(data_dir: Path, env: dict[str, str]) -> Iterator[Api]:
+    """The scan API on the standalone host for the `with` block, then stopped."""
+    host = start_api(data_dir, env)
+    try:
+        yield Api(host)
+    finally:
+        host.stop()
 
 
 class Api:

@@ -20,7 +20,10 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+from scanner.hosts.host_keys import KnownHostKey
 
 SSHD = Path("/usr/sbin/sshd")
 SFTP_SERVER = Path("/usr/lib/openssh/sftp-server")
@@ -112,6 +115,60 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def launch(command: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    """Start a server in a process group of its own (so that stop_server also stops the
+    sessions it forks), its output appended to `log_path`."""
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+
+
+def wait_until_ready(
+    process: subprocess.Popen[bytes],
+    ready: Callable[[], bool],
+    name: str,
+    timeout: float,
+    log: Callable[[], str],
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited:\n{log()}")
+        if ready():
+            return
+        time.sleep(0.01)
+    raise RuntimeError(f"{name} not ready in {timeout}s:\n{log()}")
+
+
+def stop_server(process: subprocess.Popen[bytes] | None) -> None:
+    """Stop a server started in its own process group, and the sessions it forked."""
+    if process is None or process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(5)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(5)
+
+
+class MemoryKnownHosts:
+    """Known host keys in memory (the service keeps them in Table Storage)."""
+
+    def __init__(self) -> None:
+        self.keys: dict[tuple[str, int], list[KnownHostKey]] = {}
+
+    def lookup(self, host: str, port: int) -> list[KnownHostKey]:
+        return list(self.keys.get((host, port), []))
+
+    def remember(self, host: str, port: int, key: KnownHostKey) -> bool:
+        self.keys.setdefault((host, port), []).append(key)
+        return True
 
 
 class Sshd:
@@ -229,20 +286,14 @@ class Sshd:
                 "--init-groups",
                 *command,
             ]
-        command = [*self.netns, *command]
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
+        self.process = launch([*self.netns, *command], self.log_path)
+        wait_until_ready(
+            self.process, self._listening, f"sshd on port {self.port}", timeout, self.log
         )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"sshd on port {self.port} exited:\n{self.log()}")
-            if b"Server listening" in self.log_path.read_bytes():
-                return self
-            time.sleep(0.01)
-        raise RuntimeError(f"sshd on port {self.port} not ready in {timeout}s:\n{self.log()}")
+        return self
+
+    def _listening(self) -> bool:
+        return b"Server listening" in self.log_path.read_bytes()
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -260,17 +311,7 @@ class Sshd:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        # The server and the session processes it forked (its own process group).
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(5)
+        stop_server(process)
 
     def restart_with_new_host_key(self) -> None:
         self.stop()

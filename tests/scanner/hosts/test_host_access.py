@@ -17,7 +17,7 @@ from azure.storage.blob import BlobServiceClient
 
 from tests.support.machine_facts import check_quick_facts
 from tests.support.netns import NetworkNamespace
-from tests.support.scan_api import Api, scan_api_env, start_api
+from tests.support.scan_api import Api, scan_api_env, serving
 from tests.support.sshd import LOGIN_USER, Sshd, public_key
 
 PASSPHRASE = "correct horse battery staple"
@@ -51,9 +51,8 @@ def env(azurite: str, keys: dict[str, Path]) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def api(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    host = start_api(tmp_path_factory.mktemp("host-access-api"), env)
-    yield Api(host)
-    host.stop()
+    with serving(tmp_path_factory.mktemp("host-access-api"), env) as api:
+        yield api
 
 
 def scan(api: Api, **body: Any) -> dict[str, Any]:

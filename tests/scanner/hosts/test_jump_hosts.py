@@ -16,19 +16,15 @@ from scanner.hosts.failures import Failure, HostScanError
 from scanner.hosts.host_keys import HostKeyPolicy, HostKeyVerifier, KnownHostKey
 from scanner.hosts.ssh import Endpoint, Hop, PrivateKeySource, SshConnection, connect
 from tests.support.netns import NetworkNamespace
-from tests.support.sshd import LOGIN_USER, SilentServer, Sshd, closed_port, make_key, public_key
-
-
-class MemoryKeys:
-    def __init__(self) -> None:
-        self.keys: dict[tuple[str, int], list[KnownHostKey]] = {}
-
-    def lookup(self, host: str, port: int) -> list[KnownHostKey]:
-        return list(self.keys.get((host, port), []))
-
-    def remember(self, host: str, port: int, key: KnownHostKey) -> bool:
-        self.keys.setdefault((host, port), []).append(key)
-        return True
+from tests.support.sshd import (
+    LOGIN_USER,
+    MemoryKnownHosts,
+    SilentServer,
+    Sshd,
+    closed_port,
+    make_key,
+    public_key,
+)
 
 
 class Network:
@@ -62,11 +58,11 @@ def through(
     network: Network,
     jumps: list[Hop],
     target: Endpoint | None = None,
-    store: MemoryKeys | None = None,
+    store: MemoryKnownHosts | None = None,
     timeout: float = 5.0,
     key: PrivateKeySource | None = None,
 ) -> SshConnection:
-    verifier = HostKeyVerifier(store or MemoryKeys(), HostKeyPolicy.ACCEPT_NEW)
+    verifier = HostKeyVerifier(store or MemoryKnownHosts(), HostKeyPolicy.ACCEPT_NEW)
     endpoint = target or Endpoint("127.0.0.1", network.target.port, LOGIN_USER)
     return connect(
         endpoint, key or network.key_b, verifier, timeout, jumps=jumps, limits=LearnedLimits()
@@ -87,7 +83,7 @@ def test_two_jump_hosts_reach_a_host_nothing_else_reaches(network: Network) -> N
         Failure.CONNECTION_REFUSED,
         f"connection refused: 127.0.0.1:{target.port}",
     )
-    store = MemoryKeys()
+    store = MemoryKnownHosts()
     jumps = [network.hop(network.outer), network.hop(network.inner)]
     connection = through(network, jumps, store=store)
     try:
@@ -178,7 +174,7 @@ def test_a_changed_jump_host_key_stops_the_connection_there(
     with Sshd([public_key(key)], allow_forwarding=True) as bastion:
         hop = Hop(Endpoint("127.0.0.1", bastion.port, LOGIN_USER), PrivateKeySource(key.read_text))
         jumps = [hop, network.hop(network.inner)]
-        store = MemoryKeys()
+        store = MemoryKnownHosts()
         through(network, jumps, store=store).close()
         old = bastion.host_key_fingerprint
         bastion.restart_with_new_host_key()

@@ -16,19 +16,15 @@ from scanner.hosts.connections import ConnectionCache
 from scanner.hosts.failures import Failure, HostScanError, SessionRefusedError
 from scanner.hosts.host_keys import HostKeyPolicy, HostKeyVerifier, KnownHostKey
 from scanner.hosts.ssh import Endpoint, PrivateKeySource, SshConnection, connect, load_private_key
-from tests.support.sshd import LOGIN_USER, SilentServer, Sshd, closed_port, make_key, public_key
-
-
-class MemoryKeys:
-    def __init__(self) -> None:
-        self.keys: dict[tuple[str, int], list[KnownHostKey]] = {}
-
-    def lookup(self, host: str, port: int) -> list[KnownHostKey]:
-        return list(self.keys.get((host, port), []))
-
-    def remember(self, host: str, port: int, key: KnownHostKey) -> bool:
-        self.keys.setdefault((host, port), []).append(key)
-        return True
+from tests.support.sshd import (
+    LOGIN_USER,
+    MemoryKnownHosts,
+    SilentServer,
+    Sshd,
+    closed_port,
+    make_key,
+    public_key,
+)
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +45,13 @@ def key_source(path: Path) -> PrivateKeySource:
 def open_to(
     port: int,
     key: Path,
-    store: MemoryKeys | None = None,
+    store: MemoryKnownHosts | None = None,
     timeout: float = 5.0,
     host: str = "127.0.0.1",
     policy: HostKeyPolicy = HostKeyPolicy.ACCEPT_NEW,
     limits: LearnedLimits | None = None,
 ) -> SshConnection:
-    verifier = HostKeyVerifier(store or MemoryKeys(), policy)
+    verifier = HostKeyVerifier(store or MemoryKnownHosts(), policy)
     return connect(
         Endpoint(host, port, LOGIN_USER),
         key_source(key),
@@ -88,7 +84,7 @@ def failure_of(**kwargs: object) -> HostScanError:
 
 
 def test_connects_checks_the_host_key_and_runs_commands(sshd: Sshd, client_key: Path) -> None:
-    store = MemoryKeys()
+    store = MemoryKnownHosts()
     connection = open_to(sshd.port, client_key, store)
     assert sshd.connections() == 1
     try:
@@ -242,7 +238,7 @@ def test_not_an_ssh_server(client_key: Path) -> None:
 
 
 def test_changed_host_key_is_refused_and_strict_refuses_unknown(client_key: Path) -> None:
-    store = MemoryKeys()
+    store = MemoryKnownHosts()
     with Sshd([public_key(client_key)]) as server:
         open_to(server.port, client_key, store).close()
         old = server.host_key_fingerprint
@@ -251,7 +247,7 @@ def test_changed_host_key_is_refused_and_strict_refuses_unknown(client_key: Path
         assert error.failure is Failure.HOST_KEY_CHANGED
         assert server.host_key_fingerprint in str(error) and old in str(error)
         strict = failure_of(
-            port=server.port, key=client_key, store=MemoryKeys(), policy=HostKeyPolicy.STRICT
+            port=server.port, key=client_key, store=MemoryKnownHosts(), policy=HostKeyPolicy.STRICT
         )
         assert strict.failure is Failure.HOST_KEY_UNKNOWN
 
