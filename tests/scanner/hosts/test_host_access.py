@@ -243,3 +243,37 @@ def test_bad_jump_hosts_are_422(api: Api, proxy_jump: Any, field: str) -> None:
     assert response.status_code == 422, response.text
     fields = [d["field"] for d in response.json()["error"]["details"]]
     assert any(re.match(re.escape(field), f) for f in fields), fields
+
+
+def test_a_registered_host_changes_its_key_and_jump_hosts_by_name(api: Api) -> None:
+    created = api.post(
+        "/api/v1/hosts",
+        {"hostname": "db01.example.com", "credentialsRef": "HOST_KEY_A"},
+    )
+    assert created.status_code == 201, created.text
+    path = "/api/v1/hosts/db01.example.com-22"
+    changed = api.request(
+        "PATCH",
+        path,
+        json={
+            "credentialsRef": "HOST_KEY_B",
+            "passphraseRef": "HOST_KEY_B_PASSPHRASE",
+            "proxyJump": "ops@bastion.example.com:2222,10.0.0.1",
+        },
+    )
+    assert changed.status_code == 200, changed.text
+    host = api.get(path).json()
+    assert (host["credentialsRef"], host["passphraseRef"]) == (
+        "HOST_KEY_B",
+        "HOST_KEY_B_PASSPHRASE",
+    )
+    assert host["proxyJump"] == [
+        {"hostname": "bastion.example.com", "port": 2222, "username": "ops"},
+        {"hostname": "10.0.0.1", "port": 22},
+    ]
+    cleared = api.request("PATCH", path, json={"proxyJump": None, "passphraseRef": None})
+    assert cleared.status_code == 200, cleared.text
+    assert "proxyJump" not in cleared.json() and "passphraseRef" not in cleared.json()
+    # A passphrase without the key it unlocks is refused, on update too.
+    orphan = api.request("PATCH", path, json={"credentialsRef": None, "passphraseRef": "P"})
+    assert orphan.status_code == 422
