@@ -324,6 +324,11 @@ class HostScanEngine:
                 f"({', '.join(e['command'] for e in errors)})"
             )
         counters = {"commandsFailed": failed}
+        # Channels the server refused (or closed at once) and the commands took again: how much
+        # a server's session limit cost, never a failure.
+        refusals = sum(int(r.data.get("sessionRefusals") or 0) for r in results)
+        if refusals:
+            counters["sessionRefusals"] = refusals
         packages = out.get("packages")
         if isinstance(packages, dict) and isinstance(packages.get("count"), int):
             counters["packagesFound"] = packages["count"]
