@@ -8,9 +8,9 @@ PORT ?= 7071
 HOST ?= 127.0.0.1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup run test lint format host-scan-tools bench clean
+.PHONY: setup run test lint format host-scan-tools chromium screenshots bench clean
 
-setup: $(VENV)/.installed node_modules/.installed
+setup: $(VENV)/.installed node_modules/.installed dashboard/vendor/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -25,17 +25,29 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# The dashboard's third-party ES modules, copied from the npm packages pinned in package-lock.json
+# (no CDN, no bundler). Preact's hooks import "preact" by bare name; a browser without an import
+# map (an inline script, which the dashboard's CSP forbids) needs a relative path.
+dashboard/vendor/.installed: node_modules/.installed
+	mkdir -p dashboard/vendor
+	cp node_modules/preact/dist/preact.mjs dashboard/vendor/preact.mjs
+	sed 's#from"preact"#from"./preact.mjs"#' node_modules/preact/hooks/dist/hooks.mjs \
+	  > dashboard/vendor/preact-hooks.mjs
+	cp node_modules/htm/dist/htm.mjs dashboard/vendor/htm.mjs
+	@touch $@
+
+# The folder azd deploys to the dashboard's Static Web App (azure.yaml service `web`).
+.PHONY: dashboard-site
+dashboard-site: setup
+	$(PY) -m infra.dashboard_site .dashboard-site
+
 run: setup
 	$(PY) -m standalone --host $(HOST) --port $(PORT)
 
-# What the host-scan tests run, installed with apt when missing (and we may use apt): OpenSSH's
-# and Dropbear's servers, BusyBox (a small device's userland), iproute2 (network namespaces).
-# Each entry is `file the tests run:Debian package`.
-HOST_SCAN_TOOLS := /usr/sbin/sshd:openssh-server /usr/sbin/dropbear:dropbear-bin \
-  /bin/busybox:busybox /usr/sbin/ip:iproute2
-
-host-scan-tools:
-	@missing=""; for tool in $(HOST_SCAN_TOOLS); do \
+# Debian packages the tests need, installed with apt when a file of theirs is missing (and we
+# may use apt). $(1): `file:package` entries.
+define install_missing
+	@missing=""; for tool in $(1); do \
 	  [ -x "$${tool%%:*}" ] || missing="$$missing $${tool#*:}"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -44,6 +56,22 @@ host-scan-tools:
 	    $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	  else echo "missing and cannot be installed here:$$missing" >&2; exit 1; fi; \
 	fi
+endef
+
+# The host-scan tests: OpenSSH's and Dropbear's servers, BusyBox (a small device's userland),
+# iproute2 (network namespaces).
+host-scan-tools:
+	$(call install_missing,/usr/sbin/sshd:openssh-server /usr/sbin/dropbear:dropbear-bin \
+	  /bin/busybox:busybox /usr/sbin/ip:iproute2)
+
+# Debian's Chromium for the dashboard's browser tests (driven by Playwright through the system
+# executable; a browser is never downloaded).
+chromium:
+	$(call install_missing,/usr/bin/chromium:chromium)
+
+# PNGs of every dashboard page at desktop and phone width, in screenshots/ (git-ignored).
+screenshots: setup host-scan-tools chromium
+	$(PY) -m tests.dashboard.screenshots screenshots
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -77,11 +105,11 @@ $(CHECKOV_STAMP):
 	$(CHECKOV_VENV)/bin/python -m pip install -q checkov==$(CHECKOV_VERSION)
 	@touch $@
 
-test: setup host-scan-tools lint infra-check
+test: setup host-scan-tools chromium lint infra-check
 	$(PY) -m pytest
 
 bench: setup
 	$(PY) bench/durable_fanout.py
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .venv-ansible .venv-doorstop node_modules .standalone .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .venv-ansible .venv-doorstop node_modules dashboard/vendor .dashboard-site .standalone .pytest_cache .mypy_cache .ruff_cache screenshots

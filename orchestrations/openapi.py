@@ -29,6 +29,7 @@ from orchestrations.api_models import (
 )
 from orchestrations.host_keys_api import host_key_paths
 from orchestrations.scan_store import STATUSES
+from orchestrations.scan_views_api import scan_view_paths
 from orchestrations.target_kinds import KINDS
 from scanner.reports import CONTENT_TYPES, FORMATS
 
@@ -43,6 +44,7 @@ _ERRORS = {
     413: f"Body larger than {MAX_BODY_BYTES} bytes",
     415: "Body not application/json",
     422: "The request is well-formed but not valid",
+    502: "A system the service reads from (e.g. the Git server) failed",
     503: "The scan could not be started",
 }
 
@@ -340,6 +342,7 @@ def build_openapi() -> dict[str, Any]:
             },
         }
     paths.update(host_key_paths(spec))
+    paths.update(scan_view_paths(spec))
     return {
         "openapi": "3.1.0",
         "info": {

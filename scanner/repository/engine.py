@@ -8,11 +8,12 @@ the rules of one scan running in one worker parse the JSON once.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,6 +144,18 @@ def index_repository(
 ) -> ScanIndex:
     """Fetch (bare, temporary), resolve the commit and index its tree."""
     progress("Fetch", git_source.redact(source.url))
+    with fetched_commit(source, commit_sha, options, secrets) as (repo, commit, ref):
+        return index_tree(repo, commit, ref, options.limits, progress)
+
+
+@contextlib.contextmanager
+def fetched_commit(
+    source: Source,
+    commit_sha: str | None,
+    options: EngineOptions,
+    secrets: SecretReader | None = None,
+) -> Iterator[tuple[Any, Any, str]]:
+    """(repository, commit, what was asked) of a temporary bare fetch, removed on exit."""
     with git_source.fetched(
         source,
         allow_local_paths=options.allow_local_paths,
@@ -150,7 +163,7 @@ def index_repository(
         work_dir=options.work_dir,
     ) as repo:
         commit, ref = git_source.resolve_commit(repo, source.branch, commit_sha)
-        return index_tree(repo, commit, ref, options.limits, progress)
+        yield repo, commit, ref
 
 
 def rule_findings(rule: Rule, graph: TraceGraph, limit: int = 10_000) -> tuple[list[Finding], int]:
