@@ -8,17 +8,20 @@ PORT ?= 7071
 HOST ?= 127.0.0.1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup run test lint format host-scan-tools chromium screenshots bench clean
+.PHONY: setup run test lint format host-scan-tools tmux chromium screenshots bench clean
 
 setup: $(VENV)/.installed node_modules/.installed dashboard/vendor/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
 	  echo "python3 -m venv failed; installing python3-venv"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-venv && \
 	  rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
+	# The command-line client (scanctl), editable (a path entry: no import hook for every
+	# Python start to pay for); its dependency is pinned above already.
+	$(PY) -m pip install -q --no-deps -e .
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -64,6 +67,10 @@ host-scan-tools:
 	$(call install_missing,/usr/sbin/sshd:openssh-server /usr/sbin/dropbear:dropbear-bin \
 	  /bin/busybox:busybox /usr/sbin/ip:iproute2)
 
+# tmux for the command-line client's live-view test (a real terminal).
+tmux:
+	$(call install_missing,/usr/bin/tmux:tmux)
+
 # Debian's Chromium for the dashboard's browser tests (driven by Playwright through the system
 # executable; a browser is never downloaded).
 chromium:
@@ -105,7 +112,7 @@ $(CHECKOV_STAMP):
 	$(CHECKOV_VENV)/bin/python -m pip install -q checkov==$(CHECKOV_VERSION)
 	@touch $@
 
-test: setup host-scan-tools chromium lint infra-check
+test: setup host-scan-tools tmux chromium lint infra-check
 	$(PY) -m pytest
 
 bench: setup
