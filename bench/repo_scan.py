@@ -14,7 +14,7 @@ Measured:
   reviewed and its links cleared beforehand, committed): `doorstop -F` (validate without
   reformatting the files: what a user validating a reviewed tree runs; plain `doorstop` also
   rewrites and git-adds every item: `--doorstop-plain` times it too).
-Targets (issue 5): end to end <= 30 s, engine <= 5 s, >= 10x faster than Doorstop.
+Targets: end to end <= 30 s, engine <= 5 s, >= 10x faster than Doorstop.
 Run: `.venv/bin/python bench/repo_scan.py [--requirements 1000 --stories 4000 --specs 3000
 --tests 2000] [--doorstop-plain] [--skip-doorstop]`.
 """

@@ -22,10 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from scanner.engine import (
     ArtifactStore,
+    Context,
+    Engine,
     ItemResult,
     Plan,
     ProgressCallback,
@@ -39,6 +39,7 @@ from scanner.hosts.credentials import KeyRing, SecretReader
 from scanner.hosts.failures import ConnectionLostError, Failure, HostScanError
 from scanner.hosts.host_keys import HostKeyPolicy, HostKeyVerifier, KnownHostKeys
 from scanner.hosts.ssh import Endpoint, Hop, PrivateKeySource, SshConnection, connect
+from scanner.hosts.target import ENGINE_INFO, HostTarget
 
 log = logging.getLogger(__name__)
 
@@ -55,32 +56,6 @@ class HostEngineConfig:
     command_timeout_s: float = 30.0
 
 
-class JumpHostConfig(BaseModel):
-    """A jump host on the way to the target (like one entry of OpenSSH's ProxyJump)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    hostname: str = Field(min_length=1, max_length=253)
-    port: int = Field(22, ge=1, le=65535)
-    username: str | None = None
-    credentials_ref: str | None = None
-    passphrase_ref: str | None = None
-
-
-class HostTargetConfig(BaseModel):
-    """What a host scan's target carries: references to credentials, never credentials."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    hostname: str = Field(min_length=1, max_length=253)
-    port: int = Field(22, ge=1, le=65535)
-    username: str | None = None
-    scan_type: str = "quick"
-    credentials_ref: str | None = None
-    passphrase_ref: str | None = None
-    proxy_jump: list[JumpHostConfig] = Field(default_factory=list, max_length=8)
-
-
 @dataclass(frozen=True)
 class _Route:
     """Where a scan connects, who logs in with which key, and through which jump hosts."""
@@ -90,13 +65,10 @@ class _Route:
     jumps: tuple[Hop, ...]
 
 
-class HostScanEngine:
+class HostScanEngine(Engine):
     """Quick and full scans of Linux hosts over SSH (see the module docstring)."""
 
-    target_type = "host"
-    run_phase = "Collect"
-    completed_counter = "commandsCompleted"
-    total_counter = "totalCommands"
+    info = ENGINE_INFO
 
     def __init__(
         self,
@@ -130,7 +102,7 @@ class HostScanEngine:
         """The target's endpoint, key and jump hosts. A jump host without a username or
         credentials reference of its own uses the target's."""
         try:
-            config = HostTargetConfig.model_validate(target.config)
+            config = HostTarget.model_validate(target.config)
         except ValueError as exc:
             raise HostScanError(
                 Failure.CONFIGURATION, f"the host target is not valid: {exc}"
@@ -144,7 +116,7 @@ class HostScanEngine:
                     jump.passphrase_ref if jump.credentials_ref else config.passphrase_ref,
                 ),
             )
-            for jump in config.proxy_jump
+            for jump in config.proxy_jump or []
         )
         return _Route(
             Endpoint(config.hostname, config.port, user),
@@ -202,7 +174,7 @@ class HostScanEngine:
         )
 
     def run(
-        self, target: ScanTarget, item: WorkItem, context: dict[str, Any], store: ArtifactStore
+        self, target: ScanTarget, item: WorkItem, context: Context, store: ArtifactStore
     ) -> ItemResult:
         command = CATALOGUE.get(item.item_id)
         if command is None:
@@ -253,11 +225,7 @@ class HostScanEngine:
         return ItemResult(item_id=item.item_id, title=item.title, status="passed", data=data)
 
     def summarize(
-        self,
-        target: ScanTarget,
-        context: dict[str, Any],
-        results: list[ItemResult],
-        store: ArtifactStore,
+        self, target: ScanTarget, context: Context, results: list[ItemResult], store: ArtifactStore
     ) -> Summary:
         session = context.get("session")
         if session:

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.support.host_process import HostProcess
-from tests.support.scan_api import API_KEY, scan_api_env, serving
+from tests.support.scan_api import API_KEY, running_api, scan_api_env
 
 MAX_BODY_BYTES = 1_000_000  # what the API documents
 DEEP = 100_000
@@ -30,7 +30,7 @@ PATH_VALUES = {
 
 @pytest.fixture(scope="module")
 def api_host(azurite: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostProcess]:
-    with serving(tmp_path_factory.mktemp("request-bodies"), scan_api_env(azurite)) as api:
+    with running_api(tmp_path_factory.mktemp("request-bodies"), scan_api_env(azurite)) as api:
         yield api.host
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +37,10 @@ def start_api(data_dir: Path, env: dict[str, str], port: int | None = None) -> H
     return HostProcess(SCAN_API_APP, data_dir, env, port=port).start()
 
 
-@contextlib.contextmanager
-def serving(data_dir: Path, env: dict[str, str]) -> Iterator[Api]:
-    """The scan API on the standalone host for the `with` block, then stopped."""
-    host = start_api(data_dir, env)
+@contextmanager
+def running_api(data_dir: Path, env: dict[str, str], port: int | None = None) -> Iterator[Api]:
+    """The scan API on a host of its own, stopped at the end."""
+    host = start_api(data_dir, env, port)
     try:
         yield Api(host)
     finally:

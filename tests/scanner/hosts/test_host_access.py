@@ -17,7 +17,7 @@ from azure.storage.blob import BlobServiceClient
 
 from tests.support.machine_facts import check_quick_facts
 from tests.support.netns import NetworkNamespace
-from tests.support.scan_api import Api, scan_api_env, serving
+from tests.support.scan_api import Api, running_api, scan_api_env
 from tests.support.sshd import LOGIN_USER, Sshd, public_key
 
 PASSPHRASE = "correct horse battery staple"
@@ -51,7 +51,7 @@ def env(azurite: str, keys: dict[str, Path]) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def api(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    with serving(tmp_path_factory.mktemp("host-access-api"), env) as api:
+    with running_api(tmp_path_factory.mktemp("host-access-api"), env) as api:
         yield api
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from tests.support.dropbear import Dropbear
 from tests.support.machine_facts import check_full_facts, check_quick_facts
-from tests.support.scan_api import Api, scan_api_env, serving
+from tests.support.scan_api import Api, running_api, scan_api_env
 from tests.support.sshd import LOGIN_USER, Sshd, make_key, public_key
 
 ROUNDS = 20
@@ -34,7 +34,7 @@ def api(azurite: str, client_key: Path, tmp_path_factory: pytest.TempPathFactory
         SSH_DEFAULT_USERNAME=LOGIN_USER,
         OSV_ENRICHMENT="false",  # the facts are the subject here, not their CVEs
     )
-    with serving(tmp_path_factory.mktemp("small-devices-api"), env) as api:
+    with running_api(tmp_path_factory.mktemp("small-devices-api"), env) as api:
         yield api
 
 
