@@ -39,6 +39,7 @@ from scanner.repository.target import ENGINE_INFO
 log = logging.getLogger(__name__)
 
 INDEX_NAME = "artifact-index.json"
+COMMIT_LOG_NAME = "commit-log.json"
 _PROGRESS_EVERY = 500  # documents between Parse progress calls
 
 
@@ -125,6 +126,7 @@ def index_tree(
         artifact.changed = ranks.get(artifact.path, -1)
     progress("Parse", f"{len(artifacts)} artifacts found")
     return ScanIndex(
+        log=git_source.commit_log(repo, commit, limits.max_log_commits),
         commit=str(commit.id),
         ref=ref,
         artifacts=artifacts,
@@ -218,6 +220,7 @@ class RepositoryEngine(Engine):
         commit_sha = target.config.get("commit_sha") or None
         index = index_repository(source, commit_sha, self.options, self.secrets, progress)
         reference = store.put_json(INDEX_NAME, index.to_json())
+        commit_log = store.put_json(COMMIT_LOG_NAME, index.log)
         self.cache.put(reference, TraceGraph(index))
         counts = index.counts_by_type()
         log.info(
@@ -231,6 +234,7 @@ class RepositoryEngine(Engine):
         items = [WorkItem(item_id=rule.id, title=rule.title) for rule in self.rules.values()]
         context = {
             "index": reference,
+            "commitLog": commit_log,
             "commit": index.commit,
             "ref": index.ref,
             "branch": source.branch,
@@ -316,6 +320,7 @@ class RepositoryEngine(Engine):
             "rules": {"total": len(self.rules), "evaluated": len(results), **statuses},
             "compliant": total_findings == 0 and statuses["error"] == 0,
             "artifactIndex": context.get("index"),
+            "commitLog": context.get("commitLog"),
         }
         return Summary(
             results=results_doc,

@@ -39,6 +39,7 @@ _TRANSIENT = (
     " 504",
     " 429",
 )
+_LOG_TEXT = 200  # characters kept of a commit's author name and subject line
 _AUTH = ("authentication", "401", "403", "credentials", "permission denied", "unauthorized")
 
 # Resolves a credentials reference to its secret (a token for https, a private key for ssh).
@@ -59,6 +60,7 @@ class Limits:
     max_file_bytes: int = 1_048_576
     max_documents: int = 100_000
     max_history_commits: int = 10_000
+    max_log_commits: int = 500
     extensions: tuple[str, ...] = (".md", ".markdown", ".txt")
 
 
@@ -262,6 +264,26 @@ def last_changes(
             ranks[path] = rank
         pending -= changed
     return ranks, history
+
+
+def commit_log(repo: pygit2.Repository, commit: pygit2.Commit, limit: int) -> list[dict[str, Any]]:
+    """The newest `limit` commits of `commit`'s history (topological, newest first): sha,
+    parents, time, author name and subject line. What a later comparison lists as the commits
+    between two scans."""
+    log: list[dict[str, Any]] = []
+    for current in repo.walk(commit.id, SortMode.TOPOLOGICAL | SortMode.TIME):
+        if len(log) >= limit:
+            break
+        log.append(
+            {
+                "sha": str(current.id),
+                "parents": [str(p) for p in current.parent_ids],
+                "time": current.commit_time,
+                "author": (current.author.name or "")[:_LOG_TEXT],
+                "subject": (current.message or "").strip().split("\n", 1)[0][:_LOG_TEXT],
+            }
+        )
+    return log
 
 
 def _changed_paths(old: pygit2.Tree | None, new: pygit2.Tree, flags: DiffOption) -> set[str]:

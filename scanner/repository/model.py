@@ -227,6 +227,8 @@ class ScanIndex:
     files_scanned: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     fields: FieldTable = field(default_factory=lambda: FieldTable((), ()))
+    # The newest commits of the history (git_source.commit_log); stored apart from the index.
+    log: list[dict[str, Any]] = field(default_factory=list)
 
     def counts_by_type(self) -> dict[str, int]:
         counts = {code: 0 for code in schema().types}
