@@ -196,7 +196,10 @@ class HostScanEngine(Engine):
                 Failure.COMMAND_TIMEOUT,
                 f"{command.id}: no answer within {self.config.command_timeout_s:g} s",
             )
-        value = _parse(command, output.stdout)
+        # Closed without an exit status (killed by a signal): what it wrote may be cut short,
+        # so it is not taken for a fact.
+        cut_short = output.exit_status is None and not output.truncated
+        value = None if cut_short else _parse(command, output.stdout)
         data: dict[str, Any] = {"exitStatus": output.exit_status}
         if output.truncated:
             data["truncated"] = True
@@ -208,6 +211,8 @@ class HostScanEngine(Engine):
             data["value"] = value
         stderr = " ".join(output.stderr.split())[:_STDERR_IN_MESSAGE]
         status = "no exit status" if output.exit_status is None else f"exit {output.exit_status}"
+        if cut_short:
+            status = "closed without an exit status (killed by a signal?)"
         if value is None:
             detail = f"{command.id}: {status}" + (f": {stderr}" if stderr else "")
             if output.exit_status == 0:

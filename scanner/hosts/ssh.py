@@ -53,6 +53,9 @@ _READ_CHUNK = 65536
 # time (0.05 s, 0.1 s, ...), this many times at most (1.55 s in all).
 REFUSALS_PER_COMMAND = 5
 _REFUSAL_BACKOFF_S = 0.05
+# How long a channel closed without an exit status waits to learn whether its whole connection
+# went down (paramiko closes the channels before the transport reads as inactive).
+_CONNECTION_SETTLE_S = 0.5
 # A command waits for a free channel at most this many command timeouts.
 QUEUE_WAIT_TIMEOUTS = 3
 
@@ -672,14 +675,18 @@ class SshConnection:
                 not truncated and not channel.exit_status_ready() and time.monotonic() >= deadline
             ):
                 return CommandOutput(_text(out), _text(err), None, timed_out=True)
-            if not self.alive and not channel.exit_status_ready():
-                raise ConnectionLostError(f"{self.endpoint}: closed while a command ran")
             status = channel.recv_exit_status() if channel.exit_status_ready() else None
-            if status == -1:  # no exit status: killed by a signal, or never started
+            if status == -1:  # closed without an exit status
                 status = None
-            if status is None and not out and not err and not truncated:
-                # Closed without a word: the server dropped the channel before running it.
-                raise _RefusedError("the server closed the channel without running the command")
+            if status is None and not truncated:
+                # Closed without an exit status: what the command wrote may be cut short. A
+                # connection going down closes its channels a moment before it reads as closed.
+                self.transport.join(_CONNECTION_SETTLE_S)
+                if not self.alive:
+                    raise ConnectionLostError(f"{self.endpoint}: closed while a command ran")
+                if not out and not err:
+                    # Closed without a word: the server dropped the channel before running it.
+                    raise _RefusedError("the server closed the channel without running the command")
             return CommandOutput(_text(out), _text(err), status, truncated=truncated)
         finally:
             watchdog.cancel()

@@ -59,11 +59,8 @@ def check_quick_facts(results: dict[str, Any]) -> None:
     """OS, kernel, hostname, uptime, disk and memory are this machine's."""
     assert results["hostname"] == socket.gethostname()
     uname = os.uname()
-    assert (results["kernelName"], results["kernel"], results["architecture"]) == (
-        uname.sysname,
-        uname.release,
-        uname.machine,
-    )
+    reported = (results["kernelName"], results["kernel"], results["architecture"])
+    assert reported == (uname.sysname, uname.release, uname.machine), results["commands"]
     os_release = platform.freedesktop_os_release()
     assert results["os"]["name"] == os_release["NAME"]
     assert results["os"]["id"] == os_release["ID"]

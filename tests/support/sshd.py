@@ -54,6 +54,43 @@ esac
 exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"
 """
 
+# Shell lines that find this session's processes: `$server` the connection's sshd, `$shell`
+# the process sshd started for the command (its child).
+_SESSION_PROCESSES = r"""server=$$; shell=$$
+while [ "$(cat /proc/$server/comm)" != sshd ]; do
+  shell=$server; server=$(cut -d' ' -f4 /proc/$server/stat)
+done
+"""
+
+# A Linux host whose connection goes down the first time the kernel is asked for, after the
+# first line of the answer went out; from then on every command runs normally.
+CONNECTION_LOST_ONCE_FORCE_COMMAND = (
+    r"""#!/bin/sh
+case "$SSH_ORIGINAL_COMMAND" in
+  *"uname -s"*)
+    if mkdir "$0.lost" 2>/dev/null; then
+"""
+    + _SESSION_PROCESSES
+    + r"""      uname -s; sleep 0.3; kill -9 "$server"; sleep 5
+    fi ;;
+esac
+exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"
+"""
+)
+
+# A Linux host on which reading /proc/meminfo is killed by a signal after its first line.
+MEMINFO_KILLED_FORCE_COMMAND = (
+    r"""#!/bin/sh
+case "$SSH_ORIGINAL_COMMAND" in
+  *meminfo*)
+"""
+    + _SESSION_PROCESSES
+    + r"""    head -n 1 /proc/meminfo; sleep 0.3; kill -9 "$shell" $$ ;;
+esac
+exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"
+"""
+)
+
 _user_lock = threading.Lock()
 
 

@@ -25,8 +25,10 @@ from tests.support.machine_facts import check_full_facts, check_quick_facts
 from tests.support.scan_api import Api, scan_api_env, start_api
 from tests.support.sshd import (
     BSD_FORCE_COMMAND,
+    CONNECTION_LOST_ONCE_FORCE_COMMAND,
     LOGIN_USER,
     MEMINFO_FAILS_FORCE_COMMAND,
+    MEMINFO_KILLED_FORCE_COMMAND,
     UPTIME_HANGS_FORCE_COMMAND,
     SilentServer,
     Sshd,
@@ -287,6 +289,37 @@ def test_a_failing_command_gives_partial_results(api: Api, client_key: Path) -> 
     assert items["memory"]["error"].startswith("command failed: memory: exit 1")
     assert done["counters"]["commandsFailed"] == 1
     assert done["commandsCompleted"] == done["totalCommands"] == 6
+
+
+def test_a_connection_lost_mid_answer_runs_the_command_again_and_keeps_no_half_answer(
+    api: Api, client_key: Path
+) -> None:
+    with Sshd([public_key(client_key)], force_command=CONNECTION_LOST_ONCE_FORCE_COMMAND) as server:
+        done = scan(api, server.port)
+        assert Path(f"{server.force_command}.lost").is_dir()  # the connection did go down
+        assert accepted_logins(server) >= 2  # and the scan opened another
+    assert done["status"] == "completed", done
+    assert {i["status"] for i in done["items"]} == {"passed"}
+    check_quick_facts(done["results"])  # the kernel's release and architecture too
+
+
+def test_a_command_killed_mid_answer_is_a_failed_command_not_a_fact(
+    api: Api, client_key: Path
+) -> None:
+    with Sshd([public_key(client_key)], force_command=MEMINFO_KILLED_FORCE_COMMAND) as server:
+        done = scan(api, server.port)
+    assert done["status"] == "completed", done
+    results = done["results"]
+    assert results["memory"] is None  # its first line alone would have read as a total
+    assert results["errors"] == [
+        {
+            "command": "memory",
+            "code": "command_failed",
+            "message": "command failed: memory: closed without an exit status "
+            "(killed by a signal?)",
+        }
+    ]
+    assert results["kernel"] == os.uname().release
 
 
 def test_a_hanging_command_times_out_while_progress_counts_the_others(

@@ -3,6 +3,7 @@ named, commands with deadlines, the per-scan connection cache, private keys."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 import time
@@ -13,11 +14,18 @@ import pytest
 
 from scanner.hosts.channels import INITIAL_LIMIT, LearnedLimits
 from scanner.hosts.connections import ConnectionCache
-from scanner.hosts.failures import Failure, HostScanError, SessionRefusedError
+from scanner.hosts.failures import (
+    ConnectionLostError,
+    Failure,
+    HostScanError,
+    SessionRefusedError,
+)
 from scanner.hosts.host_keys import HostKeyPolicy, HostKeyVerifier, KnownHostKey
 from scanner.hosts.ssh import Endpoint, PrivateKeySource, SshConnection, connect, load_private_key
 from tests.support.sshd import (
+    CONNECTION_LOST_ONCE_FORCE_COMMAND,
     LOGIN_USER,
+    MEMINFO_KILLED_FORCE_COMMAND,
     MemoryKnownHosts,
     SilentServer,
     Sshd,
@@ -172,6 +180,30 @@ def test_a_command_past_its_deadline_times_out_and_the_connection_lives_on(
         assert connection.run("echo again", 5).stdout == "again\n"
     finally:
         connection.close()
+
+
+def test_output_cut_short_is_never_taken_for_a_finished_command(client_key: Path) -> None:
+    """A connection that goes down while a command writes (Dropbear drops one when channels
+    race) is lost, whatever the command wrote first; a command killed by a signal has no exit
+    status. The connection's channels close a moment before it reads as closed: never a
+    finished command with the first line of its answer."""
+    uname = "uname -s; uname -r; uname -m"
+    with Sshd([public_key(client_key)], force_command=CONNECTION_LOST_ONCE_FORCE_COMMAND) as lost:
+        connection = open_to(lost.port, client_key)
+        with pytest.raises(ConnectionLostError):
+            connection.run(uname, 10)
+        assert not connection.alive
+        again = open_to(lost.port, client_key)
+        answer = again.run(uname, 10).stdout.split()
+        again.close()
+    assert answer == [os.uname().sysname, os.uname().release, os.uname().machine]
+    with Sshd([public_key(client_key)], force_command=MEMINFO_KILLED_FORCE_COMMAND) as killed:
+        connection = open_to(killed.port, client_key)
+        cut = connection.run("cat /proc/meminfo", 10)
+        assert connection.alive
+        connection.close()
+    assert cut.stdout.startswith("MemTotal:") and len(cut.stdout.splitlines()) == 1
+    assert (cut.exit_status, cut.timed_out, cut.truncated) == (None, False, False)
 
 
 def test_a_missing_key_is_a_configuration_error(sshd: Sshd) -> None:
