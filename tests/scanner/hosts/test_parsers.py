@@ -245,7 +245,8 @@ def test_packages_rpm() -> None:
 def test_packages_apk_installed_database() -> None:
     # /lib/apk/db/installed of an Alpine Linux 3.14 (armv7) root file system, as published in
     # github.com/hizlbuzz/alpine-minirootfs-v3.14 (Alpine's minirootfs plus a few packages);
-    # package metadata from Alpine's repositories.
+    # package metadata from Alpine's repositories. Licence: the repository states none; the
+    # file is apk's record of open-source packages, each naming its own licence (`L:` lines).
     database = (FIXTURES / "alpine-3.14-armv7-installed").read_text()
     parsed = parsers.parse_packages("manager=apk\n" + database)
     assert parsed is not None and parsed["manager"] == "apk"
