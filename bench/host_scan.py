@@ -18,7 +18,7 @@ Prints JSON. Targets: one quick scan <= 1.0 s end to end and <= half of Ansible'
 fleet of 50 <= 15 s; 500 hosts <= 30 s and at most 11 times the time of 50; the first scan
 completed within 2 s of its trigger while its fleet runs.
 Run: `.venv/bin/python bench/host_scan.py [--runs 10] [--fleet 50 100 200 500] [--ansible-runs 3]`.
-Needs root (creates the login user) and openssh-server (`make sshd`).
+Needs root (creates the login user) and openssh-server (`make host-scan-tools`).
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ import pygit2
 from pygit2.enums import DiffOption, FileMode, SortMode
 
 from scanner.engine import ScanError, TransientScanError
+from scanner.repository.urls import RepositoryUrlError, check_repository_url
 
 _HEX = re.compile(r"^[0-9a-fA-F]{4,40}$")
 _USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
@@ -119,13 +120,13 @@ def fetched(
     work_dir: str | None = None,
 ) -> Iterator[pygit2.Repository]:
     """A bare copy of the repository in a temporary directory, removed on exit."""
-    if is_local_path(source.url) or source.url.startswith("file://"):
-        if not allow_local_paths:
-            raise ScanError("local repository paths are not allowed (REPO_ALLOW_LOCAL_PATHS)")
-        if not os.path.isdir(source.url.removeprefix("file://")):
-            raise ScanError(f"repository path {source.url} does not exist")
-    elif not re.match(r"^(https://|ssh://|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:)", source.url):
-        raise ScanError("repository url must be https://, ssh:// or user@host:path")
+    try:  # also for targets registered before the url was checked at registration
+        check_repository_url(source.url, allow_local_paths)
+    except RepositoryUrlError as exc:
+        raise ScanError(f"repository url refused: {exc}") from None
+    local = is_local_path(source.url) or source.url.startswith("file://")
+    if local and not os.path.isdir(source.url.removeprefix("file://")):
+        raise ScanError(f"repository path {source.url} does not exist")
     directory = tempfile.mkdtemp(prefix="repo-scan-", dir=work_dir or None)
     repo: pygit2.Repository | None = None
     try:
