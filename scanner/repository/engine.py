@@ -27,17 +27,18 @@ from scanner.engine import (
     Summary,
     WorkItem,
 )
-from scanner.repository import git_source
+from scanner.repository import git_source, indexing
 from scanner.repository.git_source import Limits, SecretReader, Source
 from scanner.repository.graph import TraceGraph
-from scanner.repository.model import Problem, ScanIndex, document_artifact
+from scanner.repository.history import HistoryError
+from scanner.repository.indexing import Outcome
+from scanner.repository.mirrors import DAMAGE, MirrorCache
+from scanner.repository.model import ScanIndex
 from scanner.repository.rules import SEVERITIES, Rule, catalogue, evaluate
-from scanner.repository.rules.declarative import field_table
 
 log = logging.getLogger(__name__)
 
 INDEX_NAME = "artifact-index.json"
-_PROGRESS_EVERY = 500  # documents between Parse progress calls
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,10 @@ class EngineOptions:
     work_dir: str | None = None
     max_findings_per_rule: int = 10_000
     cache_size: int = 4
+    # Bare mirrors of the scanned repositories are kept here between scans (at most
+    # `mirror_cache_bytes`); None: every scan clones into a temporary folder.
+    mirror_dir: str | None = None
+    mirror_cache_bytes: int = 2 << 30
 
 
 def source_of(target: ScanTarget, options: EngineOptions) -> Source:
@@ -67,71 +72,46 @@ def _noop(phase: str, step: str | None) -> None:
     return None
 
 
-def index_tree(
-    repo: Any,
-    commit: Any,
-    ref: str,
-    limits: Limits,
+def scan_repository(
+    source: Source,
+    commit_sha: str | None,
+    options: EngineOptions,
+    secrets: SecretReader | None = None,
     progress: ProgressCallback = _noop,
-) -> ScanIndex:
-    """Discover and parse the documents of `commit`'s tree, then place each artifact in the
-    history (one walk for all paths). Pure with respect to the service: reads Git objects only."""
-    progress("Discover", None)
-    listing = git_source.list_tree(repo, commit.tree, limits)
-    fields = field_table()
-    problems: list[Problem] = [
-        Problem(
-            "GXP-PARSE-SYMLINK",
-            path,
-            1,
-            f"{path} is a symbolic link; links are never followed, so it is not scanned",
-        )
-        for path in listing.symlinks
-    ]
-    skipped = {"oversized": 0, "binary": 0, "symlink": len(listing.symlinks)}
-    artifacts = []
-    total = len(listing.documents)
-    progress("Parse", f"0/{total} documents")
-    for number, (path, oid) in enumerate(listing.documents, 1):
-        text, why, size = git_source.read_text(repo, oid, limits)
-        if text is None:
-            skipped[why or "binary"] += 1
-            if why == "oversized":
-                problems.append(
-                    Problem(
-                        "GXP-PARSE-FILE-SIZE",
-                        path,
-                        1,
-                        f"{path} has {size} bytes, more than the limit of "
-                        f"{limits.max_file_bytes}; it was not scanned",
-                    )
-                )
-            continue
-        artifact, error = document_artifact(path, text, fields)
-        if error is not None:
-            message, line = error
-            problems.append(Problem("GXP-PARSE-FRONT-MATTER", path, line, f"{path}: {message}"))
-        elif artifact is not None:
-            artifacts.append(artifact)
-        if number % _PROGRESS_EVERY == 0:
-            progress("Parse", f"{number}/{total} documents, {len(artifacts)} artifacts found")
-    progress("Parse", f"history of {len(artifacts)} artifacts")
-    ranks, history = git_source.last_changes(
-        repo, commit, {a.path for a in artifacts}, limits.max_history_commits
-    )
-    for artifact in artifacts:
-        artifact.changed = ranks.get(artifact.path, -1)
-    progress("Parse", f"{len(artifacts)} artifacts found")
-    return ScanIndex(
-        commit=str(commit.id),
-        ref=ref,
-        artifacts=artifacts,
-        problems=problems,
-        history=history,
-        files_scanned=total,
-        skipped=skipped,
-        fields=fields,
-    )
+    previous: ScanIndex | None = None,
+    mirrors: MirrorCache | None = None,
+) -> tuple[ScanIndex, Outcome]:
+    """Fetch (into the mirror cache, or a temporary bare copy without one), resolve the commit
+    and index its tree, from `previous` when it can be reused."""
+    progress("Fetch", git_source.redact(source.url))
+    limits = options.limits
+    if mirrors is None:
+        with git_source.fetched(
+            source,
+            allow_local_paths=options.allow_local_paths,
+            secrets=secrets,
+            work_dir=options.work_dir,
+        ) as repo:
+            commit, ref = git_source.resolve_commit(repo, source.branch, commit_sha)
+            return indexing.build(repo, commit, ref, limits, previous, progress)
+    git_source.check_url(source, options.allow_local_paths)
+    with mirrors.checkout(source, secrets) as checkout:
+        try:
+            commit, ref = git_source.resolve_commit(checkout.repo, source.branch, commit_sha)
+            return indexing.build(checkout.repo, commit, ref, limits, previous, progress)
+        except (*DAMAGE, HistoryError) as exc:
+            if not checkout.reused:
+                raise
+            log.warning(
+                "the cached copy of %s cannot be read (%s: %s); cloning it again",
+                git_source.redact(source.url),
+                type(exc).__name__,
+                git_source.redact(str(exc))[:200],
+            )
+    progress("Fetch", f"{git_source.redact(source.url)} (again)")
+    with mirrors.checkout(source, secrets, fresh=True) as checkout:
+        commit, ref = git_source.resolve_commit(checkout.repo, source.branch, commit_sha)
+        return indexing.build(checkout.repo, commit, ref, limits, previous, progress)
 
 
 def index_repository(
@@ -141,16 +121,8 @@ def index_repository(
     secrets: SecretReader | None = None,
     progress: ProgressCallback = _noop,
 ) -> ScanIndex:
-    """Fetch (bare, temporary), resolve the commit and index its tree."""
-    progress("Fetch", git_source.redact(source.url))
-    with git_source.fetched(
-        source,
-        allow_local_paths=options.allow_local_paths,
-        secrets=secrets,
-        work_dir=options.work_dir,
-    ) as repo:
-        commit, ref = git_source.resolve_commit(repo, source.branch, commit_sha)
-        return index_tree(repo, commit, ref, options.limits, progress)
+    """The full index of the repository at `commit_sha` (default: the branch head)."""
+    return scan_repository(source, commit_sha, options, secrets, progress)[0]
 
 
 def rule_findings(rule: Rule, graph: TraceGraph, limit: int = 10_000) -> tuple[list[Finding], int]:
@@ -212,12 +184,28 @@ class _IndexCache:
                     self.loading.pop(ref, None)
             return graph
 
+    def peek(self, ref: str) -> TraceGraph | None:
+        with self.lock:
+            return self.entries.get(ref)
+
     def put(self, ref: str, graph: TraceGraph) -> None:
         with self.lock:
             self.entries[ref] = graph
             self.entries.move_to_end(ref)
             while len(self.entries) > self.size:
                 self.entries.popitem(last=False)
+
+
+@dataclass(frozen=True)
+class PreviousScan:
+    """The last completed scan of a repository: its id and its artifact index reference."""
+
+    scan_id: str
+    index: str
+
+
+# Finds the last completed scan of a target (the service looks in its scan records).
+PreviousScanLookup = Callable[[ScanTarget], PreviousScan | None]
 
 
 class RepositoryEngine:
@@ -228,28 +216,64 @@ class RepositoryEngine:
     completed_counter = "rulesCompleted"
     total_counter = "totalRules"
 
-    def __init__(self, options: EngineOptions | None = None, secrets: SecretReader | None = None):
+    def __init__(
+        self,
+        options: EngineOptions | None = None,
+        secrets: SecretReader | None = None,
+        previous_scan: PreviousScanLookup | None = None,
+    ):
         self.options = options or EngineOptions()
         self.secrets = secrets
+        self.previous_scan = previous_scan
         self.cache = _IndexCache(self.options.cache_size)
         self.rules = catalogue()
+        self.mirrors = (
+            MirrorCache(self.options.mirror_dir, self.options.mirror_cache_bytes)
+            if self.options.mirror_dir
+            else None
+        )
 
     # -- plan: Fetch, Discover, Parse ------------------------------------------------------
+
+    def _previous(
+        self, target: ScanTarget, store: ArtifactStore
+    ) -> tuple[PreviousScan | None, ScanIndex | None]:
+        """The last completed scan and its index, when there is one that can still be read."""
+        found = self.previous_scan(target) if self.previous_scan is not None else None
+        if found is None:
+            return None, None
+        cached = self.cache.peek(found.index)
+        if cached is not None:
+            return found, cached.index
+        try:
+            document = store.get_json(found.index)
+            return found, ScanIndex.from_json(document) if document is not None else None
+        except (ValueError, KeyError, TypeError) as exc:  # another version, or damaged
+            log.info("repository %s: previous index not reused (%s)", target.target_id, exc)
+            return found, None
 
     def plan(self, target: ScanTarget, store: ArtifactStore, progress: ProgressCallback) -> Plan:
         began = time.monotonic()
         source = source_of(target, self.options)
         commit_sha = target.config.get("commit_sha") or None
-        index = index_repository(source, commit_sha, self.options, self.secrets, progress)
+        previous_scan, previous = self._previous(target, store)
+        index, outcome = scan_repository(
+            source, commit_sha, self.options, self.secrets, progress, previous, self.mirrors
+        )
         reference = store.put_json(INDEX_NAME, index.to_json())
         self.cache.put(reference, TraceGraph(index))
         counts = index.counts_by_type()
+        reason = outcome.reason
+        if previous_scan is not None and previous is None:
+            reason = "the previous scan's artifact index could not be read"
         log.info(
-            "repository %s at %s: %d artifacts in %d documents (%.2f s)",
+            "repository %s at %s: %d artifacts in %d documents, %d parsed (%s; %.2f s)",
             target.target_id,
             index.commit[:12],
             len(index.artifacts),
             index.files_scanned,
+            outcome.reparsed,
+            "incremental" if outcome.incremental else f"full: {reason or 'no previous scan'}",
             time.monotonic() - began,
         )
         items = [WorkItem(item_id=rule.id, title=rule.title) for rule in self.rules.values()]
@@ -261,10 +285,17 @@ class RepositoryEngine:
             "repository": git_source.redact(source.url),
             "artifactsByType": counts,
             "files": {"scanned": index.files_scanned, "skipped": index.skipped},
+            "incremental": outcome.incremental,
+            "reparsed": outcome.reparsed,
+            "baseline": None
+            if previous_scan is None or previous is None
+            else {"scanId": previous_scan.scan_id, "commitSha": previous.commit},
+            "fullParseReason": None if outcome.incremental else reason,
         }
         counters = {
             "artifactsFound": len(index.artifacts),
             "filesScanned": index.files_scanned,
+            "documentsParsed": outcome.reparsed,
         }
         return Plan(items=items, context=context, counters=counters)
 
@@ -336,6 +367,10 @@ class RepositoryEngine:
             "repository": context.get("repository"),
             "artifacts": {"total": sum(by_type.values()), "byType": by_type},
             "files": context.get("files") or {},
+            "incremental": bool(context.get("incremental")),
+            "reparsed": context.get("reparsed"),
+            "baseline": context.get("baseline"),
+            "fullParseReason": context.get("fullParseReason"),
             "findings": {
                 "total": total_findings,
                 "bySeverity": by_severity,

@@ -2,7 +2,9 @@
 the compact artifact index that travels between the scan's activities by Blob reference.
 
 The index is columnar and positional so 10,000 artifacts stay a few MB of JSON: each artifact is
-one list (see `Artifact.to_row`), the names of the recorded fields are stored once.
+one list (see `ScanIndex.to_json`), the names of the recorded fields are stored once. It also
+holds what the next scan needs to reuse it: what it was parsed with (`fingerprint`), the
+documents skipped as binary, and how deep the history walk went.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import yaml
 from scanner.repository import frontmatter
 
 SCHEMA_PATH = Path(__file__).with_name("artifact_schema.yaml")
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 MAX_TEXT = 200  # characters kept of a field value (titles, approvers) in the index
 _SPEC_REF = re.compile(r"\bSPEC-[0-9]+(?:-[0-9]+)*\b")
 _PREFIX = re.compile(r"^([A-Za-z]+)-")
@@ -214,10 +216,20 @@ class Problem:
     message: str
 
 
+SIZE_PROBLEM = "GXP-PARSE-FILE-SIZE"
+SYMLINK_PROBLEM = "GXP-PARSE-SYMLINK"
+FRONT_MATTER_PROBLEM = "GXP-PARSE-FRONT-MATTER"
+
+
 @dataclass(slots=True)
 class ScanIndex:
-    """Everything the rules evaluate: the artifacts at one commit, the problems met reading
-    them, and the commits of the history walk (for suspect links)."""
+    """Everything the rules evaluate: the artifacts at one commit (in path order), the problems
+    met reading the tree (in path order, at most one per path), and the commits of the history
+    walk (for suspect links).
+
+    `walked` is how many commits the history walk could see (the whole history, at most the
+    limit); `history` keeps the part of it that artifact ranks refer to.
+    """
 
     commit: str
     ref: str
@@ -225,8 +237,16 @@ class ScanIndex:
     problems: list[Problem] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)  # rank -> {sha, time}
     files_scanned: int = 0
-    skipped: dict[str, int] = field(default_factory=dict)
+    binary: list[str] = field(default_factory=list)  # documents skipped as binary, in order
     fields: FieldTable = field(default_factory=lambda: FieldTable((), ()))
+    fingerprint: str = ""
+    walked: int = 0
+
+    @property
+    def skipped(self) -> dict[str, int]:
+        oversized = sum(1 for p in self.problems if p.rule_id == SIZE_PROBLEM)
+        symlinks = sum(1 for p in self.problems if p.rule_id == SYMLINK_PROBLEM)
+        return {"oversized": oversized, "binary": len(self.binary), "symlink": symlinks}
 
     def counts_by_type(self) -> dict[str, int]:
         counts = {code: 0 for code in schema().types}
@@ -272,8 +292,10 @@ class ScanIndex:
             "rows": rows,
             "problems": [[p.rule_id, p.path, p.line, p.message] for p in self.problems],
             "history": self.history,
+            "walked": self.walked,
             "filesScanned": self.files_scanned,
-            "skipped": self.skipped,
+            "binary": self.binary,
+            "fingerprint": self.fingerprint,
         }
 
     @classmethod
@@ -309,6 +331,8 @@ class ScanIndex:
             problems=[Problem(*p) for p in doc["problems"]],
             history=doc["history"],
             files_scanned=doc["filesScanned"],
-            skipped=doc["skipped"],
+            binary=doc["binary"],
             fields=FieldTable(keys, values),
+            fingerprint=doc["fingerprint"],
+            walked=doc["walked"],
         )

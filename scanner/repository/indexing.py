@@ -1,0 +1,339 @@
+"""The artifact index of a commit: built in full, or updated from the previous scan's index.
+
+Full: list the tree, read and parse every candidate document, place every artifact in the
+history (the diffs run in the background while the documents are parsed).
+
+Incremental, when the previous completed scan's index was parsed the same way (same parser,
+artifact schema, rule catalogue and limits: its `fingerprint`) at the scanned commit or at an
+ancestor of it: only documents whose blobs differ between the two trees are read and parsed;
+everything else is taken over. Last changes are carried over too when the new commits form a
+straight line on top of the previous one (only those commits are diffed). An older commit, a
+force-push to another history or a changed catalogue means a full parse. Either way the index
+is the same, field for field (the tests compare them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pygit2
+from pygit2.enums import DeltaStatus, FileMode
+
+from scanner.engine import ProgressCallback, ScanError
+from scanner.repository import frontmatter, git_source, history, model, rules
+from scanner.repository.git_source import Limits
+from scanner.repository.model import (
+    FRONT_MATTER_PROBLEM,
+    SIZE_PROBLEM,
+    SYMLINK_PROBLEM,
+    Artifact,
+    FieldTable,
+    Problem,
+    ScanIndex,
+    document_artifact,
+)
+from scanner.repository.rules import declarative
+
+log = logging.getLogger(__name__)
+
+_PROGRESS_EVERY = 500  # documents between Parse progress calls
+_DOCUMENT_MODES = (FileMode.BLOB, FileMode.BLOB_EXECUTABLE)
+
+
+def _noop(phase: str, step: str | None) -> None:
+    return None
+
+
+def fingerprint(limits: Limits, fields: FieldTable) -> str:
+    """What a parsed index depends on besides the documents: the parser's code, the artifact
+    schema, the rule catalogue (it decides the recorded fields) and the limits."""
+    digest = hashlib.sha256()
+    sources = (
+        model.SCHEMA_PATH,
+        rules.CATALOGUE_PATH,
+        Path(frontmatter.__file__),
+        Path(model.__file__),
+        Path(declarative.__file__),
+        Path(git_source.__file__),
+        Path(history.__file__),
+        Path(__file__),
+    )
+    for source in sources:
+        digest.update(source.read_bytes())
+    digest.update(repr((limits, fields, model.INDEX_VERSION)).encode("utf-8"))
+    return digest.hexdigest()[:32]
+
+
+@dataclass(slots=True)
+class Parsed:
+    """What the documents of a tree held, by path."""
+
+    artifacts: dict[str, Artifact] = field(default_factory=dict)
+    problems: dict[str, Problem] = field(default_factory=dict)
+    binary: set[str] = field(default_factory=set)
+    documents: int = 0
+
+    @classmethod
+    def of(cls, index: ScanIndex) -> Parsed:
+        return cls(
+            artifacts={a.path: a for a in index.artifacts},
+            problems={p.path: p for p in index.problems},
+            binary=set(index.binary),
+            documents=index.files_scanned,
+        )
+
+    def forget(self, path: str) -> None:
+        self.artifacts.pop(path, None)
+        self.problems.pop(path, None)
+        self.binary.discard(path)
+
+    def symlink(self, path: str) -> None:
+        self.problems[path] = Problem(
+            SYMLINK_PROBLEM,
+            path,
+            1,
+            f"{path} is a symbolic link; links are never followed, so it is not scanned",
+        )
+
+    def read(
+        self, repo: pygit2.Repository, path: str, oid: Any, limits: Limits, fields: FieldTable
+    ) -> None:
+        """Read and parse one document (a blob) into what it holds."""
+        text, why, size = git_source.read_text(repo, oid, limits)
+        if text is None:
+            if why == "oversized":
+                self.problems[path] = Problem(
+                    SIZE_PROBLEM,
+                    path,
+                    1,
+                    f"{path} has {size} bytes, more than the limit of "
+                    f"{limits.max_file_bytes}; it was not scanned",
+                )
+            else:
+                self.binary.add(path)
+            return
+        artifact, error = document_artifact(path, text, fields)
+        if error is not None:
+            message, line = error
+            self.problems[path] = Problem(FRONT_MATTER_PROBLEM, path, line, f"{path}: {message}")
+        elif artifact is not None:
+            self.artifacts[path] = artifact
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How the index was built: `reparsed` documents were read and parsed; `reason` says why
+    a previous index offered was not reused."""
+
+    incremental: bool
+    reparsed: int
+    reason: str | None = None
+
+
+def build(
+    repo: pygit2.Repository,
+    commit: pygit2.Commit,
+    ref: str,
+    limits: Limits,
+    previous: ScanIndex | None = None,
+    progress: ProgressCallback = _noop,
+) -> tuple[ScanIndex, Outcome]:
+    """The index of `commit`: from `previous` when it can be reused, else in full."""
+    fields = declarative.field_table()
+    stamp = fingerprint(limits, fields)
+    reason = None if previous is None else reuse_refused(repo, commit, previous, stamp)
+    if previous is not None and reason is None:
+        index, reparsed = _update(repo, commit, ref, limits, fields, stamp, previous, progress)
+        return index, Outcome(incremental=True, reparsed=reparsed)
+    index = _full(repo, commit, ref, limits, fields, stamp, progress)
+    return index, Outcome(incremental=False, reparsed=index.files_scanned, reason=reason)
+
+
+def reuse_refused(
+    repo: pygit2.Repository, commit: pygit2.Commit, previous: ScanIndex, stamp: str
+) -> str | None:
+    """Why `previous` cannot be updated to `commit` (None: it can)."""
+    if previous.fingerprint != stamp:
+        return "the parser, artifact schema, rule catalogue or limits changed"
+    if previous.commit == str(commit.id):
+        return None
+    try:
+        base = repo.get(previous.commit)
+        if base is not None and repo.descendant_of(commit.id, base.id):
+            return None
+    except (pygit2.GitError, KeyError, ValueError):
+        pass
+    return "the commit does not descend from the previous scan's commit"
+
+
+def _full(
+    repo: pygit2.Repository,
+    commit: pygit2.Commit,
+    ref: str,
+    limits: Limits,
+    fields: FieldTable,
+    stamp: str,
+    progress: ProgressCallback,
+) -> ScanIndex:
+    progress("Discover", None)
+    listing = git_source.list_tree(repo, commit.tree, limits)
+    walk = history.newest_commits(repo, commit, limits.max_history_commits)
+    changes = history.FirstChanges(repo, walk)
+    changes.start(path for path, _ in listing.documents)
+    try:
+        parsed = Parsed(documents=len(listing.documents))
+        for path in listing.symlinks:
+            parsed.symlink(path)
+        total = len(listing.documents)
+        progress("Parse", f"0/{total} documents")
+        for number, (path, oid) in enumerate(listing.documents, 1):
+            parsed.read(repo, path, oid, limits, fields)
+            if number % _PROGRESS_EVERY == 0:
+                found = len(parsed.artifacts)
+                progress("Parse", f"{number}/{total} documents, {found} artifacts found")
+        progress("Parse", f"history of {len(parsed.artifacts)} artifacts")
+        ranks = changes.ranks(parsed.artifacts)
+    finally:
+        changes.close()
+    commits = history.history_of(walk)
+    artifacts = [
+        replace(a, changed=ranks.get(a.path, -1)) for _, a in sorted(parsed.artifacts.items())
+    ]
+    progress("Parse", f"{len(artifacts)} artifacts found")
+    return _index(commit, ref, parsed, artifacts, commits, len(walk), fields, stamp, ranks)
+
+
+def _update(
+    repo: pygit2.Repository,
+    commit: pygit2.Commit,
+    ref: str,
+    limits: Limits,
+    fields: FieldTable,
+    stamp: str,
+    previous: ScanIndex,
+    progress: ProgressCallback,
+) -> tuple[ScanIndex, int]:
+    progress("Discover", f"changes since {previous.commit[:12]}")
+    base = repo.revparse_single(previous.commit).peel(pygit2.Commit)
+    parsed = Parsed.of(previous)
+    changed = _changed_documents(repo, base.tree, commit.tree, parsed, limits)
+    if parsed.documents > limits.max_documents:
+        raise ScanError(
+            f"the tree holds more than {limits.max_documents} candidate documents (REPO_MAX_FILES)"
+        )
+    total = len(changed)
+    progress("Parse", f"0/{total} changed documents of {parsed.documents}")
+    for number, (path, oid) in enumerate(changed, 1):
+        parsed.read(repo, path, oid, limits, fields)
+        if number % _PROGRESS_EVERY == 0:
+            progress("Parse", f"{number}/{total} changed documents of {parsed.documents}")
+    progress("Parse", f"history of {len(parsed.artifacts)} artifacts")
+    placed = _carried_ranks(repo, commit, previous, parsed.artifacts, limits.max_history_commits)
+    if placed is None:  # not a straight line of new commits: the whole walk, diffed again
+        walk = history.newest_commits(repo, commit, limits.max_history_commits)
+        ranks = history.FirstChanges(repo, walk).ranks(parsed.artifacts)
+        commits, walked = history.history_of(walk), len(walk)
+    else:
+        ranks, commits, walked = placed
+    artifacts = [_ranked(a, ranks.get(a.path, -1)) for _, a in sorted(parsed.artifacts.items())]
+    progress("Parse", f"{len(artifacts)} artifacts found")
+    index = _index(commit, ref, parsed, artifacts, commits, walked, fields, stamp, ranks)
+    return index, total
+
+
+def _ranked(artifact: Artifact, rank: int) -> Artifact:
+    return artifact if artifact.changed == rank else replace(artifact, changed=rank)
+
+
+def _index(
+    commit: pygit2.Commit,
+    ref: str,
+    parsed: Parsed,
+    artifacts: list[Artifact],
+    commits: list[dict[str, Any]],
+    walked: int,
+    fields: FieldTable,
+    stamp: str,
+    ranks: dict[str, int],
+) -> ScanIndex:
+    kept = history.trimmed(commits, ranks, (a.path for a in artifacts))
+    return ScanIndex(
+        commit=str(commit.id),
+        ref=ref,
+        artifacts=artifacts,
+        problems=[p for _, p in sorted(parsed.problems.items())],
+        history=commits[:kept],
+        files_scanned=parsed.documents,
+        binary=sorted(parsed.binary),
+        fields=fields,
+        fingerprint=stamp,
+        walked=walked,
+    )
+
+
+def _is_candidate(path: str, limits: Limits) -> bool:
+    return path.lower().endswith(tuple(e.lower() for e in limits.extensions))
+
+
+def _changed_documents(
+    repo: pygit2.Repository,
+    old: pygit2.Tree,
+    new: pygit2.Tree,
+    parsed: Parsed,
+    limits: Limits,
+) -> list[tuple[str, Any]]:
+    """Forget what changed between the trees (updating `parsed`); the documents to read."""
+    to_read: list[tuple[str, Any]] = []
+    diff = old.diff_to_tree(new, flags=history.DIFF_FLAGS)
+    for delta in diff.deltas:
+        if delta.status != DeltaStatus.ADDED:
+            gone = delta.old_file
+            if _is_candidate(gone.path, limits):
+                if gone.mode in _DOCUMENT_MODES:
+                    parsed.documents -= 1
+                parsed.forget(gone.path)
+        if delta.status != DeltaStatus.DELETED:
+            new_file = delta.new_file
+            if not _is_candidate(new_file.path, limits):
+                continue
+            if new_file.mode == FileMode.LINK:
+                parsed.symlink(new_file.path)
+            elif new_file.mode in _DOCUMENT_MODES:
+                parsed.documents += 1
+                to_read.append((new_file.path, new_file.id))
+    to_read.sort()
+    return to_read
+
+
+def _carried_ranks(
+    repo: pygit2.Repository,
+    commit: pygit2.Commit,
+    previous: ScanIndex,
+    artifacts: dict[str, Artifact],
+    limit: int,
+) -> tuple[dict[str, int], list[dict[str, Any]], int] | None:
+    """(ranks, walked commits, walk depth) from the previous index and the new commits only,
+    when they form a straight line on top of it; None when the whole walk must be diffed."""
+    line = history.straight_line(commit, previous.commit, limit)
+    if line is None:
+        return None
+    if previous.history and previous.history[0]["sha"] != previous.commit:
+        return None
+    added = len(line)
+    ranks = history.FirstChanges(repo, line).ranks(artifacts)
+    before = {a.path: a.changed for a in previous.artifacts}
+    for path in artifacts:
+        if path in ranks:
+            continue
+        rank = before.get(path, -1)
+        if rank >= 0 and rank + added < limit:
+            ranks[path] = rank + added
+    walked = min(limit, previous.walked + added)
+    commits = (history.history_of(line) + previous.history)[:walked]
+    if len(commits) < walked and not all(path in ranks for path in artifacts):
+        return None  # the previous index kept too little of its walk (not expected)
+    return ranks, commits, walked
