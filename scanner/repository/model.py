@@ -150,6 +150,15 @@ class FieldTable:
     keys: tuple[str, ...]
     values: tuple[str, ...]
 
+    @property
+    def key_set(self) -> frozenset[str]:
+        return _key_set(self.keys)
+
+
+@lru_cache(maxsize=8)
+def _key_set(keys: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(keys)
+
 
 def document_artifact(
     path: str, text: str, fields: FieldTable
@@ -171,13 +180,15 @@ def document_artifact(
     if id_text is None:
         id_text = "" if raw_id is None else f"<{type(raw_id).__name__}>"
     gxp_id: str = id_text
-    present = frozenset(k for k in fields.keys if is_filled(data.get(k)))
+    recorded = fields.key_set.intersection(data)
+    present = frozenset(k for k in recorded if is_filled(data[k]))
     values = {}
     for name in fields.values:
         value_text = scalar_text(data.get(name))
         if value_text:
             values[name] = value_text[:MAX_TEXT]
-    lines = {k: parsed.key_lines[k] for k in fields.keys if k in parsed.key_lines}
+    key_lines = parsed.key_lines
+    lines = {k: key_lines[k] for k in fields.key_set.intersection(key_lines)}
 
     body_sections = frontmatter.sections(parsed.body, s.body_sections)
     criteria = count_of(data.get(s.acceptance_field)) + len(
