@@ -59,15 +59,16 @@ def history_of(commits: Iterable[Any]) -> list[dict[str, Any]]:
     return [{"sha": str(c.id), "time": c.commit_time} for c in commits]
 
 
-def trimmed(history: list[dict[str, Any]], ranks: dict[str, int], paths: Iterable[str]) -> int:
-    """How much of the walk the index keeps: up to the oldest last change when every path is
-    placed (the walk could stop there), the whole walk otherwise."""
-    wanted = list(paths)
-    if not wanted:
+def trimmed(history: list[dict[str, Any]], last_changes: Iterable[str | None]) -> int:
+    """How much of the walk an index keeps: up to the oldest last change when every document
+    was placed (the walk could stop there), the whole walk otherwise."""
+    lasts = list(last_changes)
+    if not lasts:
         return 0
-    if all(path in ranks for path in wanted):
-        return max(ranks[path] for path in wanted) + 1
-    return len(history)
+    if any(sha is None for sha in lasts):
+        return len(history)
+    ranks = {commit["sha"]: rank for rank, commit in enumerate(history)}
+    return max(ranks[sha] for sha in lasts if sha is not None) + 1
 
 
 @functools.lru_cache(maxsize=1)

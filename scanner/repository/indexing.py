@@ -200,11 +200,12 @@ def _full(
     finally:
         changes.close()
     commits = history.history_of(walk)
-    artifacts = [
-        replace(a, changed=ranks.get(a.path, -1)) for _, a in sorted(parsed.artifacts.items())
-    ]
+    artifacts = [a for _, a in sorted(parsed.artifacts.items())]
+    for artifact in artifacts:  # just parsed: nobody else holds them yet
+        rank = ranks.get(artifact.path)
+        artifact.last_change = commits[rank]["sha"] if rank is not None else None
     progress("Parse", f"{len(artifacts)} artifacts found")
-    return _index(commit, ref, parsed, artifacts, commits, len(walk), fields, stamp, ranks)
+    return _index(commit, ref, parsed, artifacts, commits, len(walk), fields, stamp)
 
 
 def _update(
@@ -232,21 +233,29 @@ def _update(
         if number % _PROGRESS_EVERY == 0:
             progress("Parse", f"{number}/{total} changed documents of {parsed.documents}")
     progress("Parse", f"history of {len(parsed.artifacts)} artifacts")
-    placed = _carried_ranks(repo, commit, previous, parsed.artifacts, limits.max_history_commits)
+    placed = _carried_last_changes(
+        repo, commit, previous, parsed.artifacts, limits.max_history_commits
+    )
     if placed is None:  # not a straight line of new commits: the whole walk, diffed again
         walk = history.newest_commits(repo, commit, limits.max_history_commits)
         ranks = history.FirstChanges(repo, walk).ranks(parsed.artifacts)
         commits, walked = history.history_of(walk), len(walk)
+        last = {path: commits[rank]["sha"] for path, rank in ranks.items()}
     else:
-        ranks, commits, walked = placed
-    artifacts = [_ranked(a, ranks.get(a.path, -1)) for _, a in sorted(parsed.artifacts.items())]
+        last, commits, walked = placed
+    artifacts = [
+        _changed_in(a, last.get(a.path)) for _, a in sorted(parsed.artifacts.items())
+    ]
     progress("Parse", f"{len(artifacts)} artifacts found")
-    index = _index(commit, ref, parsed, artifacts, commits, walked, fields, stamp, ranks)
+    index = _index(commit, ref, parsed, artifacts, commits, walked, fields, stamp)
     return index, total
 
 
-def _ranked(artifact: Artifact, rank: int) -> Artifact:
-    return artifact if artifact.changed == rank else replace(artifact, changed=rank)
+def _changed_in(artifact: Artifact, last_change: str | None) -> Artifact:
+    """The artifact with this last change (a copy: the previous index may still use it)."""
+    if artifact.last_change == last_change:
+        return artifact
+    return replace(artifact, last_change=last_change)
 
 
 def _index(
@@ -258,9 +267,8 @@ def _index(
     walked: int,
     fields: FieldTable,
     stamp: str,
-    ranks: dict[str, int],
 ) -> ScanIndex:
-    kept = history.trimmed(commits, ranks, (a.path for a in artifacts))
+    kept = history.trimmed(commits, (a.last_change for a in artifacts))
     return ScanIndex(
         commit=str(commit.id),
         ref=ref,
@@ -309,31 +317,34 @@ def _changed_documents(
     return to_read
 
 
-def _carried_ranks(
+def _carried_last_changes(
     repo: pygit2.Repository,
     commit: pygit2.Commit,
     previous: ScanIndex,
     artifacts: dict[str, Artifact],
     limit: int,
-) -> tuple[dict[str, int], list[dict[str, Any]], int] | None:
-    """(ranks, walked commits, walk depth) from the previous index and the new commits only,
-    when they form a straight line on top of it; None when the whole walk must be diffed."""
+) -> tuple[dict[str, str | None], list[dict[str, Any]], int] | None:
+    """(last change by path, walked commits, walk depth) from the previous index and the new
+    commits only, when they form a straight line on top of it; None when the whole walk must
+    be diffed again."""
     line = history.straight_line(commit, previous.commit, limit)
     if line is None:
         return None
     if previous.history and previous.history[0]["sha"] != previous.commit:
         return None
-    added = len(line)
-    ranks = history.FirstChanges(repo, line).ranks(artifacts)
-    before = {a.path: a.changed for a in previous.artifacts}
-    for path in artifacts:
-        if path in ranks:
-            continue
-        rank = before.get(path, -1)
-        if rank >= 0 and rank + added < limit:
-            ranks[path] = rank + added
-    walked = min(limit, previous.walked + added)
+    walked = min(limit, previous.walked + len(line))
     commits = (history.history_of(line) + previous.history)[:walked]
-    if len(commits) < walked and not all(path in ranks for path in artifacts):
+    in_walk = {c["sha"] for c in commits}  # older ones slid out of the walk's reach
+    newly = history.FirstChanges(repo, line).ranks(artifacts)
+    before = {a.path: a.last_change for a in previous.artifacts}
+    last: dict[str, str | None] = {}
+    for path in artifacts:
+        rank = newly.get(path)
+        if rank is not None:
+            last[path] = commits[rank]["sha"]
+        else:
+            sha = before.get(path)
+            last[path] = sha if sha in in_walk else None
+    if len(commits) < walked and None in last.values():
         return None  # the previous index kept too little of its walk (not expected)
-    return ranks, commits, walked
+    return last, commits, walked

@@ -116,8 +116,8 @@ class Artifact:
 
     `present` holds the recorded fields that are set and not empty; `values` the text of the
     recorded value fields; `lines` the file line of each recorded field found (0: absent).
-    `changed` is the history rank of the document's last change (0 = the scanned commit's
-    newest change; -1 unknown).
+    `last_change` is the commit that last changed the document, within the walked history
+    (None: older than the walk).
     """
 
     gxp_id: str
@@ -131,7 +131,11 @@ class Artifact:
     acceptance_criteria: int = 0
     scenarios: int = 0
     spec_refs: tuple[str, ...] = ()
-    changed: int = -1
+    last_change: str | None = None
+    # Its row of the compact JSON but for its position and last change, for the fields it was
+    # made with: kept from the JSON it was read from, or made once, so that a rescan writes the
+    # artifacts it took over without serializing them again.
+    row: tuple[FieldTable, list[Any]] | None = field(default=None, compare=False, repr=False)
 
     def line_of(self, name: str | None) -> int:
         if name and self.lines.get(name):
@@ -227,6 +231,24 @@ class Problem:
     message: str
 
 
+def _row(artifact: Artifact, fields: FieldTable, key_bit: dict[str, int]) -> list[Any]:
+    mask = 0
+    for name in artifact.present:
+        mask |= key_bit.get(name, 0)
+    return [
+        artifact.gxp_id,
+        artifact.type,
+        list(artifact.parents),
+        artifact.title,
+        [artifact.values.get(v) for v in fields.values],
+        mask,
+        [artifact.lines.get(k, 0) for k in fields.keys],
+        artifact.acceptance_criteria,
+        artifact.scenarios,
+        list(artifact.spec_refs),
+    ]
+
+
 SIZE_PROBLEM = "GXP-PARSE-FILE-SIZE"
 SYMLINK_PROBLEM = "GXP-PARSE-SYMLINK"
 FRONT_MATTER_PROBLEM = "GXP-PARSE-FRONT-MATTER"
@@ -268,38 +290,32 @@ class ScanIndex:
 
     # -- compact JSON --------------------------------------------------------------------
 
+    def ranks(self) -> dict[str, int]:
+        """Position in `history` (0 = newest) of each walked commit."""
+        return {commit["sha"]: rank for rank, commit in enumerate(self.history)}
+
+    def rank_of(self, artifact: Artifact, ranks: dict[str, int]) -> int:
+        """The history position of the artifact's last change; -1 when older than the walk."""
+        return ranks.get(artifact.last_change, -1) if artifact.last_change else -1
+
     def to_json(self) -> dict[str, Any]:
-        keys, values = self.fields.keys, self.fields.values
-        key_bit = {k: 1 << i for i, k in enumerate(keys)}
-        paths: dict[str, int] = {}
+        fields = self.fields
+        key_bit = {k: 1 << i for i, k in enumerate(fields.keys)}
+        ranks = self.ranks()
         rows = []
-        for a in self.artifacts:
-            mask = 0
-            for name in a.present:
-                mask |= key_bit.get(name, 0)
-            rows.append(
-                [
-                    a.gxp_id,
-                    a.type,
-                    paths.setdefault(a.path, len(paths)),
-                    list(a.parents),
-                    a.title,
-                    [a.values.get(v) for v in values],
-                    mask,
-                    [a.lines.get(k, 0) for k in keys],
-                    a.acceptance_criteria,
-                    a.scenarios,
-                    list(a.spec_refs),
-                    a.changed,
-                ]
-            )
+        for position, a in enumerate(self.artifacts):
+            made = a.row
+            if made is None or (made[0] is not fields and made[0] != fields):
+                made = a.row = (fields, _row(a, fields, key_bit))
+            gxp_id, type_, *rest = made[1]
+            rows.append([gxp_id, type_, position, *rest, self.rank_of(a, ranks)])
         return {
             "version": INDEX_VERSION,
             "commit": self.commit,
             "ref": self.ref,
-            "keys": list(keys),
-            "values": list(values),
-            "paths": list(paths),
+            "keys": list(fields.keys),
+            "values": list(fields.values),
+            "paths": [a.path for a in self.artifacts],
             "rows": rows,
             "problems": [[p.rule_id, p.path, p.line, p.message] for p in self.problems],
             "history": self.history,
@@ -315,10 +331,12 @@ class ScanIndex:
             raise ValueError(f"artifact index version {doc.get('version')!r} is not supported")
         keys = tuple(doc["keys"])
         values = tuple(doc["values"])
+        fields = FieldTable(keys, values)
         paths = doc["paths"]
+        history = doc["history"]
         artifacts = []
         for row in doc["rows"]:
-            gxp_id, type_, path_i, parents, title, vals, mask, lines, ac, sc, refs, changed = row
+            gxp_id, type_, path_i, parents, title, vals, mask, lines, ac, sc, refs, rank = row
             artifacts.append(
                 Artifact(
                     gxp_id=gxp_id,
@@ -332,7 +350,8 @@ class ScanIndex:
                     acceptance_criteria=ac,
                     scenarios=sc,
                     spec_refs=tuple(refs),
-                    changed=changed,
+                    last_change=history[rank]["sha"] if rank >= 0 else None,
+                    row=(fields, [gxp_id, type_, parents, title, vals, mask, lines, ac, sc, refs]),
                 )
             )
         return cls(
@@ -340,10 +359,10 @@ class ScanIndex:
             ref=doc["ref"],
             artifacts=artifacts,
             problems=[Problem(*p) for p in doc["problems"]],
-            history=doc["history"],
+            history=history,
             files_scanned=doc["filesScanned"],
             binary=doc["binary"],
-            fields=FieldTable(keys, values),
+            fields=fields,
             fingerprint=doc["fingerprint"],
             walked=doc["walked"],
         )
