@@ -40,8 +40,9 @@ class FrontMatter:
 
 
 def _first_line_is_delimiter(text: str) -> bool:
-    first = text.split("\n", 1)[0].rstrip("\r").rstrip()
-    return first == "---"
+    end = text.find("\n")
+    first = text if end < 0 else text[:end]
+    return first.rstrip("\r").rstrip() == "---"
 
 
 _CLOSING = re.compile(r"^(?:---|\.\.\.)[^\S\n]*$", re.MULTILINE)
@@ -97,6 +98,13 @@ _SPECIAL_WORDS = frozenset(
     for form in (word, word.capitalize(), word.upper())
 )
 _GIVE_UP = object()
+# Most lines are `key: plain words`, `key: 'quoted'`, `key:` or `- plain words`: one match reads
+# them (plain: printable ASCII but : # ' " { } [ ] and backslash, starting with a letter).
+_PLAIN_REST = r"[ !$-&(-9;-Z^-z|~]*"  # greedy: trailing spaces are stripped after
+_COMMON_LINE = re.compile(
+    rf"([A-Za-z_][A-Za-z0-9_]*):(?: +(?:([A-Za-z]{_PLAIN_REST})|'([ -&(-~]*)'))?[ ]*"
+    rf"|( *)- +([A-Za-z]{_PLAIN_REST})[ ]*"
+)
 
 
 def _simple_scalar(text: str) -> Any:
@@ -137,6 +145,29 @@ def _simple_load(front: str, first_line: int) -> tuple[dict[str, Any], dict[str,
     current_key: str | None = None
     indent = -1
     for offset, line in enumerate(front.split("\n")):
+        common = _COMMON_LINE.fullmatch(line)
+        if common is not None:
+            name, plain, quoted, spaces, item = common.groups()
+            if name is not None:
+                value = plain.rstrip(" ") if plain is not None else quoted
+                if value in _SPECIAL_WORDS or name in data or name in _SPECIAL_WORDS:
+                    return None
+                data[name] = value
+                lines[name] = first_line + offset
+                current_key, indent = name, -1
+                current = None if value is not None else []
+                continue
+            item = item.rstrip(" ")
+            if current is None or current_key is None or item in _SPECIAL_WORDS:
+                return None
+            if (indent >= 0 and len(spaces) != indent) or (
+                not current and data[current_key] is not None
+            ):
+                return None
+            indent = len(spaces)
+            current.append(item)
+            data[current_key] = current
+            continue
         head = line[:1]
         if head.isalpha() or head == "_":  # only a key line starts so (or it is not simple)
             key = _SIMPLE_KEY.match(line)
@@ -239,10 +270,14 @@ _FENCE = re.compile(r"^\s{0,3}(```|~~~)")
 def sections(body: str, wanted: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:
     """Lines of the body sections whose heading (any level, case-insensitive) is one of the
     titles in `wanted`, keyed like `wanted`. Headings inside code fences do not count."""
+    return titled_sections(body, {title: key for key, names in wanted.items() for title in names})
+
+
+def titled_sections(body: str, titles: dict[str, str]) -> dict[str, list[str]]:
+    """`sections` with the wanted titles given as {lower-case title: key}."""
     found: dict[str, list[str]] = {}
     if "#" not in body:  # sections start at headings
         return found
-    titles = {title: key for key, names in wanted.items() for title in names}
     current: list[str] | None = None
     current_level = 0
     fence: str | None = None

@@ -101,12 +101,18 @@ class FirstChanges:
     def start(self, paths: Iterable[str]) -> None:
         """Begin diffing in the background for (a superset of) the paths `ranks` will ask for."""
         self.pending = set(paths)
-        if self.use_git and self.commits and self.pending:
+        if self.use_git and self.commits and self.pending and not self._root_only():
             self._start_git()
+
+    def _root_only(self) -> bool:
+        """The walk is one root commit: it added every path of its tree, nothing to diff."""
+        return len(self.commits) == 1 and not self.commits[0].parent_ids
 
     def ranks(self, paths: Iterable[str]) -> dict[str, int]:
         """Position of the first change of each of `paths` that the walk placed."""
         wanted = set(paths)
+        if self._root_only():
+            return dict.fromkeys(wanted, 0)
         if self._process is None:
             self.pending = set(wanted)
             self.found = {}

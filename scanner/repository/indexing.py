@@ -243,9 +243,7 @@ def _update(
         last = {path: commits[rank]["sha"] for path, rank in ranks.items()}
     else:
         last, commits, walked = placed
-    artifacts = [
-        _changed_in(a, last.get(a.path)) for _, a in sorted(parsed.artifacts.items())
-    ]
+    artifacts = [_changed_in(a, last.get(a.path)) for _, a in sorted(parsed.artifacts.items())]
     progress("Parse", f"{len(artifacts)} artifacts found")
     index = _index(commit, ref, parsed, artifacts, commits, walked, fields, stamp)
     return index, total

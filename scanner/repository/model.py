@@ -44,6 +44,7 @@ class Schema:
     acceptance_field: str
     scenarios_field: str
     body_sections: dict[str, tuple[str, ...]]
+    section_titles: dict[str, str]  # lower-case heading -> key of body_sections
 
     def type_of(self, gxp_id: str) -> str | None:
         match = _PREFIX.match(gxp_id)
@@ -72,11 +73,18 @@ def schema() -> Schema:
         acceptance_field=str(links["acceptance_criteria"]),
         scenarios_field=str(links["test_scenarios"]),
         body_sections={k: tuple(v) for k, v in raw["body_sections"].items()},
+        section_titles={
+            str(title).lower(): key
+            for key, titles in raw["body_sections"].items()
+            for title in titles
+        },
     )
 
 
 def scalar_text(value: Any) -> str | None:
     """A front matter value as text, or None for lists, mappings and nulls."""
+    if type(value) is str:  # nearly always
+        return value.strip()
     if value is None or isinstance(value, list | dict):
         return None
     if isinstance(value, bool):
@@ -87,6 +95,8 @@ def scalar_text(value: Any) -> str | None:
 
 
 def is_filled(value: Any) -> bool:
+    if type(value) is str:
+        return bool(value.strip())
     if value is None:
         return False
     if isinstance(value, str):
@@ -184,8 +194,12 @@ def document_artifact(
     if id_text is None:
         id_text = "" if raw_id is None else f"<{type(raw_id).__name__}>"
     gxp_id: str = id_text
-    recorded = fields.key_set.intersection(data)
-    present = frozenset(k for k in recorded if is_filled(data[k]))
+    filled = []
+    for name in fields.key_set.intersection(data):
+        value = data[name]
+        if value.strip() if type(value) is str else is_filled(value):
+            filled.append(name)
+    present = frozenset(filled)
     values = {}
     for name in fields.values:
         value_text = scalar_text(data.get(name))
@@ -194,7 +208,7 @@ def document_artifact(
     key_lines = parsed.key_lines
     lines = {k: key_lines[k] for k in fields.key_set.intersection(key_lines)}
 
-    body_sections = frontmatter.sections(parsed.body, s.body_sections)
+    body_sections = frontmatter.titled_sections(parsed.body, s.section_titles)
     criteria = count_of(data.get(s.acceptance_field)) + len(
         frontmatter.list_items(body_sections.get("acceptance_criteria", []))
     )
@@ -203,8 +217,10 @@ def document_artifact(
     )
     refs: list[str] = []
     for name in s.spec_fields:
-        refs.extend(ids_in(data.get(name)))
-    refs.extend(_SPEC_REF.findall("\n".join(body_sections.get("specifications", []))))
+        if name in data:
+            refs.extend(ids_in(data[name]))
+    if "specifications" in body_sections:
+        refs.extend(_SPEC_REF.findall("\n".join(body_sections["specifications"])))
     artifact = Artifact(
         gxp_id=gxp_id,
         type=s.type_of(gxp_id),
