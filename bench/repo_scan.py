@@ -268,17 +268,18 @@ def peak_memory(service: Service) -> Iterator[dict[str, Any]]:
         stop.set()
         sampler.join()
         seen["sampled_peak_mb"] = round(seen["sampled_peak_mb"], 1)
-        high_water = 0
+        marks = {}
         for process in service.processes():
             try:
                 status = Path(f"/proc/{process.pid}/status").read_text()
-            except OSError:
+                name = " ".join(process.cmdline()[:3])[-60:]
+            except (OSError, psutil.Error):
                 continue
             for line in status.splitlines():
                 if line.startswith("VmHWM:"):
-                    high_water += int(line.split()[1]) * 1024
-        seen["high_water_marks_sum_mb"] = round(high_water / 2**20, 1)
-        seen["processes"] = len(service.processes())
+                    marks[f"{process.pid} {name}"] = round(int(line.split()[1]) / 1024, 1)
+        seen["high_water_marks_sum_mb"] = round(sum(marks.values()), 1)
+        seen["high_water_marks_mb"] = marks
 
 
 def single_commit_case(service: Service, work: Path, scans: int, runs: int) -> dict[str, Any]:

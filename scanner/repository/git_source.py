@@ -9,6 +9,7 @@ entered, binaries and oversized files never parsed.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import re
@@ -258,7 +259,9 @@ def read_text(
     _, data = odb.read(oid)
     if b"\x00" in data[:8000]:
         return None, "binary", size
+    if data.startswith(codecs.BOM_UTF8):  # what "utf-8-sig" drops, without its slower codec
+        data = data[3:]
     try:
-        return data.decode("utf-8-sig"), None, size
+        return data.decode("utf-8"), None, size
     except UnicodeDecodeError:
         return None, "binary", size

@@ -32,6 +32,7 @@ from scanner.repository.model import (
     SYMLINK_PROBLEM,
     Artifact,
     FieldTable,
+    Interner,
     Problem,
     ScanIndex,
     document_artifact,
@@ -76,6 +77,7 @@ class Parsed:
     problems: dict[str, Problem] = field(default_factory=dict)
     binary: set[str] = field(default_factory=set)
     documents: int = 0
+    shared: Interner = field(default_factory=Interner)
 
     @classmethod
     def of(cls, index: ScanIndex) -> Parsed:
@@ -116,7 +118,7 @@ class Parsed:
             else:
                 self.binary.add(path)
             return
-        artifact, error = document_artifact(path, text, fields)
+        artifact, error = document_artifact(path, text, fields, self.shared)
         if error is not None:
             message, line = error
             self.problems[path] = Problem(FRONT_MATTER_PROBLEM, path, line, f"{path}: {message}")

@@ -24,7 +24,6 @@ SCHEMA_PATH = Path(__file__).with_name("artifact_schema.yaml")
 INDEX_VERSION = 2
 MAX_TEXT = 200  # characters kept of a field value (titles, approvers) in the index
 _SPEC_REF = re.compile(r"\bSPEC-[0-9]+(?:-[0-9]+)*\b")
-_PREFIX = re.compile(r"^([A-Za-z]+)-")
 
 
 @dataclass(frozen=True)
@@ -47,8 +46,8 @@ class Schema:
     section_titles: dict[str, str]  # lower-case heading -> key of body_sections
 
     def type_of(self, gxp_id: str) -> str | None:
-        match = _PREFIX.match(gxp_id)
-        code = match.group(1).upper() if match else None
+        prefix, dash, _ = gxp_id.partition("-")  # letters, then a dash
+        code = prefix.upper() if dash and prefix.isascii() and prefix.isalpha() else None
         return code if code in self.types else None
 
 
@@ -107,6 +106,8 @@ def is_filled(value: Any) -> bool:
 
 
 def count_of(value: Any) -> int:
+    if value is None:
+        return 0
     if isinstance(value, list):
         return sum(1 for v in value if is_filled(v))
     return 1 if is_filled(value) else 0
@@ -142,10 +143,6 @@ class Artifact:
     scenarios: int = 0
     spec_refs: tuple[str, ...] = ()
     last_change: str | None = None
-    # Its row of the compact JSON but for its position and last change, for the fields it was
-    # made with: kept from the JSON it was read from, or made once, so that a rescan writes the
-    # artifacts it took over without serializing them again.
-    row: tuple[FieldTable, list[Any]] | None = field(default=None, compare=False, repr=False)
 
     def line_of(self, name: str | None) -> int:
         if name and self.lines.get(name):
@@ -156,6 +153,22 @@ class Artifact:
         return self.values.get(name)
 
 
+class Interner:
+    """One shared object for equal field sets and field tables: documents made from the same
+    template have the same fields (and often the same lines and values), so 100,000 artifacts
+    hold a few hundred of them instead of 100,000 each. Shared tables are never changed."""
+
+    def __init__(self) -> None:
+        self._names: dict[frozenset[str], frozenset[str]] = {}
+        self._mappings: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
+
+    def names(self, names: frozenset[str]) -> frozenset[str]:
+        return self._names.setdefault(names, names)
+
+    def mapping(self, mapping: dict[str, Any]) -> dict[str, Any]:
+        return self._mappings.setdefault(tuple(mapping.items()), mapping)
+
+
 @dataclass(frozen=True)
 class FieldTable:
     """Which front matter fields the index records: presence and line of `keys`, the text of
@@ -163,22 +176,18 @@ class FieldTable:
 
     keys: tuple[str, ...]
     values: tuple[str, ...]
+    key_set: frozenset[str] = field(init=False, repr=False, compare=False)
 
-    @property
-    def key_set(self) -> frozenset[str]:
-        return _key_set(self.keys)
-
-
-@lru_cache(maxsize=8)
-def _key_set(keys: tuple[str, ...]) -> frozenset[str]:
-    return frozenset(keys)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key_set", frozenset(self.keys))
 
 
 def document_artifact(
-    path: str, text: str, fields: FieldTable
+    path: str, text: str, fields: FieldTable, shared: Interner | None = None
 ) -> tuple[Artifact | None, tuple[str, int] | None]:
     """(artifact, None) for a GxP document, (None, (message, line)) for a GxP document whose
-    front matter cannot be read, (None, None) for any other file. Never raises."""
+    front matter cannot be read, (None, None) for any other file. Never raises. Field sets
+    and tables are shared through `shared` when given."""
     parsed = frontmatter.parse(text)
     if parsed.error is not None:
         # Only documents that look like GxP artifacts are reported (a Jekyll page is not ours).
@@ -207,6 +216,10 @@ def document_artifact(
             values[name] = value_text[:MAX_TEXT]
     key_lines = parsed.key_lines
     lines = {k: key_lines[k] for k in fields.key_set.intersection(key_lines)}
+    if shared is not None:
+        present = shared.names(present)
+        values = shared.mapping(values)
+        lines = shared.mapping(lines)
 
     body_sections = frontmatter.titled_sections(parsed.body, s.section_titles)
     criteria = count_of(data.get(s.acceptance_field)) + len(
@@ -245,24 +258,6 @@ class Problem:
     path: str
     line: int
     message: str
-
-
-def _row(artifact: Artifact, fields: FieldTable, key_bit: dict[str, int]) -> list[Any]:
-    mask = 0
-    for name in artifact.present:
-        mask |= key_bit.get(name, 0)
-    return [
-        artifact.gxp_id,
-        artifact.type,
-        list(artifact.parents),
-        artifact.title,
-        [artifact.values.get(v) for v in fields.values],
-        mask,
-        [artifact.lines.get(k, 0) for k in fields.keys],
-        artifact.acceptance_criteria,
-        artifact.scenarios,
-        list(artifact.spec_refs),
-    ]
 
 
 SIZE_PROBLEM = "GXP-PARSE-FILE-SIZE"
@@ -318,13 +313,38 @@ class ScanIndex:
         fields = self.fields
         key_bit = {k: 1 << i for i, k in enumerate(fields.keys)}
         ranks = self.ranks()
+        # Artifacts share their field sets and tables (see `Interner`): each distinct one is
+        # encoded once, and the rows share the encoded lists.
+        masks: dict[int, int] = {}
+        value_rows: dict[int, list[str | None]] = {}
+        line_rows: dict[int, list[int]] = {}
         rows = []
         for position, a in enumerate(self.artifacts):
-            made = a.row
-            if made is None or (made[0] is not fields and made[0] != fields):
-                made = a.row = (fields, _row(a, fields, key_bit))
-            gxp_id, type_, *rest = made[1]
-            rows.append([gxp_id, type_, position, *rest, self.rank_of(a, ranks)])
+            mask = masks.get(id(a.present))
+            if mask is None:
+                mask = masks[id(a.present)] = sum(key_bit.get(name, 0) for name in a.present)
+            vals = value_rows.get(id(a.values))
+            if vals is None:
+                vals = value_rows[id(a.values)] = [a.values.get(v) for v in fields.values]
+            lines = line_rows.get(id(a.lines))
+            if lines is None:
+                lines = line_rows[id(a.lines)] = [a.lines.get(k, 0) for k in fields.keys]
+            rows.append(
+                [
+                    a.gxp_id,
+                    a.type,
+                    position,
+                    list(a.parents),
+                    a.title,
+                    vals,
+                    mask,
+                    lines,
+                    a.acceptance_criteria,
+                    a.scenarios,
+                    list(a.spec_refs),
+                    self.rank_of(a, ranks),
+                ]
+            )
         return {
             "version": INDEX_VERSION,
             "commit": self.commit,
@@ -350,9 +370,14 @@ class ScanIndex:
         fields = FieldTable(keys, values)
         paths = doc["paths"]
         history = doc["history"]
+        shared = Interner()
+        masks: dict[int, frozenset[str]] = {}
         artifacts = []
         for row in doc["rows"]:
             gxp_id, type_, path_i, parents, title, vals, mask, lines, ac, sc, refs, rank = row
+            present = masks.get(mask)
+            if present is None:
+                present = masks[mask] = frozenset(k for i, k in enumerate(keys) if mask >> i & 1)
             artifacts.append(
                 Artifact(
                     gxp_id=gxp_id,
@@ -360,14 +385,15 @@ class ScanIndex:
                     path=paths[path_i],
                     parents=tuple(parents),
                     title=title,
-                    values={n: v for n, v in zip(values, vals, strict=True) if v is not None},
-                    present=frozenset(k for i, k in enumerate(keys) if mask >> i & 1),
-                    lines={k: n for k, n in zip(keys, lines, strict=True) if n},
+                    values=shared.mapping(
+                        {n: v for n, v in zip(values, vals, strict=True) if v is not None}
+                    ),
+                    present=shared.names(present),
+                    lines=shared.mapping({k: n for k, n in zip(keys, lines, strict=True) if n}),
                     acceptance_criteria=ac,
                     scenarios=sc,
                     spec_refs=tuple(refs),
                     last_change=history[rank]["sha"] if rank >= 0 else None,
-                    row=(fields, [gxp_id, type_, parents, title, vals, mask, lines, ac, sc, refs]),
                 )
             )
         return cls(
