@@ -127,6 +127,19 @@ class Parsed:
 
 
 @dataclass(frozen=True)
+class _Job:
+    """One index to build: the commit, where it is read from, and how."""
+
+    repo: pygit2.Repository
+    commit: pygit2.Commit
+    ref: str
+    limits: Limits
+    fields: FieldTable
+    stamp: str
+    progress: ProgressCallback
+
+
+@dataclass(frozen=True)
 class Outcome:
     """How the index was built: `reparsed` documents were read and parsed; `reason` says why
     a previous index offered was not reused."""
@@ -146,12 +159,12 @@ def build(
 ) -> tuple[ScanIndex, Outcome]:
     """The index of `commit`: from `previous` when it can be reused, else in full."""
     fields = declarative.field_table()
-    stamp = fingerprint(limits, fields)
-    reason = None if previous is None else reuse_refused(repo, commit, previous, stamp)
+    job = _Job(repo, commit, ref, limits, fields, fingerprint(limits, fields), progress)
+    reason = None if previous is None else reuse_refused(repo, commit, previous, job.stamp)
     if previous is not None and reason is None:
-        index, reparsed = _update(repo, commit, ref, limits, fields, stamp, previous, progress)
+        index, reparsed = _update(job, previous)
         return index, Outcome(incremental=True, reparsed=reparsed)
-    index = _full(repo, commit, ref, limits, fields, stamp, progress)
+    index = _full(job)
     return index, Outcome(incremental=False, reparsed=index.files_scanned, reason=reason)
 
 
@@ -172,15 +185,8 @@ def reuse_refused(
     return "the commit does not descend from the previous scan's commit"
 
 
-def _full(
-    repo: pygit2.Repository,
-    commit: pygit2.Commit,
-    ref: str,
-    limits: Limits,
-    fields: FieldTable,
-    stamp: str,
-    progress: ProgressCallback,
-) -> ScanIndex:
+def _full(job: _Job) -> ScanIndex:
+    repo, commit, limits, progress = job.repo, job.commit, job.limits, job.progress
     progress("Discover", None)
     listing = git_source.list_tree(repo, commit.tree, limits)
     walk = history.newest_commits(repo, commit, limits.max_history_commits)
@@ -193,7 +199,7 @@ def _full(
         total = len(listing.documents)
         progress("Parse", f"0/{total} documents")
         for number, (path, oid) in enumerate(listing.documents, 1):
-            parsed.read(repo, path, oid, limits, fields)
+            parsed.read(repo, path, oid, limits, job.fields)
             if number % _PROGRESS_EVERY == 0:
                 found = len(parsed.artifacts)
                 progress("Parse", f"{number}/{total} documents, {found} artifacts found")
@@ -207,19 +213,11 @@ def _full(
         rank = ranks.get(artifact.path)
         artifact.last_change = commits[rank]["sha"] if rank is not None else None
     progress("Parse", f"{len(artifacts)} artifacts found")
-    return _index(commit, ref, parsed, artifacts, commits, len(walk), fields, stamp)
+    return _index(job, parsed, artifacts, commits, len(walk))
 
 
-def _update(
-    repo: pygit2.Repository,
-    commit: pygit2.Commit,
-    ref: str,
-    limits: Limits,
-    fields: FieldTable,
-    stamp: str,
-    previous: ScanIndex,
-    progress: ProgressCallback,
-) -> tuple[ScanIndex, int]:
+def _update(job: _Job, previous: ScanIndex) -> tuple[ScanIndex, int]:
+    repo, commit, limits, progress = job.repo, job.commit, job.limits, job.progress
     progress("Discover", f"changes since {previous.commit[:12]}")
     base = repo.revparse_single(previous.commit).peel(pygit2.Commit)
     parsed = Parsed.of(previous)
@@ -231,7 +229,7 @@ def _update(
     total = len(changed)
     progress("Parse", f"0/{total} changed documents of {parsed.documents}")
     for number, (path, oid) in enumerate(changed, 1):
-        parsed.read(repo, path, oid, limits, fields)
+        parsed.read(repo, path, oid, limits, job.fields)
         if number % _PROGRESS_EVERY == 0:
             progress("Parse", f"{number}/{total} changed documents of {parsed.documents}")
     progress("Parse", f"history of {len(parsed.artifacts)} artifacts")
@@ -247,7 +245,7 @@ def _update(
         last, commits, walked = placed
     artifacts = [_changed_in(a, last.get(a.path)) for _, a in sorted(parsed.artifacts.items())]
     progress("Parse", f"{len(artifacts)} artifacts found")
-    index = _index(commit, ref, parsed, artifacts, commits, walked, fields, stamp)
+    index = _index(job, parsed, artifacts, commits, walked)
     return index, total
 
 
@@ -259,26 +257,23 @@ def _changed_in(artifact: Artifact, last_change: str | None) -> Artifact:
 
 
 def _index(
-    commit: pygit2.Commit,
-    ref: str,
+    job: _Job,
     parsed: Parsed,
     artifacts: list[Artifact],
     commits: list[dict[str, Any]],
     walked: int,
-    fields: FieldTable,
-    stamp: str,
 ) -> ScanIndex:
     kept = history.trimmed(commits, (a.last_change for a in artifacts))
     return ScanIndex(
-        commit=str(commit.id),
-        ref=ref,
+        commit=str(job.commit.id),
+        ref=job.ref,
         artifacts=artifacts,
         problems=[p for _, p in sorted(parsed.problems.items())],
         history=commits[:kept],
         files_scanned=parsed.documents,
         binary=sorted(parsed.binary),
-        fields=fields,
-        fingerprint=stamp,
+        fields=job.fields,
+        fingerprint=job.stamp,
         walked=walked,
     )
 

@@ -23,14 +23,7 @@ from scanner.repository.mirrors import MirrorCache, mirror_key
 from scanner.repository.model import ScanIndex
 from scanner.repository.rules.declarative import field_table
 from tests.scanner.repository.conftest import all_findings
-from tests.support.git_repos import (
-    GitRepo,
-    clean_tree,
-    requirement,
-    specification,
-    story,
-    tc_document,
-)
+from tests.support.git_repos import GitRepo, clean_tree, requirement, story
 
 REQ = "reqs/REQ-001.md"
 US = "stories/US-001-001.md"
@@ -154,13 +147,14 @@ def test_a_merge_reuses_the_parse_and_walks_the_history_again(
 ) -> None:
     repo, scans = gxp
     scans.scan()
-    repo.git("checkout", "-q", "-b", "feature")
-    repo.write(US, story("US-001-001", "REQ-001", spec="SPEC-001-001", title="Story v2"))
-    repo.commit("story on a branch")
-    repo.git("checkout", "-q", "main")
+    # requirements reworded on a branch while main gets a third one, then merged
+    repo.git("checkout", "-q", "-b", "rewording")
     repo.write(REQ, requirement("REQ-001", title="Requirement v2"))
-    repo.commit("requirement on main")
-    repo.git("merge", "-q", "--no-edit", "feature")
+    repo.commit("reworded")
+    repo.git("checkout", "-q", "main")
+    repo.write("reqs/REQ-003.md", requirement("REQ-003"))
+    repo.commit("one more requirement")
+    repo.git("merge", "-q", "--no-edit", "rewording")
     index, outcome = scans.scan()
     assert (outcome.incremental, outcome.reparsed) == (True, 2)
     assert len(index.history) >= 3
@@ -170,7 +164,8 @@ def test_a_force_push_to_another_history_is_a_full_parse(
     gxp: tuple[GitRepo, Rescans],
 ) -> None:
     repo, scans = gxp
-    scans.scan()
+    first, _ = scans.scan()
+    assert first.artifacts
     repo.git("checkout", "-q", "--orphan", "rewritten")
     repo.git("rm", "-q", "-r", "--cached", ".")
     for path in [*repo.path.glob("*/*.md"), repo.path / "README.md"]:
@@ -276,8 +271,9 @@ def test_git_and_libgit2_place_the_same_changes(tmp_path: Path) -> None:
     repo.symlink("docs/link.md", "../reqs/REQ-001.md")
     repo.commit("main")
     repo.git("merge", "-q", "--no-edit", "side")
-    repo.write("tests/TC-001-001-001.md", tc_document("TC-001-001-001", "SPEC-001-001"))
-    repo.write("specs/SPEC-002-001.md", specification("SPEC-002-001", "US-001-001"))
+    removed = "tests/TC-001-001-001.md"
+    repo.write(removed, clean_tree()[removed])  # re-added
+    repo.write_artifacts({k: v for k, v in clean_tree("002").items() if k.startswith("specs/")})
     repo.commit("re-added")
     git = pygit2.Repository(str(repo.path / ".git"))
     commit = git.revparse_single("HEAD").peel(pygit2.Commit)
