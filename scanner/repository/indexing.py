@@ -24,7 +24,7 @@ import pygit2
 from pygit2.enums import DeltaStatus, FileMode
 
 from scanner.engine import ProgressCallback, ScanError
-from scanner.repository import frontmatter, git_source, history, model, rules
+from scanner.repository import frontmatter, git_source, history, model, parse_helper, rules
 from scanner.repository.git_source import Limits
 from scanner.repository.model import (
     FRONT_MATTER_PROBLEM,
@@ -92,6 +92,28 @@ class Parsed:
         self.artifacts.pop(path, None)
         self.problems.pop(path, None)
         self.binary.discard(path)
+
+    def take(
+        self,
+        helper: parse_helper.Helper,
+        repo: pygit2.Repository,
+        limits: Limits,
+        fields: FieldTable,
+    ) -> None:
+        """What the helper process found; when it failed, its documents are read here."""
+        found = helper.result()
+        if found is None:
+            for path, oid in helper.documents:
+                self.read(repo, path, oid, limits, fields)
+            return
+        artifacts, problems, binary = found
+        for artifact in artifacts:
+            artifact.present = self.shared.names(artifact.present)
+            artifact.values = self.shared.mapping(artifact.values)
+            artifact.lines = self.shared.mapping(artifact.lines)
+            self.artifacts[artifact.path] = artifact
+        self.problems.update((problem.path, problem) for problem in problems)
+        self.binary.update(binary)
 
     def symlink(self, path: str) -> None:
         self.problems[path] = Problem(
@@ -192,21 +214,31 @@ def _full(job: _Job) -> ScanIndex:
     walk = history.newest_commits(repo, commit, limits.max_history_commits)
     changes = history.FirstChanges(repo, walk)
     changes.start(path for path, _ in listing.documents)
+    mine, helper = listing.documents, None
     try:
+        if parse_helper.wanted(len(mine)):
+            split = len(mine) - int(len(mine) * parse_helper.SHARE)
+            helper = parse_helper.Helper(repo.path, limits, job.fields, mine[split:])
+            mine = mine[:split]
         parsed = Parsed(documents=len(listing.documents))
         for path in listing.symlinks:
             parsed.symlink(path)
-        total = len(listing.documents)
-        progress("Parse", f"0/{total} documents")
-        for number, (path, oid) in enumerate(listing.documents, 1):
+        total = len(mine)
+        elsewhere = f" (and {len(helper.documents)} in a helper process)" if helper else ""
+        progress("Parse", f"0/{total} documents{elsewhere}")
+        for number, (path, oid) in enumerate(mine, 1):
             parsed.read(repo, path, oid, limits, job.fields)
             if number % _PROGRESS_EVERY == 0:
                 found = len(parsed.artifacts)
-                progress("Parse", f"{number}/{total} documents, {found} artifacts found")
+                progress("Parse", f"{number}/{total} documents{elsewhere}, {found} artifacts found")
+        if helper is not None:
+            parsed.take(helper, repo, limits, job.fields)
         progress("Parse", f"history of {len(parsed.artifacts)} artifacts")
         ranks = changes.ranks(parsed.artifacts)
     finally:
         changes.close()
+        if helper is not None:
+            helper.close()
     commits = history.history_of(walk)
     artifacts = [a for _, a in sorted(parsed.artifacts.items())]
     for artifact in artifacts:  # just parsed: nobody else holds them yet

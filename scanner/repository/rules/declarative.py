@@ -157,7 +157,7 @@ def compile_condition(condition: dict[str, Any]) -> Condition:
         return _at_least(dict(arg))
     parts = [compile_condition(part) for part in (arg if op in ("all", "any") else [arg])]
     if op == "all":
-        return lambda artifact, graph: [r for part in parts for r in part(artifact, graph)]
+        return _all_of(parts)
     if op == "any":
         return _any_of(parts)
     negated = parts[0]  # not
@@ -165,6 +165,11 @@ def compile_condition(condition: dict[str, Any]) -> Condition:
 
 
 def _present(names: tuple[str, ...]) -> Condition:
+    if len(names) == 1:
+        (name,) = names
+        missing = [f"missing {name}"]
+        return lambda artifact, graph: _HOLDS if name in artifact.present else list(missing)
+
     def check(artifact: Artifact, graph: TraceGraph) -> list[str]:
         if artifact.present.issuperset(names):
             return _HOLDS
@@ -209,6 +214,18 @@ def _at_least(minimums: dict[str, int]) -> Condition:
             found = _count(artifact, name, graph)
             if found < minimum:
                 reasons = [*reasons, f"{name}: {found} found, at least {minimum} required"]
+        return reasons
+
+    return check
+
+
+def _all_of(parts: list[Condition]) -> Condition:
+    def check(artifact: Artifact, graph: TraceGraph) -> list[str]:
+        reasons = _HOLDS
+        for part in parts:
+            failed = part(artifact, graph)
+            if failed:
+                reasons = [*reasons, *failed]
         return reasons
 
     return check
