@@ -152,6 +152,13 @@ def test_a_rescan_parses_only_what_changed(
     assert found == sorted((f.rule_id, f.message) for hits in full.values() for f in hits)
     assert ("GXP-LINK-SUSPECT", "US-001-001") in {(r, m.split(":")[0]) for r, m in found}
 
+    # a failed scan in between: the next one still starts from the last completed one
+    failed = scan(api, repository_id, {"commitSha": "0123456789abcdef0123"})
+    assert failed["status"] == "failed"
+    third = scan(api, repository_id)
+    assert (third["results"]["incremental"], third["results"]["reparsed"]) == (True, 0)
+    assert third["results"]["baseline"] == {"scanId": second["scanId"], "commitSha": head}
+
 
 def test_unknown_commit_fails_with_a_clear_message(api: Api, history: dict[str, Any]) -> None:
     repository_id = register(api, history["repo"])
