@@ -228,8 +228,9 @@ class FirstChanges:
 
 
 def _git_environment() -> dict[str, str]:
+    """Nothing of the app's settings: git is called by its full path and reads no config."""
     return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PATH": os.defpath,
         "GIT_CONFIG_NOSYSTEM": "1",
         "GIT_CONFIG_GLOBAL": os.devnull,
         "GIT_TERMINAL_PROMPT": "0",

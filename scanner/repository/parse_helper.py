@@ -84,7 +84,9 @@ class Helper:
             )
         )
         self._errors: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed in result()
-        path = os.pathsep.join(filter(None, [str(_ROOT), os.environ.get("PYTHONPATH")]))
+        # The helper imports what this process imports, from where it does (on Azure Functions
+        # the app's packages are on the worker's path, not the interpreter's).
+        path = os.pathsep.join([str(_ROOT), *(p for p in sys.path if p)])
         self._process = subprocess.Popen(
             [sys.executable, "-m", "scanner.repository.parse_helper"],
             stdin=subprocess.PIPE,
