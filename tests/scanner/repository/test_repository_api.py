@@ -23,8 +23,14 @@ FULL = EngineOptions(allow_local_paths=True, limits=Limits(max_file_bytes=4096))
 
 @pytest.fixture(scope="module")
 def api(azurite: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    env = scan_api_env(azurite, REPO_MAX_FILE_BYTES="4096", GXP_TOKEN="never-read-token")
-    host = start_api(tmp_path_factory.mktemp("repo-api"), env)
+    data = tmp_path_factory.mktemp("repo-api")
+    env = scan_api_env(
+        azurite,
+        REPO_MAX_FILE_BYTES="4096",
+        GXP_TOKEN="never-read-token",
+        REPO_WORK_DIR=str(data),  # the mirror cache goes with the test's files
+    )
+    host = start_api(data, env)
     yield Api(host)
     host.stop()
 
