@@ -251,11 +251,45 @@ def evaluate_condition(
     return compile_condition(condition)(artifact, graph)
 
 
+def _reads_the_graph(condition: dict[str, Any]) -> bool:
+    """Whether the condition counts links (derived counts); else it reads only the artifact's
+    type, field set and field values."""
+    op, arg = next(iter(condition.items()))
+    if op == "min":
+        return any(name in DERIVED_COUNTS for name in arg)
+    if op in ("all", "any"):
+        return any(_reads_the_graph(part) for part in arg)
+    if op == "not":
+        return _reads_the_graph(arg)
+    return False
+
+
+def _per_shape(condition: Condition) -> Condition:
+    """A condition that reads only type, field set and values, evaluated once per distinct
+    combination: artifacts made from one template share those objects (model.Interner)."""
+    seen: dict[tuple[str | None, int, int], list[str]] = {}
+
+    def check(artifact: Artifact, graph: TraceGraph) -> list[str]:
+        key = (artifact.type, id(artifact.present), id(artifact.values))
+        reasons = seen.get(key)
+        if reasons is None:
+            reasons = seen[key] = condition(artifact, graph)
+        return reasons
+
+    return check
+
+
+def _compiled(condition: dict[str, Any]) -> Condition:
+    compiled = compile_condition(condition)
+    return compiled if _reads_the_graph(condition) else _per_shape(compiled)
+
+
 def evaluate(rule: Rule, graph: TraceGraph) -> Iterator[Hit]:
     check = rule.check or {}
     applies_to = set(check.get("applies_to") or schema().types)
-    when = compile_condition(check["when"]) if "when" in check else None
-    require = compile_condition(check["require"])
+    # compiled per evaluation: the per-shape memory lives as long as the graph's artifacts
+    when = _compiled(check["when"]) if "when" in check else None
+    require = _compiled(check["require"])
     locate = check.get("locate")
     types = schema().types
     for artifact in graph.artifacts:
