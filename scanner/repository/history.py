@@ -30,6 +30,8 @@ from pygit2.enums import DiffOption, SortMode
 
 DIFF_FLAGS = DiffOption.SKIP_BINARY_CHECK
 _READ_CHUNK = 1 << 16
+# Fewer commits than this are diffed by one git process (another one costs more than it saves).
+_MIN_RUN = 1000
 
 
 class HistoryError(Exception):
@@ -80,9 +82,10 @@ class FirstChanges:
     """The position of the first commit of `commits` (a walk, newest first) that changed each
     path asked for.
 
-    With `git`, `start(paths)` runs the diffs in a child process, so the caller can parse
-    documents meanwhile; its output is read until every one of `paths` is placed. Without it
-    (or without `start`), `ranks` diffs with libgit2.
+    With `git`, `start(paths)` runs the diffs in child processes (the walk cut in runs, one per
+    core), so the caller can parse documents meanwhile; the newest run's output is read until
+    every one of `paths` is placed (the older runs are then not needed). Without `git` (or
+    without `start`), `ranks` diffs with libgit2.
     """
 
     def __init__(
@@ -90,19 +93,14 @@ class FirstChanges:
     ) -> None:
         self.repo = repo
         self.commits = commits
-        self.pending: set[str] = set()
-        self.found: dict[str, int] = {}
         self.use_git = git_executable() is not None if use_git is None else use_git
-        self.error: BaseException | None = None
-        self._process: subprocess.Popen[bytes] | None = None
-        self._threads: list[threading.Thread] = []
-        self._errors: IO[bytes] | None = None
+        self._runs: list[_DiffTree] = []
 
     def start(self, paths: Iterable[str]) -> None:
         """Begin diffing in the background for (a superset of) the paths `ranks` will ask for."""
-        self.pending = set(paths)
-        if self.use_git and self.commits and self.pending and not self._root_only():
-            self._start_git()
+        pending = set(paths)
+        if self.use_git and self.commits and pending and not self._root_only():
+            self._start_git(pending)
 
     def _root_only(self) -> bool:
         """The walk is one root commit: it added every path of its tree, nothing to diff."""
@@ -111,45 +109,64 @@ class FirstChanges:
     def ranks(self, paths: Iterable[str]) -> dict[str, int]:
         """Position of the first change of each of `paths` that the walk placed."""
         wanted = set(paths)
-        if self._root_only():
-            return dict.fromkeys(wanted, 0)
-        if self._process is None:
-            self.pending = set(wanted)
-            self.found = {}
-            if self.use_git and self.commits and self.pending:
-                self._start_git()
-            else:
-                self._read_libgit2()
-        if self._process is not None:
-            for thread in self._threads:
-                thread.join()
-            self._stop_git()
-            if self.error is not None:
-                raise HistoryError(str(self.error)) from self.error
-        return {path: rank for path, rank in self.found.items() if path in wanted}
+        if self._root_only() or not wanted:
+            return dict.fromkeys(wanted, 0) if self._root_only() else {}
+        if not self._runs:
+            if not (self.use_git and self.commits):
+                return self._read_libgit2(wanted)
+            self._start_git(wanted)
+        try:
+            found: dict[str, int] = {}
+            for run in self._runs:  # newest first: a path placed by a newer run stays there
+                run.wait()
+                found.update((p, r) for p, r in run.found.items() if p in wanted and p not in found)
+                if wanted.issubset(found):
+                    break
+            return found
+        finally:
+            self.close()
 
     def close(self) -> None:
-        """Stop the child process early (the scan failed meanwhile)."""
-        if self._process is not None:
-            self._stop_git()
-            for thread in self._threads:
-                thread.join()
+        """Stop the child processes (done, or the scan failed meanwhile)."""
+        for run in self._runs:
+            run.stop()
 
-    # -- libgit2 ---------------------------------------------------------------------------
-
-    def _read_libgit2(self) -> None:
+    def _read_libgit2(self, pending: set[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
         for rank, commit in enumerate(self.commits):
-            if not self.pending:
-                return
-            self._place(rank, changed_paths(commit))
+            if not pending:
+                break
+            for path in changed_paths(commit) & pending:
+                pending.discard(path)
+                found[path] = rank
+        return found
 
-    # -- git diff-tree --------------------------------------------------------------------
+    def _start_git(self, pending: set[str]) -> None:
+        cores = os.cpu_count() or 1
+        runs = max(1, min(cores, len(self.commits) // _MIN_RUN))
+        size = -(-len(self.commits) // runs)
+        self._runs = [
+            _DiffTree(self.repo.path, self.commits, offset, offset + size, pending)
+            for offset in range(0, len(self.commits), size)
+        ]
 
-    def _start_git(self) -> None:
+
+class _DiffTree:
+    """`git diff-tree --stdin` over positions [begin, end) of a walk: the first position in
+    that run at which each pending path changed."""
+
+    def __init__(
+        self, git_dir: str, commits: list[Any], begin: int, end: int, pending: set[str]
+    ) -> None:
         executable = git_executable()
         assert executable is not None
+        self.commits = commits[begin:end]
+        self.begin = begin
+        self.pending = set(pending)
+        self.found: dict[str, int] = {}
+        self.error: BaseException | None = None
         # stderr to a file: a pipe nobody reads could fill up and stall git
-        self._errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed by _stop_git
+        self._errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
         # Fixed arguments, our own mirror, no user configuration: nothing here runs hooks,
         # external diff drivers or pagers. One commit id per line in, for each commit its id
         # then status/path pairs out (-z), merges compared with every parent (-c).
@@ -157,7 +174,7 @@ class FirstChanges:
             [
                 executable,
                 "--git-dir",
-                self.repo.path,
+                git_dir,
                 "diff-tree",
                 "--stdin",
                 "-r",
@@ -180,51 +197,53 @@ class FirstChanges:
             thread.start()
 
     def _feed(self) -> None:
-        process = self._process
-        assert process is not None and process.stdin is not None
+        stdin = self._process.stdin
+        assert stdin is not None
         try:
             for start in range(0, len(self.commits), 512):
                 batch = self.commits[start : start + 512]
-                process.stdin.write("".join(f"{c.id}\n" for c in batch).encode("ascii"))
-            process.stdin.close()
+                stdin.write("".join(f"{c.id}\n" for c in batch).encode("ascii"))
+            stdin.close()
         except (BrokenPipeError, ValueError, OSError):
             return  # the reader stopped git: every path was placed
 
     def _collect(self) -> None:
-        process = self._process
-        assert process is not None and process.stdout is not None
-        positions = {str(c.id): rank for rank, c in enumerate(self.commits)}
+        stdout = self._process.stdout
+        assert stdout is not None
+        positions = {str(c.id): self.begin + n for n, c in enumerate(self.commits)}
         try:
-            for rank, paths in _diff_tree_records(process.stdout, positions):
-                self._place(rank, paths)
+            for rank, paths in _diff_tree_records(stdout, positions):
+                for path in paths:
+                    if path in self.pending:
+                        self.pending.discard(path)
+                        self.found[path] = rank
                 if not self.pending:
-                    return  # the rest of the history cannot change the answer
-            code = process.wait()
+                    return  # the rest of this run cannot change the answer
+            code = self._process.wait()
             if code != 0:
-                assert self._errors is not None
                 self._errors.seek(0)
                 message = self._errors.read(2000).decode("utf-8", "replace").strip()
                 self.error = HistoryError(f"git diff-tree exited with {code}: {message}")
-        except Exception as exc:  # surfaced by ranks()
+        except Exception as exc:  # raised by wait()
             self.error = exc
 
-    def _stop_git(self) -> None:
-        process = self._process
-        if process is None:
-            return
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-        for stream in (process.stdin, process.stdout, self._errors):
+    def wait(self) -> None:
+        """Until this run is read (to its end, or until every path was placed)."""
+        self._threads[1].join()
+        self.stop()  # git may still be writing what nobody needs: stopping it frees the feeder
+        if self.error is not None:
+            raise HistoryError(str(self.error)) from self.error
+
+    def stop(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait()
+        for thread in self._threads:
+            thread.join()
+        for stream in (self._process.stdin, self._process.stdout, self._errors):
             if stream is not None:
                 with contextlib.suppress(OSError, ValueError):
                     stream.close()
-
-    def _place(self, rank: int, paths: Iterable[str]) -> None:
-        for path in paths:
-            if path in self.pending:
-                self.pending.discard(path)
-                self.found[path] = rank
 
 
 def _git_environment() -> dict[str, str]:

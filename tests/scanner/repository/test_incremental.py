@@ -23,7 +23,7 @@ from scanner.repository.mirrors import MirrorCache, mirror_key
 from scanner.repository.model import ScanIndex
 from scanner.repository.rules.declarative import field_table
 from tests.scanner.repository.conftest import all_findings
-from tests.support.git_repos import GitRepo, clean_tree, requirement, story
+from tests.support.git_repos import GitRepo, clean_tree, fast_import, requirement, story
 
 REQ = "reqs/REQ-001.md"
 US = "stories/US-001-001.md"
@@ -369,3 +369,37 @@ def test_the_cache_keeps_the_most_recently_used_mirrors_within_its_cap(
         mirrors.max_bytes
     )
     assert kept == {mirror_key(str(repos[1].path)), mirror_key(str(repos[2].path))}
+
+
+def test_the_diffs_stop_once_every_document_is_placed(tmp_path: Path) -> None:
+    """10,000 commits over ten documents: each is placed within the newest few dozen commits,
+    so the rest of git's output is never read (and git is stopped, not waited for)."""
+    files = {f"reqs/REQ-{n:03d}.md": requirement(f"REQ-{n:03d}") for n in range(1, 11)}
+    fast_import(tmp_path / "long.git", files, edits=10_000)
+    git = pygit2.Repository(str(tmp_path / "long.git"))
+    commit = git.revparse_single("main").peel(pygit2.Commit)
+    walk = newest_commits(git, commit, 20_000)
+    assert len(walk) == 10_001
+    answer: dict[str, dict[str, int]] = {}
+
+    def by_git() -> None:
+        answer["git"] = FirstChanges(git, walk, use_git=True).ranks(files)
+
+    reader = threading.Thread(target=by_git, daemon=True)
+    reader.start()
+    reader.join(timeout=60)
+    assert "git" in answer, "reading git diff-tree did not end"
+    assert answer["git"] == FirstChanges(git, walk, use_git=False).ranks(files)
+    assert max(answer["git"].values()) < 200
+
+
+def test_a_long_walk_diffed_in_runs_places_documents_never_edited(tmp_path: Path) -> None:
+    """2,500 edits over 2,000 documents: many are never edited after the first commit, so the
+    oldest run of the walk (another git process) places them."""
+    files = {f"docs/d{n % 50}/REQ-{n:04d}.md": f"REQ-{n:04d}\n" for n in range(2000)}
+    fast_import(tmp_path / "wide.git", files, edits=2500)
+    git = pygit2.Repository(str(tmp_path / "wide.git"))
+    walk = newest_commits(git, git.revparse_single("main").peel(pygit2.Commit), 10_000)
+    by_git = FirstChanges(git, walk, use_git=True).ranks(files)
+    assert by_git == FirstChanges(git, walk, use_git=False).ranks(files)
+    assert len(by_git) == 2000 and max(by_git.values()) == 2500  # the first commit
