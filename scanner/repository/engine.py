@@ -27,7 +27,7 @@ from scanner.engine import (
     Summary,
     WorkItem,
 )
-from scanner.repository import git_source, indexing
+from scanner.repository import collector, git_source, indexing
 from scanner.repository.git_source import Limits, SecretReader, Source
 from scanner.repository.graph import TraceGraph
 from scanner.repository.history import HistoryError
@@ -253,6 +253,10 @@ class RepositoryEngine:
             return found, None
 
     def plan(self, target: ScanTarget, store: ArtifactStore, progress: ProgressCallback) -> Plan:
+        with collector.paused():
+            return self._plan(target, store, progress)
+
+    def _plan(self, target: ScanTarget, store: ArtifactStore, progress: ProgressCallback) -> Plan:
         began = time.monotonic()
         source = source_of(target, self.options)
         commit_sha = target.config.get("commit_sha") or None
@@ -316,17 +320,18 @@ class RepositoryEngine:
         rule = self.rules.get(item.item_id)
         if rule is None:
             raise ScanError(f"unknown rule {item.item_id}")
-        graph = self.graph(str(context["index"]), store)
-        try:
-            findings, total = rule_findings(rule, graph, self.options.max_findings_per_rule)
-        except Exception as exc:  # a rule's bug must not hide the other rules' results
-            log.exception("repository %s: rule %s failed", target.target_id, rule.id)
-            return ItemResult(
-                item_id=rule.id,
-                title=rule.title,
-                status="error",
-                error=f"rule {rule.id} could not be evaluated: {type(exc).__name__}",
-            )
+        with collector.paused():
+            graph = self.graph(str(context["index"]), store)
+            try:
+                findings, total = rule_findings(rule, graph, self.options.max_findings_per_rule)
+            except Exception as exc:  # a rule's bug must not hide the other rules' results
+                log.exception("repository %s: rule %s failed", target.target_id, rule.id)
+                return ItemResult(
+                    item_id=rule.id,
+                    title=rule.title,
+                    status="error",
+                    error=f"rule {rule.id} could not be evaluated: {type(exc).__name__}",
+                )
         return ItemResult(
             item_id=rule.id,
             title=rule.title,
