@@ -1,9 +1,12 @@
 """The repository (GxP traceability) scan engine: plan = Fetch, Discover, Parse; one work item
 per rule (Evaluate); summarize; reports with the traceability matrix.
 
-The parsed artifact index goes to the artifact store once (plan) and every rule item reads it
-by reference; each process keeps the last few indexes (and their trace graphs) it loaded, so
-the rules of one scan running in one worker parse the JSON once.
+The repository is read from a mirror kept between scans (mirrors.py). The parsed artifact
+index is built from the previous completed scan's index when it can be (indexing.py: only what
+changed is parsed), goes to the artifact store once (plan) and every rule item reads it by
+reference; each process keeps the last few indexes (and their trace graphs) it loaded, so the
+rules of one scan running in one worker parse the JSON once, and a rescan in the same worker
+starts from the previous index without reading it back.
 """
 
 from __future__ import annotations

@@ -75,12 +75,12 @@ class MirrorCache:
     def slot(self, url: str) -> Iterator[Path]:
         """The mirror folder of `url` (it may not exist yet), held exclusively until exit.
         On exit the mirror is marked as just used and the cache is trimmed to its cap."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)  # the worker's own, nobody else's
         key = mirror_key(url)
         lock_path = self._lock_file(key)
         descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            self._acquire(descriptor, url)
+            self._acquire(descriptor)
             folder = self.root / key
             try:
                 yield folder
@@ -93,7 +93,7 @@ class MirrorCache:
             os.close(descriptor)
         self.trim()
 
-    def _acquire(self, descriptor: int, url: str) -> None:
+    def _acquire(self, descriptor: int) -> None:
         deadline = time.monotonic() + self.wait_s
         while True:
             try:
