@@ -15,7 +15,6 @@ is the same, field for field (the tests compare them).
 from __future__ import annotations
 
 import hashlib
-import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -38,8 +37,6 @@ from scanner.repository.model import (
     document_artifact,
 )
 from scanner.repository.rules import declarative
-
-log = logging.getLogger(__name__)
 
 _PROGRESS_EVERY = 500  # documents between Parse progress calls
 _DOCUMENT_MODES = (FileMode.BLOB, FileMode.BLOB_EXECUTABLE)
