@@ -8,9 +8,9 @@ PORT ?= 7071
 HOST ?= 127.0.0.1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup run test lint format sshd bench clean
+.PHONY: setup run test lint format sshd chromium screenshots bench clean
 
-setup: $(VENV)/.installed node_modules/.installed
+setup: $(VENV)/.installed node_modules/.installed dashboard/vendor/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -25,6 +25,22 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# The dashboard's third-party ES modules, copied from the npm packages pinned in package-lock.json
+# (no CDN, no bundler). Preact's hooks import "preact" by bare name; a browser without an import
+# map (an inline script, which the dashboard's CSP forbids) needs a relative path.
+dashboard/vendor/.installed: node_modules/.installed
+	mkdir -p dashboard/vendor
+	cp node_modules/preact/dist/preact.mjs dashboard/vendor/preact.mjs
+	sed 's#from"preact"#from"./preact.mjs"#' node_modules/preact/hooks/dist/hooks.mjs \
+	  > dashboard/vendor/preact-hooks.mjs
+	cp node_modules/htm/dist/htm.mjs dashboard/vendor/htm.mjs
+	@touch $@
+
+# The folder azd deploys to the dashboard's Static Web App (azure.yaml service `web`).
+.PHONY: dashboard-site
+dashboard-site: setup
+	$(PY) -m infra.dashboard_site .dashboard-site
+
 run: setup
 	$(PY) -m standalone --host $(HOST) --port $(PORT)
 
@@ -36,6 +52,20 @@ sshd:
 	    $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq openssh-server; \
 	  else echo "openssh-server is missing and cannot be installed here" >&2; exit 1; fi; \
 	fi
+
+# Debian's Chromium for the dashboard's browser tests (driven by Playwright through the system
+# executable; a browser is never downloaded).
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if command -v apt-get >/dev/null 2>&1 && { [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null 2>&1; }; then \
+	    echo "installing chromium"; \
+	    $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; \
+	  else echo "chromium is missing and cannot be installed here" >&2; exit 1; fi; \
+	fi
+
+# PNGs of every dashboard page at desktop and phone width, in screenshots/ (git-ignored).
+screenshots: setup sshd chromium
+	$(PY) -m tests.dashboard.screenshots screenshots
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -69,11 +99,11 @@ $(CHECKOV_STAMP):
 	$(CHECKOV_VENV)/bin/python -m pip install -q checkov==$(CHECKOV_VERSION)
 	@touch $@
 
-test: setup sshd lint infra-check
+test: setup sshd chromium lint infra-check
 	$(PY) -m pytest
 
 bench: setup
 	$(PY) bench/durable_fanout.py
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .venv-ansible .venv-doorstop node_modules .standalone .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .venv-ansible .venv-doorstop node_modules dashboard/vendor .dashboard-site .standalone .pytest_cache .mypy_cache .ruff_cache screenshots

@@ -116,6 +116,16 @@ param historyRetentionDays int = 30
 @description('Days Log Analytics keeps telemetry.')
 param logRetentionDays int = 30
 
+@allowed([
+  'westus2'
+  'centralus'
+  'eastus2'
+  'westeurope'
+  'eastasia'
+])
+@description('Region of the dashboard (Static Web Apps run in these regions only; the pages are served from a global edge anyway).')
+param dashboardLocation string = 'westeurope'
+
 @secure()
 @description('Value written to the scan-api-keys secret on the first provision of an environment (azd passes the current secret, or a random one when there is none).')
 param scanApiKeysSeed string
@@ -239,6 +249,16 @@ module scanSubscriptionRoles 'modules/scan-subscription-roles.bicep' = [
   }
 ]
 
+module dashboard 'modules/static-web-app.bicep' = {
+  name: 'dashboard'
+  scope: rg
+  params: {
+    name: 'swa-scan-${resourceToken}'
+    location: dashboardLocation
+    tags: tags
+  }
+}
+
 module functionApp 'modules/function-app.bicep' = {
   name: 'function-app'
   scope: rg
@@ -269,6 +289,10 @@ module functionApp 'modules/function-app.bicep' = {
     osvEndpoint: osvEndpoint
     scanSubscriptionIds: scanSubscriptions
     historyRetentionDays: historyRetentionDays
+    // The dashboard's pages call the API from the Static Web App's origin, and only from there.
+    allowedOrigins: [
+      dashboard.outputs.uri
+    ]
   }
   // The host reads storage and Key Vault references as soon as it starts: grant first.
   dependsOn: [
@@ -294,6 +318,8 @@ output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_FUNCTION_NAME string = functionApp.outputs.name
 output SERVICE_API_NAME string = functionApp.outputs.name
 output SERVICE_API_URI string = functionApp.outputs.uri
+output SERVICE_WEB_NAME string = dashboard.outputs.name
+output SERVICE_WEB_URI string = dashboard.outputs.uri
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_KEY_VAULT_ENDPOINT string = keyVault.outputs.uri
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name

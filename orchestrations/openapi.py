@@ -23,6 +23,7 @@ from orchestrations.api_models import (
 )
 from orchestrations.host_keys_api import host_key_paths
 from orchestrations.scan_store import STATUSES
+from orchestrations.scan_views_api import scan_view_paths
 from orchestrations.target_kinds import KINDS
 from scanner.reports import CONTENT_TYPES, FORMATS
 
@@ -35,6 +36,7 @@ _ERRORS = {
     409: "Conflict (e.g. a scan of this target is active; see activeScanId)",
     413: "Body too large",
     422: "The request is well-formed but not valid",
+    502: "A system the service reads from (e.g. the Git server) failed",
     503: "The scan could not be started",
 }
 
@@ -332,6 +334,7 @@ def build_openapi() -> dict[str, Any]:
             },
         }
     paths.update(host_key_paths(spec))
+    paths.update(scan_view_paths(spec))
     return {
         "openapi": "3.1.0",
         "info": {

@@ -40,6 +40,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="folder for Azurite's data and the host keys (APP_DIR/.standalone)",
     )
     parser.add_argument(
+        "--dashboard-dir",
+        type=Path,
+        default=None,
+        help="folder of the dashboard served at / (APP_DIR/dashboard)",
+    )
+    parser.add_argument(
         "--log-level", default=os.environ.get("STANDALONE_LOG_LEVEL", "INFO"), help="INFO"
     )
     return parser.parse_args(argv)
@@ -84,7 +90,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     configure_logging(args.log_level)
     options = HostOptions(
-        app_dir=args.app_dir, host=args.host, port=args.port, data_dir=args.data_dir
+        app_dir=args.app_dir,
+        host=args.host,
+        port=args.port,
+        data_dir=args.data_dir,
+        dashboard_dir=args.dashboard_dir,
     )
     code = asyncio.run(serve(options))
     logging.shutdown()

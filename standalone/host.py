@@ -20,6 +20,7 @@ from azure.data.tables.aio import TableClient
 
 from standalone.app_loader import AppIndex, load_app
 from standalone.azurite import Azurite
+from standalone.dashboard_files import DashboardFiles
 from standalone.durable.client import DurableClient
 from standalone.durable.engine_process import EngineOptions, EngineProcess
 from standalone.durable.store import DurableStore
@@ -33,6 +34,7 @@ from standalone.timer_triggers import TimerTriggers
 log = logging.getLogger(__name__)
 
 DEFAULT_DATA_DIR = ".standalone"
+DEFAULT_DASHBOARD_DIR = "dashboard"
 DEFAULT_WORKER_THREADS = 32
 
 
@@ -42,10 +44,15 @@ class HostOptions:
     host: str = "127.0.0.1"
     port: int = 7071
     data_dir: Path | None = None
+    dashboard_dir: Path | None = None
 
     @property
     def data_path(self) -> Path:
         return (self.data_dir or self.app_dir / DEFAULT_DATA_DIR).resolve()
+
+    @property
+    def dashboard_path(self) -> Path:
+        return (self.dashboard_dir or self.app_dir / DEFAULT_DASHBOARD_DIR).resolve()
 
 
 @web.middleware
@@ -158,6 +165,11 @@ class StandaloneHost:
         prefix = f"/{triggers.prefix}" if triggers.prefix else ""
         # [\s\S]: a path may hold an encoded newline; it still belongs to the functions.
         app.router.add_route("*", prefix + r"/{tail:[\s\S]*}", triggers.handle)
+        dashboard = DashboardFiles(options.dashboard_path)
+        if prefix and dashboard.available:
+            # After the functions' routes: /api/... always reaches the functions.
+            dashboard.add_routes(app)
+            log.info("dashboard: %s/ (files in %s)", self.local_origin, dashboard.root)
         # Long URLs and headers reach the functions (which answer JSON) instead of failing in
         # the HTTP parser with a plain-text 400.
         self.runner = web.AppRunner(

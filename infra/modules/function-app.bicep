@@ -35,6 +35,9 @@ param osvEndpoint string
 param scanSubscriptionIds array = []
 param historyRetentionDays int
 
+@description('Origins whose pages may call the API from a browser (the dashboard). Empty: none.')
+param allowedOrigins array = []
+
 // Endpoints are built from names (standard DNS endpoints), not read from the resources: the
 // app settings below are iterated with a for-expression, which Bicep only allows over values
 // known when the deployment starts (parameters, environment()), not over runtime properties.
@@ -131,6 +134,10 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
       http20Enabled: true
+      cors: {
+        allowedOrigins: allowedOrigins
+        supportCredentials: false
+      }
       appSettings: [
         for setting in items(allAppSettings): {
           name: setting.key

@@ -11,11 +11,12 @@ starts from the previous index without reading it back.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,22 +89,13 @@ def scan_repository(
     and index its tree, from `previous` when it can be reused."""
     progress("Fetch", git_source.redact(source.url))
     limits = options.limits
-    if mirrors is None:
-        with git_source.fetched(
-            source,
-            allow_local_paths=options.allow_local_paths,
-            secrets=secrets,
-            work_dir=options.work_dir,
-        ) as repo:
-            commit, ref = git_source.resolve_commit(repo, source.branch, commit_sha)
-            return indexing.build(repo, commit, ref, limits, previous, progress)
-    git_source.check_url(source, options.allow_local_paths)
-    with mirrors.checkout(source, secrets) as checkout:
+    mirrors = mirrors if mirrors is not None else mirrors_of(options)
+    with fetched_commit(source, commit_sha, options, secrets, mirrors) as found:
+        repo, commit, ref, reused = found
         try:
-            commit, ref = git_source.resolve_commit(checkout.repo, source.branch, commit_sha)
-            return indexing.build(checkout.repo, commit, ref, limits, previous, progress)
+            return indexing.build(repo, commit, ref, limits, previous, progress)
         except (*DAMAGE, HistoryError) as exc:
-            if not checkout.reused:
+            if not reused:
                 raise
             log.warning(
                 "the cached copy of %s cannot be read (%s: %s); cloning it again",
@@ -112,9 +104,9 @@ def scan_repository(
                 git_source.redact(str(exc))[:200],
             )
     progress("Fetch", f"{git_source.redact(source.url)} (again)")
-    with mirrors.checkout(source, secrets, fresh=True) as checkout:
-        commit, ref = git_source.resolve_commit(checkout.repo, source.branch, commit_sha)
-        return indexing.build(checkout.repo, commit, ref, limits, previous, progress)
+    with fetched_commit(source, commit_sha, options, secrets, mirrors, fresh=True) as found:
+        repo, commit, ref, _ = found
+        return indexing.build(repo, commit, ref, limits, previous, progress)
 
 
 def index_repository(
@@ -126,6 +118,40 @@ def index_repository(
 ) -> ScanIndex:
     """The full index of the repository at `commit_sha` (default: the branch head)."""
     return scan_repository(source, commit_sha, options, secrets, progress)[0]
+
+
+def mirrors_of(options: EngineOptions) -> MirrorCache | None:
+    if not options.mirror_dir:
+        return None
+    return MirrorCache(options.mirror_dir, options.mirror_cache_bytes)
+
+
+@contextlib.contextmanager
+def fetched_commit(
+    source: Source,
+    commit_sha: str | None,
+    options: EngineOptions,
+    secrets: SecretReader | None = None,
+    mirrors: MirrorCache | None = None,
+    fresh: bool = False,
+) -> Iterator[tuple[Any, Any, str, bool]]:
+    """(repository, commit, what was asked, whether a cached mirror was reused): from the
+    mirror cache when there is one (`fresh`: cloned again), else a temporary bare fetch that
+    is removed on exit."""
+    if mirrors is None:
+        with git_source.fetched(
+            source,
+            allow_local_paths=options.allow_local_paths,
+            secrets=secrets,
+            work_dir=options.work_dir,
+        ) as repo:
+            commit, ref = git_source.resolve_commit(repo, source.branch, commit_sha)
+            yield repo, commit, ref, False
+        return
+    git_source.check_url(source, options.allow_local_paths)
+    with mirrors.checkout(source, secrets, fresh=fresh) as checkout:
+        commit, ref = git_source.resolve_commit(checkout.repo, source.branch, commit_sha)
+        yield checkout.repo, commit, ref, checkout.reused
 
 
 def rule_findings(rule: Rule, graph: TraceGraph, limit: int = 10_000) -> tuple[list[Finding], int]:
@@ -230,11 +256,7 @@ class RepositoryEngine:
         self.previous_scan = previous_scan
         self.cache = _IndexCache(self.options.cache_size)
         self.rules = catalogue()
-        self.mirrors = (
-            MirrorCache(self.options.mirror_dir, self.options.mirror_cache_bytes)
-            if self.options.mirror_dir
-            else None
-        )
+        self.mirrors = mirrors_of(self.options)
 
     # -- plan: Fetch, Discover, Parse ------------------------------------------------------
 

@@ -28,12 +28,14 @@ class HostProcess:
         env: dict[str, str],
         port: int | None = None,
         ready_path: str = "/api/health",
+        extra_args: list[str] | None = None,
     ) -> None:
         self.app_dir = app_dir
         self.data_dir = data_dir
         self.env = env
         self.port = port or free_port()
         self.ready_path = ready_path
+        self.extra_args = extra_args or []
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir / f"host-{self.port}.log"
 
@@ -58,6 +60,7 @@ class HostProcess:
             str(self.data_dir),
             "--port",
             str(self.port),
+            *self.extra_args,
         ]
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)

@@ -1,0 +1,38 @@
+"""The folder deployed to the dashboard's Static Web App: the same pages, the API's URL in
+config.json, and the standalone host's security headers with that one API origin allowed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from infra.dashboard_site import DASHBOARD, api_origin, build
+from standalone.dashboard_files import SECURITY_HEADERS
+
+API = "https://func-scan-abc123.azurewebsites.net"
+
+
+def test_builds_the_pages_with_the_api_origin_pinned(tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    build(out, API + "/")
+    assert json.loads((out / "config.json").read_text()) == {"apiBaseUrl": API}
+    served = {p.relative_to(DASHBOARD) for p in DASHBOARD.rglob("*.js")}
+    assert served and served <= {p.relative_to(out) for p in out.rglob("*.js")}
+    assert (out / "vendor" / "preact.mjs").is_file()
+    headers = json.loads((out / "staticwebapp.config.json").read_text())["globalHeaders"]
+    policy = headers["Content-Security-Policy"]
+    assert f"connect-src 'self' {API};" in policy
+    # Everything else is exactly the standalone host's policy.
+    assert policy.replace(f" {API}", "") == SECURITY_HEADERS["Content-Security-Policy"]
+    assert headers["X-Frame-Options"] == "DENY"
+    assert not list(out.rglob(".*"))
+
+
+@pytest.mark.parametrize(
+    "url", ["http://func.azurewebsites.net", "https://", "https://x.net/api", "javascript:1"]
+)
+def test_refuses_an_api_url_that_is_not_an_https_origin(url: str) -> None:
+    with pytest.raises(ValueError, match="https://host"):
+        api_origin(url)
