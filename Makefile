@@ -8,17 +8,20 @@ PORT ?= 7071
 HOST ?= 127.0.0.1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup run test lint format sshd chromium screenshots bench clean
+.PHONY: setup run test lint format sshd tmux chromium screenshots bench clean
 
 setup: $(VENV)/.installed node_modules/.installed dashboard/vendor/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
 	  echo "python3 -m venv failed; installing python3-venv"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-venv && \
 	  rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
+	# The command-line client (scanctl), editable (a path entry: no import hook for every
+	# Python start to pay for); its dependency is pinned above already.
+	$(PY) -m pip install -q --no-deps -e .
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -51,6 +54,15 @@ sshd:
 	    echo "installing openssh-server"; \
 	    $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq openssh-server; \
 	  else echo "openssh-server is missing and cannot be installed here" >&2; exit 1; fi; \
+	fi
+
+# tmux for the command-line client's live-view test (a real terminal): installed when missing.
+tmux:
+	@if ! command -v tmux >/dev/null 2>&1; then \
+	  if command -v apt-get >/dev/null 2>&1 && { [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null 2>&1; }; then \
+	    echo "installing tmux"; \
+	    $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq tmux; \
+	  else echo "tmux is missing and cannot be installed here" >&2; exit 1; fi; \
 	fi
 
 # Debian's Chromium for the dashboard's browser tests (driven by Playwright through the system
@@ -99,7 +111,7 @@ $(CHECKOV_STAMP):
 	$(CHECKOV_VENV)/bin/python -m pip install -q checkov==$(CHECKOV_VERSION)
 	@touch $@
 
-test: setup sshd chromium lint infra-check
+test: setup sshd tmux chromium lint infra-check
 	$(PY) -m pytest
 
 bench: setup

@@ -1,0 +1,1 @@
+"""One module per command group: targets, scan (start), scans (read, follow, cancel, report)."""

@@ -1,0 +1,250 @@
+"""Tables of scans and targets, and the key/value view of one scan or target."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from scanctl.documents import duration_s
+from scanctl.findings import COUNTS, SEVERITIES
+from scanctl.views.console import console
+
+STATUS_STYLE = {
+    "completed": "green",
+    "failed": "red",
+    "cancelled": "yellow",
+    "running": "cyan",
+    "pending": "dim",
+}
+SEVERITY_STYLE = {
+    "critical": "bold red",
+    "high": "red",
+    "medium": "yellow",
+    "low": "cyan",
+    "info": "dim",
+}
+
+
+def _table(*columns: str) -> Any:
+    from rich import box
+    from rich.table import Table
+
+    out = console()
+    table = Table(box=box.SIMPLE_HEAD if out.is_terminal else None, pad_edge=False)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
+def _print(renderable: Any) -> None:
+    console().print(renderable)
+
+
+def status_text(status: str | None) -> str:
+    style = STATUS_STYLE.get(status or "", "")
+    return f"[{style}]{status}[/]" if style else str(status)
+
+
+def findings_text(counts: dict[str, int] | None) -> str:
+    if counts is None:
+        return ""
+    parts = [f"[{SEVERITY_STYLE[s]}]{counts[s]} {s}[/]" for s in SEVERITIES if counts.get(s)]
+    return ", ".join(parts) if parts else "[green]none[/]"
+
+
+def duration_text(scan: dict[str, Any]) -> str:
+    seconds = duration_s(scan)
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes} min {rest:02d} s"
+
+
+def when(value: Any) -> str:
+    """'2025-01-31 14:02:11' in the viewer's local time; '' for nothing."""
+    if not value:
+        return ""
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return str(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def scan_results(scans: list[dict[str, Any]]) -> None:
+    """The final view of scans that were waited for: one row per target."""
+    table = _table("TARGET", "STATUS", "FINDINGS", "DURATION", "SCAN")
+    for scan in scans:
+        status = status_text(scan.get("status"))
+        if scan.get("errorMessage"):
+            status += f"\n[red]{_escape(scan['errorMessage'])}[/]"
+        table.add_row(
+            f"{scan.get('targetType')} {_escape(str(scan.get('targetId')))}",
+            status,
+            findings_text(scan.get(COUNTS)),
+            duration_text(scan),
+            str(scan.get("scanId")),
+        )
+    _print(table)
+
+
+def scan_list(scans: list[dict[str, Any]]) -> None:
+    table = _table("SCAN", "TARGET", "STATUS", "PROGRESS", "CREATED", "DURATION", "TRIGGER")
+    for scan in scans:
+        table.add_row(
+            str(scan.get("scanId")),
+            f"{scan.get('targetType')} {_escape(str(scan.get('targetId')))}",
+            status_text(scan.get("status")),
+            f"{scan.get('progress', 0)}%",
+            when(scan.get("createdAt")),
+            duration_text(scan),
+            str(scan.get("trigger") or ""),
+        )
+    _print(table)
+
+
+def accepted(scans: list[dict[str, Any]]) -> None:
+    table = _table("TARGET", "STATUS", "SCAN")
+    for scan in scans:
+        table.add_row(
+            f"{scan.get('targetType')} {_escape(str(scan.get('targetId')))}",
+            status_text(scan.get("status")),
+            str(scan.get("scanId")),
+        )
+    _print(table)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def _fields(rows: list[tuple[str, str]]) -> None:
+    from rich.table import Table
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column(overflow="fold")
+    for name, value in rows:
+        if value:
+            grid.add_row(name, value)
+    _print(grid)
+
+
+def scan_detail(scan: dict[str, Any]) -> None:
+    counters = ", ".join(f"{k} {v}" for k, v in sorted((scan.get("counters") or {}).items()))
+    _fields(
+        [
+            ("Scan", str(scan.get("scanId"))),
+            ("Target", f"{scan.get('targetType')} {_escape(str(scan.get('targetId')))}"),
+            ("Status", status_text(scan.get("status"))),
+            ("Progress", f"{scan.get('progress', 0)}%"),
+            ("Phase", _escape(str(scan.get("currentPhase") or ""))),
+            ("Step", _escape(str(scan.get("currentStep") or ""))),
+            (
+                "Error",
+                f"[red]{_escape(str(scan.get('errorMessage') or ''))}[/]"
+                if scan.get("errorMessage")
+                else "",
+            ),
+            ("Findings", findings_text(scan.get(COUNTS))),
+            ("Trigger", str(scan.get("trigger") or "")),
+            ("Created", when(scan.get("createdAt"))),
+            ("Started", when(scan.get("startedAt"))),
+            ("Completed", when(scan.get("completedAt"))),
+            ("Duration", duration_text(scan)),
+            ("Counters", counters),
+        ]
+    )
+    results = scan.get("results") or {}
+    simple = [
+        (_words(name), _escape(str(value)))
+        for name, value in results.items()
+        if isinstance(value, str | int | float | bool) and not str(value).startswith("blob:")
+    ]
+    if simple:
+        console().print("[bold]Results[/]")
+        _fields(simple)
+    items = scan.get("items")
+    if items:
+        table = _table("ITEM", "TITLE", "STATUS", "FINDINGS", "TIME", "ERROR")
+        for item in items:
+            table.add_row(
+                _escape(str(item.get("itemId"))),
+                _escape(str(item.get("title") or "")),
+                status_text(item.get("status"))
+                if item.get("status") != "passed"
+                else "[green]passed[/]",
+                str(item.get("findings", "")),
+                f"{item.get('durationMs', 0)} ms",
+                _escape(str(item.get("error") or "")),
+            )
+        _print(table)
+
+
+def _settings_text(target: dict[str, Any]) -> str:
+    settings = target.get("settings") or {}
+    if target.get("kind") == "host":
+        user = f"{settings['username']}@" if settings.get("username") else ""
+        return f"{user}{settings.get('hostname')}:{settings.get('port')} {settings.get('scanType')}"
+    if target.get("kind") == "repository":
+        return f"{settings.get('url')} ({settings.get('defaultBranch')})"
+    rules = settings.get("rules")
+    return f"{len(rules)} rules" if rules else "all rules"
+
+
+def target_list(targets: list[dict[str, Any]]) -> None:
+    table = _table("KIND", "ID", "NAME", "SETTINGS", "SCHEDULE", "LAST SCAN")
+    for target in targets:
+        last = ""
+        if target.get("lastScanId"):
+            last = f"{status_text(target.get('lastStatus'))} {when(target.get('lastScannedAt'))}"
+        table.add_row(
+            str(target.get("kind")),
+            _escape(str(target.get("id"))),
+            _escape(str(target.get("name") or "")),
+            _escape(_settings_text(target)),
+            _escape(str(target.get("schedule") or "")),
+            last,
+        )
+    _print(table)
+
+
+def _words(name: str) -> str:
+    """'defaultBranch' -> 'Default branch'."""
+    spaced = "".join(f" {c.lower()}" if c.isupper() else c for c in name)
+    return spaced[:1].upper() + spaced[1:]
+
+
+def _value(value: Any) -> str:
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def target_detail(target: dict[str, Any]) -> None:
+    settings = target.get("settings") or {}
+    _fields(
+        [
+            ("Kind", str(target.get("kind"))),
+            ("Id", _escape(str(target.get("id")))),
+            ("Name", _escape(str(target.get("name") or ""))),
+            *[
+                (_words(k), _escape(_value(v)))
+                for k, v in sorted(settings.items())
+                if v is not None
+            ],
+            ("Schedule", _escape(str(target.get("schedule") or "none"))),
+            ("Created", when(target.get("createdAt"))),
+            ("Updated", when(target.get("updatedAt"))),
+            ("Last scan", str(target.get("lastScanId") or "never")),
+            (
+                "Last status",
+                status_text(target.get("lastStatus")) if target.get("lastStatus") else "",
+            ),
+            ("Last scanned", when(target.get("lastScannedAt"))),
+        ]
+    )
