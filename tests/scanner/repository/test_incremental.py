@@ -5,6 +5,7 @@ parse; the mirror cache survives damage and stays within its cap."""
 
 from __future__ import annotations
 
+import random
 import shutil
 import threading
 from collections.abc import Iterator
@@ -403,3 +404,49 @@ def test_a_long_walk_diffed_in_runs_places_documents_never_edited(tmp_path: Path
     by_git = FirstChanges(git, walk, use_git=True).ranks(files)
     assert by_git == FirstChanges(git, walk, use_git=False).ranks(files)
     assert len(by_git) == 2000 and max(by_git.values()) == 2500  # the first commit
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_random_histories_give_the_same_index_either_way(tmp_path: Path, seed: int) -> None:
+    """Random edits, renames, deletions, odd files, merges and scans of older commits: after
+    every step the updated index equals a full scan's (Rescans compares them)."""
+    rng = random.Random(seed)
+    repo = GitRepo(tmp_path / "random")
+    repo.write_artifacts(clean_tree())
+    repo.write_artifacts(clean_tree("002"))
+    commits = [repo.commit("baseline")]
+    scans = Rescans(repo, tmp_path / "mirrors")
+    scans.scan()
+
+    def documents() -> list[str]:
+        return sorted(p for p in repo.git("ls-files").split("\n") if p.endswith(".md"))
+
+    for step in range(12):
+        action = rng.choice(["edit", "edit", "add", "rename", "delete", "odd", "merge", "older"])
+        if action == "edit":
+            path = rng.choice(documents())
+            gxp_id = Path(path).stem
+            repo.write(path, requirement(gxp_id, title=f"step {step}"))
+        elif action == "add":
+            repo.write(f"reqs/REQ-{100 + step}.md", requirement(f"REQ-{100 + step}"))
+        elif action == "rename":
+            path = rng.choice(documents())
+            (repo.path / "moved").mkdir(exist_ok=True)
+            repo.git("mv", path, f"moved/{step}-{Path(path).name}")
+        elif action == "delete" and len(documents()) > 2:
+            repo.remove(rng.choice(documents()))
+        elif action == "odd":
+            repo.write(f"odd/{step}.md", rng.choice([b"\x00binary", "---\n[broken\n---\n"]))
+        elif action == "merge":
+            repo.git("checkout", "-q", "-b", f"side-{step}")
+            repo.write(f"side/REQ-{200 + step}.md", requirement(f"REQ-{200 + step}"))
+            repo.commit(f"side {step}")
+            repo.git("checkout", "-q", "main")
+            repo.write(f"main/REQ-{300 + step}.md", requirement(f"REQ-{300 + step}"))
+            repo.commit(f"main {step}")
+            repo.git("merge", "-q", "--no-edit", f"side-{step}")
+        if action == "older":
+            scans.scan(rng.choice(commits))
+            continue
+        commits.append(repo.commit(f"step {step}: {action}"))
+        scans.scan()
