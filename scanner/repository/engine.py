@@ -347,16 +347,17 @@ class RepositoryEngine:
             raise ScanError(f"unknown rule {item.item_id}")
         with collector.paused():
             graph = self.graph(str(context["index"]), store)
-            try:
+        try:
+            with collector.paused():
                 findings, total = rule_findings(rule, graph, self.options.max_findings_per_rule)
-            except Exception as exc:  # a rule's bug must not hide the other rules' results
-                log.exception("repository %s: rule %s failed", target.target_id, rule.id)
-                return ItemResult(
-                    item_id=rule.id,
-                    title=rule.title,
-                    status="error",
-                    error=f"rule {rule.id} could not be evaluated: {type(exc).__name__}",
-                )
+        except Exception as exc:  # a rule's bug must not hide the other rules' results
+            log.exception("repository %s: rule %s failed", target.target_id, rule.id)
+            return ItemResult(
+                item_id=rule.id,
+                title=rule.title,
+                status="error",
+                error=f"rule {rule.id} could not be evaluated: {type(exc).__name__}",
+            )
         return ItemResult(
             item_id=rule.id,
             title=rule.title,
