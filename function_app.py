@@ -4,7 +4,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from orchestrations.blueprints import BLUEPRINTS
-from orchestrations.telemetry import configure_telemetry
+from orchestrations.core.telemetry import configure_telemetry
 
 configure_telemetry()  # Azure Monitor export when APPLICATIONINSIGHTS_CONNECTION_STRING is set
 

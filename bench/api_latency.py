@@ -5,7 +5,7 @@ Runs the service's blueprints (plus the tests' synthetic target kind, one no-op 
 on the standalone host with Azurite, all on this machine. Prints JSON with p50/p99 per endpoint,
 then the latency of one burst of simultaneous triggers on a quiet service, and where the CPU
 went while measuring (service, Azurite, clients; all share this machine's cores).
-Targets (issue 3): POST p99 <= 150 ms, GET p99 <= 50 ms.
+Targets: POST p99 <= 150 ms, GET p99 <= 50 ms.
 Run: `.venv/bin/python bench/api_latency.py [--targets 200] [--clients 20]`.
 """
 

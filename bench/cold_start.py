@@ -1,4 +1,4 @@
-"""Cold start: seconds to `import function_app` in a fresh Python process (issue 7).
+"""Cold start: seconds to `import function_app` in a fresh Python process.
 
 Each run starts a new interpreter (the repo's .venv Python, cwd = repo root) and times the import
 inside it, so interpreter start-up is excluded; `process_seconds` adds it for reference.
@@ -56,17 +56,17 @@ def child_env(telemetry: bool) -> dict[str, str]:
     return env
 
 
+def run_python(
+    python: Path, args: list[str], env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """`python args...` in the repository root; its output captured as text."""
+    command = [str(python), *args]
+    return subprocess.run(command, cwd=ROOT, env=env, timeout=120, capture_output=True, text=True)
+
+
 def one_run(python: Path, env: dict[str, str]) -> tuple[float, float]:
     began = time.perf_counter()
-    result = subprocess.run(
-        [str(python), "-c", TIMED_IMPORT],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_python(python, ["-c", TIMED_IMPORT], env)
     process_seconds = time.perf_counter() - began
     if result.returncode != 0:
         raise SystemExit(f"import function_app failed:\n{result.stderr[-2000:]}")
@@ -76,15 +76,7 @@ def one_run(python: Path, env: dict[str, str]) -> tuple[float, float]:
 def slowest_imports(python: Path, env: dict[str, str], top: int) -> list[dict[str, object]]:
     """What function_app's own imports cost (`-X importtime`, one extra run): its direct
     imports ranked by cumulative time, so a heavy SDK loaded at import time shows at the top."""
-    result = subprocess.run(
-        [str(python), "-X", "importtime", "-c", "import function_app"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_python(python, ["-X", "importtime", "-c", "import function_app"], env)
     direct: list[tuple[str, int]] = []
     pending: list[tuple[str, int]] = []
     for line in result.stderr.splitlines():

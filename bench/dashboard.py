@@ -56,9 +56,11 @@ def gzipped_assets() -> dict[str, int]:
 def store_scans(env: dict[str, str], count: int) -> None:
     """`count` finished scans, written straight into the service's tables."""
     os.environ.update(env)
-    from orchestrations.scan_store import COMPLETED, ScanRecord, ScanStore, new_scan_id, utcnow
-    from orchestrations.settings import get_settings
-    from orchestrations.storage import get_storage
+    from orchestrations.core.lifecycle import COMPLETED
+    from orchestrations.core.settings import get_settings
+    from orchestrations.state.scans import ScanRecord, ScanStore, new_scan_id
+    from orchestrations.state.storage import get_storage
+    from orchestrations.state.tables import utcnow
 
     store = ScanStore(get_storage(get_settings()))
     now = utcnow()

@@ -1,7 +1,7 @@
 """Fan-out/fan-in of N no-op activities on the standalone host, end to end through HTTP.
 
 Prints JSON: {"results": [{"n", "seconds", "activities_per_s"}, ...], "ratio", "targets", "met"}.
-Targets (issue 2, 2 cores): 1000 activities in at most 10 s, time(1000)/time(100) at most 12.
+Targets (2 cores): 1000 activities in at most 10 s, time(1000)/time(100) at most 12.
 Run: `.venv/bin/python bench/durable_fanout.py [--sizes 100 1000] [--repeat 1]`.
 """
 

@@ -9,7 +9,7 @@ on 127.0.0.1 (own host keys, ports, authorized key; non-root login user), then m
    concurrent POSTs; the scan list watched as a dashboard would): from the first POST until
    the last scan's completedAt.
 
-Prints JSON. Targets (issue 4): one quick scan <= 1.0 s end to end and <= half of Ansible's
+Prints JSON. Targets: one quick scan <= 1.0 s end to end and <= half of Ansible's
 time; the fleet of 50 <= 15 s.
 Run: `.venv/bin/python bench/host_scan.py [--runs 10] [--fleet 50] [--ansible-runs 3]`.
 Needs root (creates the login user) and openssh-server (`make sshd`).

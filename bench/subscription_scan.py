@@ -1,4 +1,4 @@
-"""Subscription scan of a generated tenant, end to end through the HTTP API (issue 6).
+"""Subscription scan of a generated tenant, end to end through the HTTP API.
 
 Starts Azurite, the fake Entra ID / ARM + Resource Graph / Microsoft Graph / OSV TLS servers
 (tests/support/azure_fakes) and the standalone host running function_app.py, then for each

@@ -8,7 +8,7 @@ targetScope = 'subscription'
 
 @minLength(1)
 @maxLength(64)
-@description('azd environment name; seeds the unique suffix of every resource name.')
+@description('azd environment name; the base of the unique suffix of every resource name.')
 param environmentName string
 
 @minLength(1)
@@ -128,7 +128,7 @@ param dashboardLocation string = 'westeurope'
 
 @secure()
 @description('Value written to the scan-api-keys secret on the first provision of an environment (azd passes the current secret, or a random one when there is none).')
-param scanApiKeysSeed string
+param initialScanApiKeys string
 
 @description('Key Vault name azd recorded after an earlier provision (AZURE_KEY_VAULT_NAME). Non-empty: the API key secret already exists and is left alone.')
 param existingKeyVaultName string = ''
@@ -221,8 +221,8 @@ module keyVault 'modules/keyvault.bicep' = {
     tags: tags
     logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
     scanApiKeysSecretName: scanApiKeysSecretName
-    scanApiKeysSeed: scanApiKeysSeed
-    seedScanApiKeys: empty(existingKeyVaultName) && !empty(scanApiKeysSeed)
+    initialScanApiKeys: initialScanApiKeys
+    writeInitialScanApiKeys: empty(existingKeyVaultName) && !empty(initialScanApiKeys)
   }
 }
 

@@ -4,26 +4,17 @@ from __future__ import annotations
 
 import azure.durable_functions as df
 
-from orchestrations import (
-    health_api,
-    host_keys_api,
-    openapi,
-    scan_activities,
-    scan_orchestrator,
-    scan_views_api,
-    scans_api,
-    scheduler,
-    targets_api,
-)
+from orchestrations.api import health, host_keys, openapi, scan_views, scans, targets
+from orchestrations.workflow import activities, orchestrator, timers
 
 BLUEPRINTS: list[df.Blueprint] = [
-    health_api.bp,
+    health.bp,
     openapi.bp,
-    scans_api.bp,
-    scan_views_api.bp,
-    targets_api.bp,
-    host_keys_api.bp,
-    scan_orchestrator.bp,
-    scan_activities.bp,
-    scheduler.bp,
+    scans.bp,
+    scan_views.bp,
+    targets.bp,
+    host_keys.bp,
+    orchestrator.bp,
+    activities.bp,
+    timers.bp,
 ]

@@ -8,8 +8,10 @@ platform (large-data storage, settings) is handed to them.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
-from typing import Any, Literal, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,6 +29,17 @@ class TransientScanError(ScanError):
 
 class ScanCancelledError(ScanError):
     """The scan was cancelled while an item ran."""
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What the service needs of an engine before building it: the phase shown while items run
+    (e.g. "Evaluate", "Collect") and the names of its completed/total item counters."""
+
+    target_type: str
+    run_phase: str
+    completed_counter: str
+    total_counter: str
 
 
 class _Model(BaseModel):
@@ -104,6 +117,7 @@ class ArtifactStore(Protocol):
 
 
 ProgressCallback = Callable[[str, str | None], None]  # (phase, step)
+Context = dict[str, Any]  # what a plan hands every item (small: it travels through history)
 
 
 @runtime_checkable
@@ -122,16 +136,30 @@ class ScanEngine(Protocol):
     ) -> Plan: ...
 
     def run(
-        self, target: ScanTarget, item: WorkItem, context: dict[str, Any], store: ArtifactStore
+        self, target: ScanTarget, item: WorkItem, context: Context, store: ArtifactStore
     ) -> ItemResult: ...
 
     def summarize(
-        self,
-        target: ScanTarget,
-        context: dict[str, Any],
-        results: list[ItemResult],
-        store: ArtifactStore,
+        self, target: ScanTarget, context: Context, results: list[ItemResult], store: ArtifactStore
     ) -> Summary: ...
+
+
+class Engine:
+    """Base of the engines: a subclass sets `info`; its names become the protocol's attributes
+    (target_type, run_phase, completed_counter, total_counter)."""
+
+    info: ClassVar[EngineInfo]
+    target_type: str
+    run_phase: str
+    completed_counter: str
+    total_counter: str
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        info = cls.__dict__.get("info")
+        if info is not None:
+            for name, value in dataclasses.asdict(info).items():
+                setattr(cls, name, value)
 
 
 # Optional, not part of the protocol check: an engine may define

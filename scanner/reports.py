@@ -80,6 +80,26 @@ def _sarif_location(finding: Finding) -> list[dict[str, Any]]:
     return []
 
 
+def sarif_result(finding: Finding, locations: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    """One SARIF result for a finding (`extra`: fingerprints, properties, rule index)."""
+    return {
+        "ruleId": finding.rule_id,
+        "level": sarif_level(finding.severity),
+        "message": {"text": finding.message},
+        "locations": locations,
+        **extra,
+    }
+
+
+def sarif_log(run: dict[str, Any], indent: int = 2) -> str:
+    """A SARIF 2.1.0 log of one run."""
+    return json.dumps({"$schema": _SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}, indent=indent)
+
+
+def sarif_level(severity: str) -> str:
+    return _SARIF_LEVEL.get(severity, "note")
+
+
 def report_sarif(
     scan: dict[str, Any], items: list[ItemResult], tool: str = "scan-orchestrator"
 ) -> str:
@@ -96,27 +116,13 @@ def report_sarif(
                 "properties": {"severity": finding.severity},
             },
         )
-    results = [
+    return sarif_log(
         {
-            "ruleId": finding.rule_id,
-            "level": _SARIF_LEVEL[finding.severity],
-            "message": {"text": finding.message},
-            "locations": _sarif_location(finding),
+            "tool": {"driver": {"name": tool, "rules": list(rules.values())}},
+            "results": [sarif_result(f, _sarif_location(f)) for f in findings],
+            "properties": {"scanId": scan.get("scanId"), "targetId": scan.get("targetId")},
         }
-        for finding in findings
-    ]
-    document = {
-        "$schema": _SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {"driver": {"name": tool, "rules": list(rules.values())}},
-                "results": results,
-                "properties": {"scanId": scan.get("scanId"), "targetId": scan.get("targetId")},
-            }
-        ],
-    }
-    return json.dumps(document, indent=2)
+    )
 
 
 def report_csv(scan: dict[str, Any], items: list[ItemResult]) -> str:

@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables.aio import TableClient
 from azure.functions.timer import TimerRequest
-from croniter import croniter
 
+from common import cron
 from standalone.app_loader import FunctionEntry
 from standalone.durable.history import iso
 from standalone.invoker import invoke
@@ -55,17 +55,13 @@ class Schedule:
                 f"schedule {expression!r} must have 6 fields (second minute hour day month "
                 "day-of-week) or be an hh:mm:ss interval"
             )
-        if not croniter.is_valid(self.expression, second_at_beginning=True):
+        if not cron.is_valid(self.expression, fields=(6,)):
             raise ScheduleError(f"schedule {expression!r} is not a valid NCRONTAB expression")
 
     def next_after(self, moment: datetime) -> datetime:
         if self.interval is not None:
             return moment + self.interval
-        naive = moment.astimezone(UTC).replace(tzinfo=None)
-        following: datetime = croniter(self.expression, naive, second_at_beginning=True).get_next(
-            datetime
-        )
-        return following.replace(tzinfo=UTC)
+        return cron.next_occurrence(self.expression, moment)
 
 
 class TimerTriggers:

@@ -19,6 +19,7 @@ import os
 import signal
 import threading
 import traceback
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -52,6 +53,18 @@ class WorkerStartError(Exception):
 # -- the worker process -------------------------------------------------------------------------
 
 
+def messages(conn: Connection) -> Iterator[Any]:
+    """What the parent sends down the pipe, until it sends None or closes it."""
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        yield message
+
+
 def die_with_parent() -> None:
     """Be killed when the thread that started this process ends (PR_SET_PDEATHSIG)."""
     with contextlib.suppress(OSError, AttributeError):
@@ -70,7 +83,7 @@ def _worker_main(app_dir: str, conn: Connection, threads: int, log_level: str) -
     )
     logging.getLogger("azure").setLevel(logging.WARNING)
     from standalone.app_loader import load_app
-    from standalone.durable.engine import run_activity
+    from standalone.invoker import run_activity
 
     try:
         index = load_app(Path(app_dir))
@@ -95,13 +108,7 @@ def _worker_main(app_dir: str, conn: Connection, threads: int, log_level: str) -
             conn.send(reply)
 
     conn.send((READY, sorted(index.activities)))
-    while True:
-        try:
-            message = conn.recv()
-        except (EOFError, OSError):
-            break
-        if message is None:
-            break
+    for message in messages(conn):
         pool.submit(run, *message)
     pool.shutdown(wait=False, cancel_futures=True)
 

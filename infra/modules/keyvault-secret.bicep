@@ -1,4 +1,4 @@
-// One Key Vault secret (the seeded API keys; keyvault.bicep decides whether to write it).
+// One Key Vault secret (the initial API keys; keyvault.bicep decides whether to write it).
 param vaultName string
 param secretName string
 @secure()

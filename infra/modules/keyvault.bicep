@@ -8,9 +8,9 @@ param tags object = {}
 param logAnalyticsWorkspaceId string
 param scanApiKeysSecretName string
 @secure()
-param scanApiKeysSeed string
-@description('Write scanApiKeysSeed to the API key secret (first provision only: later ones keep what operators rotated in).')
-param seedScanApiKeys bool = false
+param initialScanApiKeys string
+@description('Write initialScanApiKeys to the API key secret (first provision only: later ones keep what operators rotated in).')
+param writeInitialScanApiKeys bool = false
 
 // Public endpoint on purpose, RBAC-guarded: operators store SSH keys and tokens from their
 // workstations, and the Functions platform resolves Key Vault references over it.
@@ -43,12 +43,12 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
 
 // The initial API key(s), comma-separated. Written only on an environment's first provision, so
 // a later `azd provision` never overwrites keys operators rotated in.
-module apiKeySecret 'keyvault-secret.bicep' = if (seedScanApiKeys) {
+module apiKeySecret 'keyvault-secret.bicep' = if (writeInitialScanApiKeys) {
   name: 'scan-api-keys-secret'
   params: {
     vaultName: vault.name
     secretName: scanApiKeysSecretName
-    value: scanApiKeysSeed
+    value: initialScanApiKeys
     contentType: 'text/plain; comma-separated API keys'
   }
 }

@@ -19,10 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from scanner.engine import (
     ArtifactStore,
+    Context,
+    Engine,
     ItemResult,
     Plan,
     ProgressCallback,
@@ -35,6 +35,7 @@ from scanner.hosts.connections import CONNECTIONS, ConnectionCache
 from scanner.hosts.failures import Failure, HostScanError
 from scanner.hosts.host_keys import HostKeyPolicy, HostKeyVerifier, KnownHostKeys
 from scanner.hosts.ssh import Endpoint, PrivateKeySource, SshConnection, connect
+from scanner.hosts.target import ENGINE_INFO, HostTarget
 
 log = logging.getLogger(__name__)
 
@@ -51,24 +52,10 @@ class HostEngineConfig:
     command_timeout_s: float = 30.0
 
 
-class HostTargetConfig(BaseModel):
-    """What a host scan's target carries (never credentials)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    hostname: str = Field(min_length=1, max_length=253)
-    port: int = Field(22, ge=1, le=65535)
-    username: str | None = None
-    scan_type: str = "quick"
-
-
-class HostScanEngine:
+class HostScanEngine(Engine):
     """Quick and full scans of Linux hosts over SSH (see the module docstring)."""
 
-    target_type = "host"
-    run_phase = "Collect"
-    completed_counter = "commandsCompleted"
-    total_counter = "totalCommands"
+    info = ENGINE_INFO
 
     def __init__(
         self,
@@ -88,7 +75,7 @@ class HostScanEngine:
 
     def _endpoint(self, target: ScanTarget, username: str | None = None) -> Endpoint:
         try:
-            config = HostTargetConfig.model_validate(target.config)
+            config = HostTarget.model_validate(target.config)
         except ValueError as exc:
             raise HostScanError(
                 Failure.CONFIGURATION, f"the host target is not valid: {exc}"
@@ -141,7 +128,7 @@ class HostScanEngine:
         )
 
     def run(
-        self, target: ScanTarget, item: WorkItem, context: dict[str, Any], store: ArtifactStore
+        self, target: ScanTarget, item: WorkItem, context: Context, store: ArtifactStore
     ) -> ItemResult:
         command = CATALOGUE.get(item.item_id)
         if command is None:
@@ -183,11 +170,7 @@ class HostScanEngine:
         return ItemResult(item_id=item.item_id, title=item.title, status="passed", data=data)
 
     def summarize(
-        self,
-        target: ScanTarget,
-        context: dict[str, Any],
-        results: list[ItemResult],
-        store: ArtifactStore,
+        self, target: ScanTarget, context: Context, results: list[ItemResult], store: ArtifactStore
     ) -> Summary:
         session = context.get("session")
         if session:

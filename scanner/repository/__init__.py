@@ -1,7 +1,6 @@
 """Repository scans: GxP traceability of Markdown documents with YAML front matter, read from
-Git objects at a commit (REQ -> US -> SPEC -> TC), checked by the rules of rules/catalogue.yaml."""
+Git objects at a commit (REQ -> US -> SPEC -> TC), checked by the rules of rules/catalogue.yaml.
 
-from scanner.repository.engine import EngineOptions, RepositoryEngine
-from scanner.repository.git_source import Limits, Source
-
-__all__ = ["EngineOptions", "Limits", "RepositoryEngine", "Source"]
+The engine is `engine.RepositoryEngine`; this package imports nothing, so that reading the
+typed target (`target.py`) does not load Git.
+"""

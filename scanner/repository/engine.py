@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from scanner.cache import ArtifactCache
 from scanner.engine import (
     ArtifactStore,
+    Context,
+    Engine,
     Finding,
     ItemResult,
     Plan,
@@ -39,6 +40,7 @@ from scanner.repository.indexing import Outcome
 from scanner.repository.mirrors import DAMAGE, MirrorCache
 from scanner.repository.model import ScanIndex
 from scanner.repository.rules import SEVERITIES, Rule, catalogue, evaluate
+from scanner.repository.target import ENGINE_INFO
 
 log = logging.getLogger(__name__)
 
@@ -186,45 +188,6 @@ def evaluate_all(index: ScanIndex) -> dict[str, list[Finding]]:
     return {rule.id: rule_findings(rule, graph)[0] for rule in catalogue().values()}
 
 
-class _IndexCache:
-    """The last few indexes (with their graphs) this process loaded, by reference."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.lock = threading.Lock()
-        self.entries: OrderedDict[str, TraceGraph] = OrderedDict()
-        self.loading: dict[str, threading.Lock] = {}
-
-    def get(self, ref: str, load: Callable[[], ScanIndex]) -> TraceGraph:
-        with self.lock:
-            if ref in self.entries:
-                self.entries.move_to_end(ref)
-                return self.entries[ref]
-            gate = self.loading.setdefault(ref, threading.Lock())
-        with gate:  # one loader per reference; the others wait for it
-            with self.lock:
-                if ref in self.entries:
-                    return self.entries[ref]
-            try:
-                graph = TraceGraph(load())
-                self.put(ref, graph)
-            finally:
-                with self.lock:
-                    self.loading.pop(ref, None)
-            return graph
-
-    def peek(self, ref: str) -> TraceGraph | None:
-        with self.lock:
-            return self.entries.get(ref)
-
-    def put(self, ref: str, graph: TraceGraph) -> None:
-        with self.lock:
-            self.entries[ref] = graph
-            self.entries.move_to_end(ref)
-            while len(self.entries) > self.size:
-                self.entries.popitem(last=False)
-
-
 @dataclass(frozen=True)
 class PreviousScan:
     """The last completed scan of a repository: its id and its artifact index reference."""
@@ -237,13 +200,10 @@ class PreviousScan:
 PreviousScanLookup = Callable[[ScanTarget], PreviousScan | None]
 
 
-class RepositoryEngine:
+class RepositoryEngine(Engine):
     """GxP traceability of a Git repository at a commit."""
 
-    target_type = "repository"
-    run_phase = "Evaluate"
-    completed_counter = "rulesCompleted"
-    total_counter = "totalRules"
+    info = ENGINE_INFO
 
     def __init__(
         self,
@@ -254,7 +214,7 @@ class RepositoryEngine:
         self.options = options or EngineOptions()
         self.secrets = secrets
         self.previous_scan = previous_scan
-        self.cache = _IndexCache(self.options.cache_size)
+        self.cache: ArtifactCache[TraceGraph] = ArtifactCache(self.options.cache_size)
         self.rules = catalogue()
         self.mirrors = mirrors_of(self.options)
 
@@ -331,16 +291,16 @@ class RepositoryEngine:
     # -- run: one rule ------------------------------------------------------------------------
 
     def graph(self, reference: str, store: ArtifactStore) -> TraceGraph:
-        def load() -> ScanIndex:
+        def load() -> TraceGraph:
             document = store.get_json(reference)
             if document is None:
                 raise ScanError("the scan's artifact index is gone (purged?)")
-            return ScanIndex.from_json(document)
+            return TraceGraph(ScanIndex.from_json(document))
 
         return self.cache.get(reference, load)
 
     def run(
-        self, target: ScanTarget, item: WorkItem, context: dict[str, Any], store: ArtifactStore
+        self, target: ScanTarget, item: WorkItem, context: Context, store: ArtifactStore
     ) -> ItemResult:
         rule = self.rules.get(item.item_id)
         if rule is None:
@@ -373,11 +333,7 @@ class RepositoryEngine:
     # -- summarize: Report --------------------------------------------------------------------
 
     def summarize(
-        self,
-        target: ScanTarget,
-        context: dict[str, Any],
-        results: list[ItemResult],
-        store: ArtifactStore,
+        self, target: ScanTarget, context: Context, results: list[ItemResult], store: ArtifactStore
     ) -> Summary:
         by_rule = {rule_id: 0 for rule_id in self.rules}
         by_severity = {severity: 0 for severity in SEVERITIES}

@@ -15,7 +15,7 @@ is the same, field for field (the tests compare them).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,20 +23,21 @@ import pygit2
 from pygit2.enums import DeltaStatus, FileMode
 
 from scanner.engine import ProgressCallback, ScanError
-from scanner.repository import frontmatter, git_source, history, model, parse_helper, rules
+from scanner.repository import (
+    frontmatter,
+    git_source,
+    history,
+    model,
+    parse_helper,
+    reading,
+    rules,
+)
 from scanner.repository.git_source import Limits
 from scanner.repository.model import (
-    FRONT_MATTER_PROBLEM,
-    SIZE_PROBLEM,
-    SYMLINK_PROBLEM,
     Artifact,
     FieldTable,
-    Interner,
-    Problem,
     ScanIndex,
-    document_artifact,
 )
-from scanner.repository.rules import declarative
 
 _PROGRESS_EVERY = 500  # documents between Parse progress calls
 _DOCUMENT_MODES = (FileMode.BLOB, FileMode.BLOB_EXECUTABLE)
@@ -55,7 +56,7 @@ def fingerprint(limits: Limits, fields: FieldTable) -> str:
         rules.CATALOGUE_PATH,
         Path(frontmatter.__file__),
         Path(model.__file__),
-        Path(declarative.__file__),
+        Path(reading.__file__),
         Path(git_source.__file__),
         Path(history.__file__),
         Path(__file__),
@@ -64,85 +65,6 @@ def fingerprint(limits: Limits, fields: FieldTable) -> str:
         digest.update(source.read_bytes())
     digest.update(repr((limits, fields, model.INDEX_VERSION)).encode("utf-8"))
     return digest.hexdigest()[:32]
-
-
-@dataclass(slots=True)
-class Parsed:
-    """What the documents of a tree held, by path."""
-
-    artifacts: dict[str, Artifact] = field(default_factory=dict)
-    problems: dict[str, Problem] = field(default_factory=dict)
-    binary: set[str] = field(default_factory=set)
-    documents: int = 0
-    shared: Interner = field(default_factory=Interner)
-
-    @classmethod
-    def of(cls, index: ScanIndex) -> Parsed:
-        return cls(
-            artifacts={a.path: a for a in index.artifacts},
-            problems={p.path: p for p in index.problems},
-            binary=set(index.binary),
-            documents=index.files_scanned,
-        )
-
-    def forget(self, path: str) -> None:
-        self.artifacts.pop(path, None)
-        self.problems.pop(path, None)
-        self.binary.discard(path)
-
-    def take(
-        self,
-        helper: parse_helper.Helper,
-        repo: pygit2.Repository,
-        limits: Limits,
-        fields: FieldTable,
-    ) -> None:
-        """What the helper process found; when it failed, its documents are read here."""
-        found = helper.result()
-        if found is None:
-            for path, oid in helper.documents:
-                self.read(repo, path, oid, limits, fields)
-            return
-        artifacts, problems, binary = found
-        for artifact in artifacts:
-            artifact.present = self.shared.names(artifact.present)
-            artifact.values = self.shared.mapping(artifact.values)
-            artifact.lines = self.shared.mapping(artifact.lines)
-            self.artifacts[artifact.path] = artifact
-        self.problems.update((problem.path, problem) for problem in problems)
-        self.binary.update(binary)
-
-    def symlink(self, path: str) -> None:
-        self.problems[path] = Problem(
-            SYMLINK_PROBLEM,
-            path,
-            1,
-            f"{path} is a symbolic link; links are never followed, so it is not scanned",
-        )
-
-    def read(
-        self, repo: pygit2.Repository, path: str, oid: Any, limits: Limits, fields: FieldTable
-    ) -> None:
-        """Read and parse one document (a blob) into what it holds."""
-        text, why, size = git_source.read_text(repo, oid, limits)
-        if text is None:
-            if why == "oversized":
-                self.problems[path] = Problem(
-                    SIZE_PROBLEM,
-                    path,
-                    1,
-                    f"{path} has {size} bytes, more than the limit of "
-                    f"{limits.max_file_bytes}; it was not scanned",
-                )
-            else:
-                self.binary.add(path)
-            return
-        artifact, error = document_artifact(path, text, fields, self.shared)
-        if error is not None:
-            message, line = error
-            self.problems[path] = Problem(FRONT_MATTER_PROBLEM, path, line, f"{path}: {message}")
-        elif artifact is not None:
-            self.artifacts[path] = artifact
 
 
 @dataclass(frozen=True)
@@ -177,7 +99,7 @@ def build(
     progress: ProgressCallback = _noop,
 ) -> tuple[ScanIndex, Outcome]:
     """The index of `commit`: from `previous` when it can be reused, else in full."""
-    fields = declarative.field_table()
+    fields = rules.field_table()
     job = _Job(repo, commit, ref, limits, fields, fingerprint(limits, fields), progress)
     reason = None if previous is None else reuse_refused(repo, commit, previous, job.stamp)
     if previous is not None and reason is None:
@@ -217,7 +139,7 @@ def _full(job: _Job) -> ScanIndex:
             split = len(mine) - int(len(mine) * parse_helper.SHARE)
             helper = parse_helper.Helper(repo.path, limits, job.fields, mine[split:])
             mine = mine[:split]
-        parsed = Parsed(documents=len(listing.documents))
+        parsed = reading.Parsed(documents=len(listing.documents))
         for path in listing.symlinks:
             parsed.symlink(path)
         total = len(mine)
@@ -226,10 +148,15 @@ def _full(job: _Job) -> ScanIndex:
         for number, (path, oid) in enumerate(mine, 1):
             parsed.read(repo, path, oid, limits, job.fields)
             if number % _PROGRESS_EVERY == 0:
-                found = len(parsed.artifacts)
-                progress("Parse", f"{number}/{total} documents{elsewhere}, {found} artifacts found")
+                count = len(parsed.artifacts)
+                progress("Parse", f"{number}/{total} documents{elsewhere}, {count} artifacts found")
         if helper is not None:
-            parsed.take(helper, repo, limits, job.fields)
+            elsewhere_found = helper.result()
+            if elsewhere_found is not None:
+                parsed.add(*elsewhere_found)
+            else:  # the helper failed: its documents are read here
+                for path, oid in helper.documents:
+                    parsed.read(repo, path, oid, limits, job.fields)
         progress("Parse", f"history of {len(parsed.artifacts)} artifacts")
         ranks = changes.ranks(parsed.artifacts)
     finally:
@@ -249,7 +176,7 @@ def _update(job: _Job, previous: ScanIndex) -> tuple[ScanIndex, int]:
     repo, commit, limits, progress = job.repo, job.commit, job.limits, job.progress
     progress("Discover", f"changes since {previous.commit[:12]}")
     base = repo.revparse_single(previous.commit).peel(pygit2.Commit)
-    parsed = Parsed.of(previous)
+    parsed = reading.Parsed.of(previous)
     changed = _changed_documents(repo, base.tree, commit.tree, parsed, limits)
     if parsed.documents > limits.max_documents:
         raise ScanError(
@@ -287,7 +214,7 @@ def _changed_in(artifact: Artifact, last_change: str | None) -> Artifact:
 
 def _index(
     job: _Job,
-    parsed: Parsed,
+    parsed: reading.Parsed,
     artifacts: list[Artifact],
     commits: list[dict[str, Any]],
     walked: int,
@@ -315,7 +242,7 @@ def _changed_documents(
     repo: pygit2.Repository,
     old: pygit2.Tree,
     new: pygit2.Tree,
-    parsed: Parsed,
+    parsed: reading.Parsed,
     limits: Limits,
 ) -> list[tuple[str, Any]]:
     """Forget what changed between the trees (updating `parsed`); the documents to read."""

@@ -25,6 +25,7 @@ import pygit2
 
 from scanner.repository.git_source import Limits
 from scanner.repository.model import Artifact, FieldTable, Problem
+from scanner.repository.reading import Parsed
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,6 @@ def _artifact_values(artifact: Artifact) -> tuple[Any, ...]:
 
 def run(job: bytes) -> bytes:
     """What the helper does: parse the job's documents, return what they hold."""
-    from scanner.repository.indexing import Parsed  # the scan's own reading code
-
     repo_path, limits, keys, values, documents = marshal.loads(job)  # noqa: S302 - from us
     repo = pygit2.Repository(repo_path)
     parsed = Parsed()

@@ -13,15 +13,13 @@ from collections import defaultdict
 from typing import Any
 
 from scanner.engine import Finding, ItemResult
-from scanner.reports import CONTENT_TYPES
+from scanner.reports import CONTENT_TYPES, sarif_level, sarif_log, sarif_result
 from scanner.repository.graph import TraceGraph
 from scanner.repository.model import Artifact, schema
 from scanner.repository.rules import Rule
 
 TOOL_NAME = "gxp-traceability-scan"
 TOOL_VERSION = "1.0.0"
-_SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-_SARIF_LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
 _SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
 _GOOD = {"APPROVED", "VALIDATED", "VERIFIED"}
 _PROGRESS = {"IMPLEMENTED", "IN_REVIEW", "IN_PROGRESS"}
@@ -115,7 +113,7 @@ def _sarif_rule(rule: Rule) -> dict[str, Any]:
         "shortDescription": {"text": rule.title},
         "fullDescription": {"text": rule.rationale},
         "help": {"text": rule.remediation, "markdown": f"**Remediation:** {rule.remediation}"},
-        "defaultConfiguration": {"level": _SARIF_LEVEL.get(rule.severity, "note")},
+        "defaultConfiguration": {"level": sarif_level(rule.severity)},
         "properties": {"severity": rule.severity, "family": rule.family, "tags": ["gxp", *tags]},
     }
 
@@ -138,14 +136,12 @@ def report_sarif(
         fingerprint = hashlib.sha256(
             f"{finding.rule_id}|{where.get('file')}|{finding.message}".encode()
         ).hexdigest()[:32]
-        result: dict[str, Any] = {
-            "ruleId": finding.rule_id,
-            "level": _SARIF_LEVEL.get(finding.severity, "note"),
-            "message": {"text": finding.message},
-            "locations": [{"physicalLocation": physical}],
-            "partialFingerprints": {"gxpFinding/v1": fingerprint},
-            "properties": {"severity": finding.severity},
-        }
+        result = sarif_result(
+            finding,
+            [{"physicalLocation": physical}],
+            partialFingerprints={"gxpFinding/v1": fingerprint},
+            properties={"severity": finding.severity},
+        )
         if finding.rule_id in rule_index:
             result["ruleIndex"] = rule_index[finding.rule_id]
         if where.get("artifactId"):
@@ -197,7 +193,7 @@ def report_sarif(
             }
         ]
     run["invocations"][0] = {k: v for k, v in run["invocations"][0].items() if v is not None}
-    return json.dumps({"$schema": _SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}, indent=1)
+    return sarif_log(run, indent=1)
 
 
 # -- CSV ----------------------------------------------------------------------------------

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
+from scanner.cache import ArtifactCache
 from scanner.engine import (
     ArtifactStore,
+    Context,
+    Engine,
     Finding,
     ItemResult,
     Plan,
@@ -37,6 +40,7 @@ from scanner.subscription.osv import NoCache, OsvCache, OsvClient, enrich
 from scanner.subscription.rules import Rule, all_rules
 from scanner.subscription.rules.base import CIS_BENCHMARK, OSV_VULN_URL, Hit
 from scanner.subscription.software import software_in
+from scanner.subscription.target import ENGINE_INFO
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +53,10 @@ def _blob_name(section: str) -> str:
     return "inventory/" + "".join(ch if ch.isalnum() else "_" for ch in section) + ".json"
 
 
-class SubscriptionEngine:
+class SubscriptionEngine(Engine):
     """Scans one Azure subscription (and its tenant's identities) against the rules."""
 
-    target_type = "subscription"
-    run_phase = "Evaluate"
-    completed_counter = "rulesCompleted"
-    total_counter = "totalRules"
+    info = ENGINE_INFO
 
     def __init__(
         self,
@@ -69,7 +70,7 @@ class SubscriptionEngine:
         self._lock = threading.Lock()
         self._credential: Any = None
         self._osv: OsvClient | None = None
-        self._sections: OrderedDict[str, Any] = OrderedDict()
+        self._sections: ArtifactCache[Any] = ArtifactCache(_CACHE_ENTRIES)
 
     # -- shared per process -----------------------------------------------------------------
 
@@ -95,16 +96,7 @@ class SubscriptionEngine:
             return self._osv
 
     def _load(self, store: ArtifactStore, ref: str) -> Any:
-        with self._lock:
-            if ref in self._sections:
-                self._sections.move_to_end(ref)
-                return self._sections[ref]
-        value = store.get_json(ref)
-        with self._lock:
-            self._sections[ref] = value
-            while len(self._sections) > _CACHE_ENTRIES:
-                self._sections.popitem(last=False)
-        return value
+        return self._sections.get(ref, lambda: store.get_json(ref))
 
     # -- rules ------------------------------------------------------------------------------
 
@@ -197,7 +189,7 @@ class SubscriptionEngine:
         return Plan(items=items, context=context, counters=counters)
 
     def run(
-        self, target: ScanTarget, item: WorkItem, context: dict[str, Any], store: ArtifactStore
+        self, target: ScanTarget, item: WorkItem, context: Context, store: ArtifactStore
     ) -> ItemResult:
         rule = all_rules().get(str(item.params.get("rule")))
         if rule is None:
@@ -263,11 +255,7 @@ class SubscriptionEngine:
         )
 
     def summarize(
-        self,
-        target: ScanTarget,
-        context: dict[str, Any],
-        results: list[ItemResult],
-        store: ArtifactStore,
+        self, target: ScanTarget, context: Context, results: list[ItemResult], store: ArtifactStore
     ) -> Summary:
         rules = all_rules()
         by_severity: Counter[str] = Counter()

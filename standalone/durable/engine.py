@@ -1,7 +1,7 @@
 """The orchestration engine: episodes, activities, timers, events and sub-orchestrations.
 
-Everything runs on one asyncio loop except user code: activities run in a thread pool sized by
-host.json `maxConcurrentActivityFunctions`, replays in a pool sized by
+Everything runs on one asyncio loop except user code: activities run in the worker processes
+(work.py starts them, and timers and sub-orchestrations), replays in a thread pool sized by
 `maxConcurrentOrchestratorFunctions`. Each instance has an inbox; every message that is ready
 when an episode starts is folded into that one episode (never one replay per completion),
 which keeps a fan-out of N activities linear instead of quadratic.
@@ -13,6 +13,10 @@ results, timers fired, sub-orchestrations ended) go straight to the inbox: each 
 again from the history. After a crash, recovery reloads every Pending/Running instance,
 re-applies stored client messages that the history lacks and re-dispatches work that was
 scheduled but never answered in the history (activities are at-least-once, as in Azure).
+
+Over 400 lines on purpose: one class owns the in-memory state of every live instance (inbox,
+drivers, restarts) and every method here reads or changes it; the stateless parts live in
+instances.py (history events) and work.py (activities, timers, sub-orchestrations).
 """
 
 from __future__ import annotations
@@ -21,28 +25,28 @@ import asyncio
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Awaitable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
-import azure.functions as func
-from azure.functions.durable_functions import ActivityTriggerConverter
-
-from standalone.app_loader import ACTIVITY_TRIGGER, AppIndex, FunctionEntry, InvocationContext
+from standalone.app_loader import AppIndex
 from standalone.durable.client import Command, DurableClient
 from standalone.durable.history import (
-    SCHEDULING_TYPES,
     Event,
     EventType,
     completion_id,
     event,
     iso,
-    message,
     parse_iso,
 )
-from standalone.durable.replay import ACTIVITY, SUB_ORCHESTRATION, TIMER, Outcome, Work, replay
+from standalone.durable.instances import (
+    LiveInstance,
+    child_answer,
+    new_events,
+    scheduling_events,
+)
+from standalone.durable.replay import SUB_ORCHESTRATION, Outcome, Work, replay
 from standalone.durable.store import (
     ACTIVE_STATES,
     COMPLETED,
@@ -57,7 +61,7 @@ from standalone.durable.store import (
     new_execution_id,
     utcnow,
 )
-from standalone.workers import ActivityError, WorkerLostError
+from standalone.durable.work import ActivityRunner, WorkRunner
 
 log = logging.getLogger(__name__)
 
@@ -65,62 +69,6 @@ log = logging.getLogger(__name__)
 GATHER_SECONDS = 0.003
 RETRY_AFTER_STORAGE_ERROR_S = 1.0
 UPPER_SCHEMA_VERSION = 2  # replay schema V3: flat action list with compound actions
-
-
-@dataclass
-class LiveInstance:
-    """An unfinished instance held in memory between episodes."""
-
-    record: InstanceRecord
-    entry: FunctionEntry | None
-    history: list[Event] = field(default_factory=list)
-    scheduled: dict[int, Event] = field(default_factory=dict)
-    completed: set[int] = field(default_factory=set)
-    message_ids: set[str] = field(default_factory=set)
-
-    def index(self, events: list[Event]) -> None:
-        for evt in events:
-            evt["IsPlayed"] = True
-            kind = evt["EventType"]
-            if kind in SCHEDULING_TYPES:
-                self.scheduled[int(evt["EventId"])] = evt
-            task_id = completion_id(evt)
-            if task_id is not None:
-                self.completed.add(task_id)
-            message_id = evt.get("MessageId")
-            if message_id:
-                self.message_ids.add(str(message_id))
-        self.history.extend(events)
-
-    @property
-    def last_timestamp(self) -> datetime | None:
-        return parse_iso(self.history[-1]["Timestamp"]) if self.history else None
-
-
-def run_activity(
-    entry: FunctionEntry, input_json: str | None, loop: asyncio.AbstractEventLoop
-) -> str:
-    """Invoke an activity as the Python worker does: decode input, call, encode the result."""
-    datum = func.meta.Datum(type="json", value=input_json if input_json is not None else "null")
-    value = ActivityTriggerConverter.decode(datum, trigger_metadata=None)
-    kwargs: dict[str, Any] = {entry.binding_name(ACTIVITY_TRIGGER) or "input": value}
-    if entry.takes_context:
-        kwargs["context"] = InvocationContext(entry.name, "")
-    if entry.is_async:
-        result = asyncio.run_coroutine_threadsafe(entry.fn(**kwargs), loop).result()
-    else:
-        result = entry.fn(**kwargs)
-    return str(ActivityTriggerConverter.encode(result, expected_type=None).value)
-
-
-# Runs an activity by name with its input JSON; the future holds the result JSON, or raises
-# ActivityError (the activity raised) or WorkerLostError (run it again).
-ActivityRunner = Callable[[str, str | None], Future[str]]
-
-
-def fut_input(fut: Future[str]) -> str | None:
-    """The input an activity future was started with (kept on the future by `_start_activity`)."""
-    return getattr(fut, "activity_input", None)
 
 
 class DurableEngine:
@@ -136,7 +84,6 @@ class DurableEngine:
     ) -> None:
         self.store = store
         self.index = index
-        self._run_activity = run_activity
         # Sub-orchestrations are started like any client start, told to this engine directly.
         self.client = DurableClient(
             store, set(index.orchestrators), self.handle, refuse_running_instances
@@ -150,10 +97,17 @@ class DurableEngine:
         self._driving: set[str] = set()
         # Ids started (again) since their driver last looked: it must load them, not stop.
         self._restarted: set[str] = set()
-        self._timers: dict[str, dict[int, asyncio.TimerHandle]] = defaultdict(dict)
         self._background: set[asyncio.Task[Any]] = set()
-        self._activities_running = 0
         self._stopping = False
+        self.work = WorkRunner(
+            index.activities,
+            run_activity,
+            self.client,
+            self._deliver,
+            self._spawn,
+            lambda: self.loop,
+            lambda: self._stopping,
+        )
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -172,10 +126,7 @@ class DurableEngine:
     async def stop(self, grace_seconds: float = 10.0) -> None:
         """Stop taking work; let running episodes and message writes finish (bounded)."""
         self._stopping = True
-        for handles in self._timers.values():
-            for handle in handles.values():
-                handle.cancel()
-        self._timers.clear()
+        self.work.stop()
         pending = [t for t in self._background if not t.done()]
         if pending:
             await asyncio.wait(pending, timeout=grace_seconds)
@@ -269,50 +220,9 @@ class DurableEngine:
     def _forget(self, instance_id: str) -> None:
         self._live.pop(instance_id, None)
         self._inbox.pop(instance_id, None)
-        for handle in self._timers.pop(instance_id, {}).values():
-            handle.cancel()
+        self.work.forget(instance_id)
 
     # -- episodes -------------------------------------------------------------------------------
-
-    def _new_events(
-        self, live: LiveInstance, batch: list[Event], now: datetime
-    ) -> tuple[list[Event], Event | None]:
-        record = live.record
-        new = [event(EventType.ORCHESTRATOR_STARTED, now)]
-        if not live.history:
-            parent = record.parent or {}
-            new.append(
-                event(
-                    EventType.EXECUTION_STARTED,
-                    now,
-                    Name=record.name,
-                    Version=record.version or "",
-                    Input=record.input,
-                    OrchestrationInstance={
-                        "InstanceId": record.instance_id,
-                        "ExecutionId": record.execution_id,
-                    },
-                    ParentInstance=parent.get("instanceId"),
-                )
-            )
-        terminate: Event | None = None
-        for msg in batch:
-            if msg.get("ExecutionId") not in (None, record.execution_id):
-                continue  # meant for an earlier execution of this instance id
-            if msg["MessageId"] in live.message_ids:
-                continue  # already applied before a restart
-            live.message_ids.add(msg["MessageId"])
-            if msg["EventType"] == EventType.EXECUTION_TERMINATED:
-                terminate = terminate or msg
-                continue
-            task_id = completion_id(msg)
-            if task_id is not None:
-                if task_id not in live.scheduled or task_id in live.completed:
-                    log.debug("%s: dropping answer to task %s", record.instance_id, task_id)
-                    continue
-                live.completed.add(task_id)
-            new.append({**msg, "EventId": -1, "IsPlayed": False, "Timestamp": iso(now)})
-        return new, terminate
 
     async def _episode(self, live: LiveInstance, batch: list[Event]) -> None:
         record = live.record
@@ -320,7 +230,7 @@ class DurableEngine:
         last = live.last_timestamp
         if last is not None and now <= last:
             now = last + timedelta(microseconds=1)  # orchestration time never goes back
-        new, terminate = self._new_events(live, batch, now)
+        new, terminate = new_events(live, batch, now)
         shown_before = (record.status, record.custom_status, record.output)
         if record.status == PENDING:
             record.status = RUNNING
@@ -372,7 +282,7 @@ class DurableEngine:
             record.status = final_status
             record.output = json.dumps(outcome.output)
         else:
-            new.extend(self._scheduling_events(live, outcome.work, now))
+            new.extend(scheduling_events(live, outcome.work, now))
 
         if record.status in TERMINAL_STATES:
             new.append(
@@ -404,45 +314,9 @@ class DurableEngine:
             self._finish(live)
             return
         for task_id in outcome.cancelled_timers:
-            handle = self._timers[record.instance_id].pop(task_id, None)
-            if handle is not None:
-                handle.cancel()
+            self.work.cancel_timer(record.instance_id, task_id)
         for work in outcome.work:
-            self._dispatch(live, work)
-
-    def _scheduling_events(
-        self, live: LiveInstance, work: list[Work], now: datetime
-    ) -> list[Event]:
-        events = []
-        for item in work:
-            if item.kind == ACTIVITY:
-                events.append(
-                    event(
-                        EventType.TASK_SCHEDULED,
-                        now,
-                        item.task_id,
-                        Name=item.name,
-                        Input=item.input,
-                    )
-                )
-            elif item.kind == TIMER:
-                assert item.fire_at is not None
-                events.append(
-                    event(EventType.TIMER_CREATED, now, item.task_id, FireAt=iso(item.fire_at))
-                )
-            elif item.kind == SUB_ORCHESTRATION:
-                item.instance_id = item.instance_id or f"{live.record.instance_id}:{item.task_id}"
-                events.append(
-                    event(
-                        EventType.SUB_ORCHESTRATION_CREATED,
-                        now,
-                        item.task_id,
-                        Name=item.name,
-                        InstanceId=item.instance_id,
-                        Input=item.input,
-                    )
-                )
-        return events
+            self.work.dispatch(record, work)
 
     async def _continue_as_new(
         self, live: LiveInstance, new: list[Event], new_input: str | None, now: datetime
@@ -481,148 +355,9 @@ class DurableEngine:
         self._forget(record.instance_id)
         parent = record.parent
         if parent:
-            self._deliver(parent["instanceId"], self._child_answer(record))
-
-    @staticmethod
-    def _child_answer(child: InstanceRecord) -> Event:
-        parent = child.parent or {}
-        if child.status == COMPLETED:
-            return message(
-                EventType.SUB_ORCHESTRATION_COMPLETED,
-                TaskScheduledId=parent["taskId"],
-                Result=child.output,
-                ExecutionId=parent["executionId"],
-            )
-        reason = json.loads(child.output) if child.output else child.status
-        return message(
-            EventType.SUB_ORCHESTRATION_FAILED,
-            TaskScheduledId=parent["taskId"],
-            Reason=str(reason)
-            if child.status == FAILED
-            else f"Sub-orchestration {child.status.lower()}: {reason}",
-            Details="",
-            ExecutionId=parent["executionId"],
-        )
+            self._deliver(parent["instanceId"], child_answer(record))
 
     # -- work -----------------------------------------------------------------------------------
-
-    def _dispatch(self, live: LiveInstance, work: Work) -> None:
-        record = live.record
-        if work.kind == ACTIVITY:
-            self._start_activity(
-                record.instance_id, record.execution_id, work.task_id, work.name or "", work.input
-            )
-        elif work.kind == TIMER:
-            assert work.fire_at is not None
-            self._arm_timer(record.instance_id, record.execution_id, work.task_id, work.fire_at)
-        elif work.kind == SUB_ORCHESTRATION:
-            self._spawn(
-                self._start_child(record, work), f"sub-orchestration of {record.instance_id}"
-            )
-
-    def _start_activity(
-        self, instance_id: str, execution_id: str, task_id: int, name: str, input_json: str | None
-    ) -> None:
-        entry = self.index.activities.get(name)
-        if entry is None:
-            self._deliver(
-                instance_id,
-                message(
-                    EventType.TASK_FAILED,
-                    TaskScheduledId=task_id,
-                    Reason=(
-                        f"The function '{name}' doesn't exist, is disabled, or is not an "
-                        "activity function."
-                    ),
-                    Details="",
-                    ExecutionId=execution_id,
-                ),
-            )
-            return
-        self._activities_running += 1
-        future = self._run_activity(name, input_json)
-        future.activity_input = input_json  # type: ignore[attr-defined]
-
-        def done(fut: Future[str]) -> None:
-            if not self.loop.is_closed():
-                self.loop.call_soon_threadsafe(
-                    self._activity_done, instance_id, execution_id, task_id, name, fut
-                )
-
-        future.add_done_callback(done)
-
-    def _activity_done(
-        self, instance_id: str, execution_id: str, task_id: int, name: str, fut: Future[str]
-    ) -> None:
-        self._activities_running -= 1
-        if fut.cancelled():
-            return  # host stopping: recovery runs it again
-        exc = fut.exception()
-        if isinstance(exc, WorkerLostError):
-            if not self._stopping:  # at-least-once: run it again in a live worker
-                log.warning(
-                    "activity %s of %s lost with its worker; running it again", name, instance_id
-                )
-                self._start_activity(instance_id, execution_id, task_id, name, fut_input(fut))
-            return
-        if exc is None:
-            msg = message(
-                EventType.TASK_COMPLETED,
-                TaskScheduledId=task_id,
-                Result=fut.result(),
-                ExecutionId=execution_id,
-            )
-        else:
-            kind = exc.type_name if isinstance(exc, ActivityError) else type(exc).__name__
-            log.warning("activity %s of %s failed: %s: %s", name, instance_id, kind, exc)
-            msg = message(
-                EventType.TASK_FAILED,
-                TaskScheduledId=task_id,
-                Reason=f"Activity function '{name}' failed: {kind}: {exc}",
-                Details="",
-                ExecutionId=execution_id,
-            )
-        self._deliver(instance_id, msg)
-
-    def _arm_timer(
-        self, instance_id: str, execution_id: str, task_id: int, fire_at: datetime
-    ) -> None:
-        delay = max(0.0, (fire_at - utcnow()).total_seconds())
-
-        def fire() -> None:
-            self._timers[instance_id].pop(task_id, None)
-            self._deliver(
-                instance_id,
-                message(
-                    EventType.TIMER_FIRED,
-                    TimerId=task_id,
-                    FireAt=iso(fire_at),
-                    ExecutionId=execution_id,
-                ),
-            )
-
-        self._timers[instance_id][task_id] = self.loop.call_later(delay, fire)
-
-    async def _start_child(self, parent: InstanceRecord, work: Work) -> None:
-        link = {
-            "instanceId": parent.instance_id,
-            "executionId": parent.execution_id,
-            "taskId": work.task_id,
-        }
-        child_id = work.instance_id or f"{parent.instance_id}:{work.task_id}"
-        try:
-            await self.client.start_instance(work.name or "", child_id, work.input, parent=link)
-        except Exception as exc:
-            self._deliver(
-                parent.instance_id,
-                message(
-                    EventType.SUB_ORCHESTRATION_FAILED,
-                    TaskScheduledId=work.task_id,
-                    Reason=f"Sub-orchestration '{work.name}' could not start: {exc}",
-                    Details="",
-                    ExecutionId=parent.execution_id,
-                ),
-            )
 
     # -- recovery -------------------------------------------------------------------------------
 
@@ -673,7 +408,7 @@ class DurableEngine:
                 continue
             kind = scheduled["EventType"]
             if kind == EventType.TASK_SCHEDULED:
-                self._start_activity(
+                self.work.start_activity(
                     instance_id,
                     record.execution_id,
                     task_id,
@@ -681,7 +416,7 @@ class DurableEngine:
                     scheduled.get("Input"),
                 )
             elif kind == EventType.TIMER_CREATED:
-                self._arm_timer(
+                self.work.arm_timer(
                     instance_id, record.execution_id, task_id, parse_iso(scheduled["FireAt"])
                 )
             elif kind == EventType.SUB_ORCHESTRATION_CREATED:
@@ -698,7 +433,7 @@ class DurableEngine:
         }
         if child is not None and child.parent == link:
             if child.status in TERMINAL_STATES:
-                self._deliver(parent.instance_id, self._child_answer(child))
+                self._deliver(parent.instance_id, child_answer(child))
             return  # still running: it answers when it ends
         work = Work(
             task_id,
@@ -707,4 +442,4 @@ class DurableEngine:
             scheduled.get("Input"),
             instance_id=child_id,
         )
-        await self._start_child(parent, work)
+        await self.work.start_child(parent, work)

@@ -49,7 +49,7 @@ async def _serve(options: EngineOptions, conn: Connection) -> None:
     from standalone.app_loader import load_app
     from standalone.durable.engine import DurableEngine
     from standalone.durable.store import DurableStore
-    from standalone.workers import ActivityWorkers
+    from standalone.workers import ActivityWorkers, messages
 
     index = load_app(Path(options.app_dir))
     processes = max(1, options.worker_processes)
@@ -66,13 +66,7 @@ async def _serve(options: EngineOptions, conn: Connection) -> None:
     closed = asyncio.Event()
 
     def read() -> None:
-        while True:
-            try:
-                command = conn.recv()
-            except (EOFError, OSError):
-                break
-            if command is None:
-                break
+        for command in messages(conn):
             loop.call_soon_threadsafe(engine.handle, command)
         loop.call_soon_threadsafe(closed.set)
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
 
+from common.continuation import InvalidTokenError
 from standalone.durable.client import (
     DurableClient,
     InstanceActiveError,
@@ -35,7 +37,6 @@ from standalone.durable.store import (
     InstanceExistsError,
     InstanceQuery,
     InstanceRecord,
-    InvalidContinuationToken,
 )
 from standalone.http_triggers import key_matches
 
@@ -48,6 +49,17 @@ CONTINUATION_HEADER = "x-ms-continuation-token"
 def _error(status: int, message: str) -> web.Response:
     # The shape of ASP.NET's CreateErrorResponse, which the Python SDK reads (ExceptionMessage).
     return web.json_response({"Message": message, "ExceptionMessage": message}, status=status)
+
+
+async def _accepted(stored: Awaitable[Any]) -> web.Response:
+    """202 once the message is stored; 404 for an unknown instance, 410 for one that ended."""
+    try:
+        await stored
+    except InstanceNotFoundError:
+        return web.Response(status=404)
+    except InstanceGoneError:
+        return web.Response(status=410)
+    return web.Response(status=202)
 
 
 def _json_value(text: str | None) -> Any:
@@ -246,7 +258,7 @@ class DurableHttpApi:
             records, next_token = await self.client.store.query_instances(
                 query, page_size=top, continuation=token, with_input=show_input
             )
-        except InvalidContinuationToken as exc:
+        except InvalidTokenError as exc:
             return _error(400, str(exc))
         payload = [await self.status_payload(r, show_input, False, False) for r in records]
         return web.json_response(payload, headers={CONTINUATION_HEADER: next_token or "null"})
@@ -279,25 +291,15 @@ class DurableHttpApi:
             data = decode_payload(await request.read())
         except (ValueError, UnicodeDecodeError):
             return _error(400, "Invalid JSON content")
-        try:
-            await self.client.raise_event(
+        return await _accepted(
+            self.client.raise_event(
                 request.match_info["instanceId"], request.match_info["eventName"], data
             )
-        except InstanceNotFoundError:
-            return web.Response(status=404)
-        except InstanceGoneError:
-            return web.Response(status=410)
-        return web.Response(status=202)
+        )
 
     async def terminate(self, request: web.Request) -> web.Response:
         reason = request.query.get("reason", "")
-        try:
-            await self.client.terminate(request.match_info["instanceId"], reason)
-        except InstanceNotFoundError:
-            return web.Response(status=404)
-        except InstanceGoneError:
-            return web.Response(status=410)
-        return web.Response(status=202)
+        return await _accepted(self.client.terminate(request.match_info["instanceId"], reason))
 
     async def unsupported(self, request: web.Request) -> web.Response:
         operation = request.match_info["operation"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from orchestrations.scan_views_api import source_url_template
+from orchestrations.api.scan_views import source_url_template
 from tests.dashboard.service import DashboardService
 
 
@@ -146,7 +146,7 @@ def test_source_links_for_known_hosts(url: str, expected: str | None) -> None:
 def test_the_trace_document_matches_its_published_schema(
     service: DashboardService, scans: dict[str, dict[str, Any]]
 ) -> None:
-    from orchestrations.scan_views_api import TraceView
+    from orchestrations.api.scan_views import TraceView
 
     scan = scans["repository"]
     body = service.api("GET", f"/api/v1/scans/{scan['scanId']}/trace").json()

@@ -6,7 +6,7 @@ Used by test_settings_coverage.py; kept separate so each reader can be tested on
   `os.getenv("X")`, `os.environ.setdefault/pop("X")` and `"X" in os.environ` (also with
   `from os import environ, getenv`), the key given as a literal or as a module-level string
   constant; plus the env names of pydantic-settings `BaseSettings` fields in
-  orchestrations/settings.py, and `%NAME%` references in host.json.
+  orchestrations/core/settings.py, and `%NAME%` references in host.json.
 - Bicep: the keys of the object literals assigned to variables whose name ends in
   `AppSettings` (infra/modules/function-app.bicep).
 - Docs: the rows of the table in docs/settings.md: `| \\`NAME\\` | set by | default | purpose |`.
@@ -23,8 +23,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
-CODE_PATHS = ("scanner", "orchestrations", "function_app.py")
-SETTINGS_MODULE = "orchestrations.settings"
+CODE_PATHS = ("common", "scanner", "orchestrations", "function_app.py")
+SETTINGS_MODULE = "orchestrations.core.settings"
 DYNAMIC_MARKER = "settings: dynamic"
 
 # "Set by" values in docs/settings.md.
@@ -103,21 +103,18 @@ class _EnvReadFinder(ast.NodeVisitor):
                     self.getenv_names.add(alias.asname or "getenv")
 
     def _is_environ(self, node: ast.expr) -> bool:
-        if isinstance(node, ast.Name):
-            return node.id in self.environ_names
-        return (
-            isinstance(node, ast.Attribute)
-            and node.attr == "environ"
-            and isinstance(node.value, ast.Name)
-            and node.value.id in self.os_names
-        )
+        return self._is_os_name(node, "environ", self.environ_names)
 
     def _is_getenv(self, node: ast.expr) -> bool:
+        return self._is_os_name(node, "getenv", self.getenv_names)
+
+    def _is_os_name(self, node: ast.expr, attribute: str, imported_as: set[str]) -> bool:
+        """`os.<attribute>`, or a name it was imported as (`from os import environ`)."""
         if isinstance(node, ast.Name):
-            return node.id in self.getenv_names
+            return node.id in imported_as
         return (
             isinstance(node, ast.Attribute)
-            and node.attr == "getenv"
+            and node.attr == attribute
             and isinstance(node.value, ast.Name)
             and node.value.id in self.os_names
         )
@@ -168,12 +165,13 @@ def env_reads_in_source(source: str, label: str, found: CodeSettings) -> None:
 
 
 def settings_modules(root: Path = ROOT) -> list[str]:
-    """Modules under orchestrations/ that define pydantic-settings classes (settings.py and
-    each engine's wiring module)."""
+    """Modules anywhere under orchestrations/ that define pydantic-settings classes
+    (core/settings.py and each engine's wiring module)."""
     modules = []
-    for path in sorted((root / "orchestrations").glob("*.py")):
-        if "BaseSettings" in path.read_text(encoding="utf-8"):
-            modules.append(f"orchestrations.{path.stem}")
+    for path in sorted((root / "orchestrations").rglob("*.py")):
+        if "class " in (text := path.read_text(encoding="utf-8")) and "(BaseSettings)" in text:
+            parts = path.relative_to(root).with_suffix("").parts
+            modules.append(".".join(parts))
     return modules
 
 

@@ -99,9 +99,9 @@ def test_parameters_file_matches_main(files: dict[Path, BicepFile]) -> None:
     assert given <= set(main.params), given - set(main.params)
     required = {name for name, has_default in main.params.items() if not has_default}
     assert required <= given, required - given
-    # Secrets never sit in the file: the API key seed comes from azd's generator / Key Vault.
-    seed = document["parameters"]["scanApiKeysSeed"]["value"]
-    assert seed.startswith("$(secretOrRandomPassword ${AZURE_KEY_VAULT_NAME} scan-api-keys)")
+    # Secrets never sit in the file: the initial API keys come from azd's generator / Key Vault.
+    initial = document["parameters"]["initialScanApiKeys"]["value"]
+    assert initial.startswith("$(secretOrRandomPassword ${AZURE_KEY_VAULT_NAME} scan-api-keys)")
 
 
 def test_azure_yaml_deploys_this_directory_as_a_function_app() -> None:

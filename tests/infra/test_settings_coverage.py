@@ -1,7 +1,7 @@
-"""Every app setting the code reads is set by the Bicep or documented as optional (issue 7).
+"""Every app setting the code reads is set by the Bicep or documented as optional.
 
 Sources (tests/infra/settings_sources.py): the code's env reads (AST), the fields of
-orchestrations/settings.py, host.json `%NAME%` references; the Bicep's `*AppSettings` object
+orchestrations/core/settings.py, host.json `%NAME%` references; the Bicep's `*AppSettings` object
 literals; the table in docs/settings.md.
 """
 
@@ -82,13 +82,22 @@ def test_the_code_names_its_settings_literally(code: sources.CodeSettings) -> No
 
 
 def test_discovery_sees_the_known_readers(code: sources.CodeSettings) -> None:
-    # The scan really finds things: host.json's task hub, telemetry's env reads, and (once
-    # orchestrations/settings.py exists) its pydantic fields.
+    # The scan really finds things: host.json's task hub, telemetry's env reads, and the
+    # pydantic fields of the settings classes.
     assert "host.json" in code.exact["TASKHUB_NAME"]
-    assert any(w.startswith("orchestrations/telemetry.py") for w in code.exact["AZURE_CLIENT_ID"])
+    telemetry = "orchestrations/core/telemetry.py"
+    assert any(w.startswith(telemetry) for w in code.exact["AZURE_CLIENT_ID"])
     assert "APPLICATIONINSIGHTS_CONNECTION_STRING" in code.exact
-    if (sources.ROOT / "orchestrations" / "settings.py").is_file():
-        assert "scan_api_keys" in {name.lower() for name in code.case_insensitive}
+    assert "scan_api_keys" in {name.lower() for name in code.case_insensitive}
+    # Settings classes are found in every subpackage: the core settings and each engine's.
+    modules = set(sources.settings_modules())
+    assert {
+        "orchestrations.core.settings",
+        "orchestrations.engines.hosts",
+        "orchestrations.engines.repositories",
+        "orchestrations.engines.subscriptions",
+    } <= modules
+    assert "ssh_connect_timeout_s" in {name.lower() for name in code.case_insensitive}
 
 
 def test_bicep_sets_the_identity_based_storage_connection(bicep: sources.BicepSettings) -> None:

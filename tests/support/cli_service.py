@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.azure_fakes import FakeAzure, planted_tenant
-from tests.support.git_repos import GitRepo, clean_tree, seed_story, specification
+from tests.support.git_repos import GitRepo, clean_tree, example_story, specification
 from tests.support.host_process import ROOT, HostProcess
 from tests.support.scan_api import API_KEY, scan_api_env
 from tests.support.sshd import LOGIN_USER, Sshd, make_key, public_key
@@ -92,13 +92,13 @@ class Service:
 
 
 def gxp_repository(path: Path) -> GitRepo:
-    """A GxP documentation repository: a clean trace, then the seed story (which breaks rules)."""
+    """A GxP documentation repository: a clean trace, then the example story (breaking rules)."""
     repo = GitRepo(path)
     repo.write_artifacts(clean_tree())
     repo.commit("clean traceability")
-    repo.write("stories/US-006-001.md", seed_story())
+    repo.write("stories/US-006-001.md", example_story())
     repo.write("specs/SPEC-006-001.md", specification("SPEC-006-001", "US-006-001"))
-    repo.commit("seed story")
+    repo.commit("example story")
     return repo
 
 

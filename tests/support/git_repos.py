@@ -20,13 +20,13 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-SEED_FIXTURE = ROOT / "tests" / "scanner" / "repository" / "fixtures" / "seed_000_US-006-001.txt"
+STORY_FIXTURE = ROOT / "tests" / "scanner" / "repository" / "fixtures" / "US-006-001.txt"
 _BASE_EPOCH = 1_767_225_600  # 2026-01-01T00:00:00Z
 
 
-def seed_story() -> str:
-    """The seed story of the repository scan (itself a GxP user story, US-006-001)."""
-    return SEED_FIXTURE.read_text(encoding="utf-8")
+def example_story() -> str:
+    """The user story that describes the repository scan (itself a GxP user story, US-006-001)."""
+    return STORY_FIXTURE.read_text(encoding="utf-8")
 
 
 class GitRepo:

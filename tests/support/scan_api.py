@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,16 @@ def scan_api_env(azurite: str, **overrides: str) -> dict[str, str]:
 
 def start_api(data_dir: Path, env: dict[str, str], port: int | None = None) -> HostProcess:
     return HostProcess(SCAN_API_APP, data_dir, env, port=port).start()
+
+
+@contextmanager
+def running_api(data_dir: Path, env: dict[str, str], port: int | None = None) -> Iterator[Api]:
+    """The scan API on a host of its own, stopped at the end."""
+    host = start_api(data_dir, env, port)
+    try:
+        yield Api(host)
+    finally:
+        host.stop()
 
 
 class Api:

@@ -9,11 +9,8 @@ implementation has no catalogue entry.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import pkgutil
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, get_args
@@ -22,61 +19,23 @@ import yaml
 
 from scanner.engine import Severity
 from scanner.repository.graph import TraceGraph
-from scanner.repository.model import Artifact
+from scanner.repository.model import FieldTable
+from scanner.repository.rules.base import IMPLEMENTATIONS, Evaluator, Hit, Rule, implements
+
+__all__ = [
+    "CATALOGUE_PATH",
+    "SEVERITIES",
+    "Evaluator",
+    "Hit",
+    "Rule",
+    "catalogue",
+    "evaluate",
+    "field_table",
+    "implements",
+]
 
 CATALOGUE_PATH = Path(__file__).with_name("catalogue.yaml")
 SEVERITIES: tuple[str, ...] = get_args(Severity)
-
-
-@dataclass(frozen=True)
-class Rule:
-    id: str
-    family: str
-    title: str
-    severity: Severity
-    rationale: str
-    remediation: str
-    frameworks: dict[str, list[str]]
-    check: dict[str, Any] | None = None
-
-    @property
-    def references(self) -> list[str]:
-        return [
-            f"{name} {clause}" for name, clauses in self.frameworks.items() for clause in clauses
-        ]
-
-
-@dataclass(slots=True)
-class Hit:
-    """One violation: the artifact (or a bare file location) and what is wrong."""
-
-    message: str
-    artifact: Artifact | None = None
-    field: str | None = None
-    path: str | None = None
-    line: int | None = None
-    related: list[str] = dataclasses.field(default_factory=list)
-
-    def location(self) -> tuple[str, int]:
-        if self.artifact is not None:
-            return self.artifact.path, self.line or self.artifact.line_of(self.field)
-        return self.path or "", self.line or 1
-
-
-Evaluator = Callable[[TraceGraph, Rule], Iterable[Hit]]
-_IMPLEMENTATIONS: dict[str, Evaluator] = {}
-
-
-def implements(rule_id: str) -> Callable[[Evaluator], Evaluator]:
-    """Register the function that evaluates `rule_id` (its metadata is in the catalogue)."""
-
-    def register(function: Evaluator) -> Evaluator:
-        if rule_id in _IMPLEMENTATIONS:
-            raise ValueError(f"rule {rule_id} is implemented twice")
-        _IMPLEMENTATIONS[rule_id] = function
-        return function
-
-    return register
 
 
 def _load_family_modules() -> None:
@@ -122,15 +81,23 @@ def catalogue() -> dict[str, Rule]:
             raise ValueError(f"rule {rule.id} is in the catalogue twice")
         if rule.check is not None:
             declarative.validate(rule)
-            if rule.id in _IMPLEMENTATIONS:
+            if rule.id in IMPLEMENTATIONS:
                 raise ValueError(f"rule {rule.id} has both a check and an implementation")
-        elif rule.id not in _IMPLEMENTATIONS:
+        elif rule.id not in IMPLEMENTATIONS:
             raise ValueError(f"rule {rule.id} has neither a check nor an implementation")
         rules[rule.id] = rule
-    unknown = sorted(set(_IMPLEMENTATIONS) - set(rules))
+    unknown = sorted(set(IMPLEMENTATIONS) - set(rules))
     if unknown:
         raise ValueError(f"implemented rules missing from the catalogue: {', '.join(unknown)}")
     return rules
+
+
+@lru_cache(maxsize=1)
+def field_table() -> FieldTable:
+    """The fields the index must record for the catalogue's checks (collected once)."""
+    from scanner.repository.rules import declarative
+
+    return declarative.fields_for(catalogue().values())
 
 
 def evaluate(rule: Rule, graph: TraceGraph) -> list[Hit]:
@@ -140,6 +107,6 @@ def evaluate(rule: Rule, graph: TraceGraph) -> list[Hit]:
     if rule.check is not None:
         hits = list(declarative.evaluate(rule, graph))
     else:
-        hits = list(_IMPLEMENTATIONS[rule.id](graph, rule))
+        hits = list(IMPLEMENTATIONS[rule.id](graph, rule))
     hits.sort(key=lambda h: (*h.location(), h.message))
     return hits

@@ -9,13 +9,12 @@ condition fails (empty when it holds), so findings say exactly what is missing o
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from functools import lru_cache
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from scanner.repository.graph import TraceGraph
 from scanner.repository.model import Artifact, FieldTable, schema
-from scanner.repository.rules import Hit, Rule
+from scanner.repository.rules.base import Hit, Rule
 
 _OPERATORS = ("present", "present_by_type", "in", "matches", "min", "all", "any", "not")
 # Fields every index records, whatever the rules say.
@@ -106,14 +105,11 @@ def validate(rule: Rule) -> None:
         _fields(check["when"])
 
 
-@lru_cache(maxsize=1)
-def field_table() -> FieldTable:
-    """The fields the index must record for the catalogue's checks (collected once)."""
-    from scanner.repository.rules import catalogue
-
+def fields_for(rules: Iterable[Rule]) -> FieldTable:
+    """The fields the index must record for the checks of `rules`."""
     keys: set[str] = set(CORE_KEYS)
     values: set[str] = set(CORE_VALUES)
-    for rule in catalogue().values():
+    for rule in rules:
         if rule.check is None:
             continue
         for part in ("require", "when"):

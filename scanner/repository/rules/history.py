@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from scanner.repository.graph import TraceGraph
 from scanner.repository.model import Artifact
-from scanner.repository.rules import Hit, Rule, implements
+from scanner.repository.rules.base import Hit, Rule, implements
 
 
 @implements("GXP-LINK-SUSPECT")

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from scanner.repository.graph import TraceGraph
 from scanner.repository.model import schema
-from scanner.repository.rules import Hit, Rule, implements
+from scanner.repository.rules.base import Hit, Rule, implements
 
 
 @implements("GXP-LINK-UNKNOWN-PARENT")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from scanner.repository.graph import TraceGraph
-from scanner.repository.rules import Hit, Rule, implements
+from scanner.repository.rules.base import Hit, Rule, implements
 
 
 def _problems(graph: TraceGraph, rule: Rule) -> Iterator[Hit]:

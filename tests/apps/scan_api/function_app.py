@@ -4,7 +4,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from orchestrations.blueprints import BLUEPRINTS
-from orchestrations.target_kinds import register_kind
+from orchestrations.scans.kinds import register_kind
 from tests.apps.scan_api.synthetic import SyntheticKind
 
 register_kind(SyntheticKind())

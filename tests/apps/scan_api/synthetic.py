@@ -6,16 +6,19 @@ Not part of the service: the test app registers it next to the real kinds.
 from __future__ import annotations
 
 import time
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from orchestrations.api_models import ApiModel, validate_schedule
-from orchestrations.settings import AppSettings
-from orchestrations.target_kinds import TargetKind
-from orchestrations.target_store import TargetRecord
+from orchestrations.core.models import ApiModel, Schedulable
+from orchestrations.core.settings import AppSettings
+from orchestrations.scans.kinds import TargetKind
+from orchestrations.state.targets import TargetRecord
 from scanner.engine import (
     ArtifactStore,
+    Context,
+    Engine,
+    EngineInfo,
     Finding,
     ItemResult,
     Plan,
@@ -38,28 +41,22 @@ class SyntheticScanRequest(ApiModel):
     soft_fail_items: list[int] = Field(default_factory=list, max_length=200)
 
 
-class SyntheticIn(ApiModel):
+class SyntheticIn(Schedulable):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
     items: int = Field(2, ge=0, le=200)
     item_delay_ms: int = Field(50, ge=0, le=20_000)
-    schedule: str | None = None
-
-    _schedule = field_validator("schedule")(validate_schedule)
 
 
-class SyntheticUpdate(ApiModel):
+class SyntheticUpdate(Schedulable):
     items: int | None = Field(None, ge=0, le=200)
     item_delay_ms: int | None = Field(None, ge=0, le=20_000)
-    schedule: str | None = None
-
-    _schedule = field_validator("schedule")(validate_schedule)
 
 
-class SyntheticEngine:
-    target_type = "synthetic"
-    run_phase = "Run"
-    completed_counter = "itemsCompleted"
-    total_counter = "totalItems"
+ENGINE_INFO = EngineInfo("synthetic", "Run", "itemsCompleted", "totalItems")
+
+
+class SyntheticEngine(Engine):
+    info = ENGINE_INFO
 
     def plan(self, target: ScanTarget, store: ArtifactStore, progress: ProgressCallback) -> Plan:
         config = target.config
@@ -82,7 +79,7 @@ class SyntheticEngine:
         return Plan(items=items, context={"planRef": big}, counters={"itemsPlanned": len(items)})
 
     def run(
-        self, target: ScanTarget, item: WorkItem, context: dict[str, Any], store: ArtifactStore
+        self, target: ScanTarget, item: WorkItem, context: Context, store: ArtifactStore
     ) -> ItemResult:
         plan = store.get_json(context["planRef"])  # large data arrives by reference
         time.sleep(item.params["delay_ms"] / 1000)
@@ -106,11 +103,7 @@ class SyntheticEngine:
         )
 
     def summarize(
-        self,
-        target: ScanTarget,
-        context: dict[str, Any],
-        results: list[ItemResult],
-        store: ArtifactStore,
+        self, target: ScanTarget, context: Context, results: list[ItemResult], store: ArtifactStore
     ) -> Summary:
         indexes = sorted(r.data.get("index", -1) for r in results)
         return Summary(
@@ -120,8 +113,7 @@ class SyntheticEngine:
 
 
 class SyntheticKind(TargetKind):
-    name = "synthetic"
-    plural: ClassVar[str | None] = "synthetics"
+    name, plural, info = "synthetic", "synthetics", ENGINE_INFO
     trigger_model = SyntheticScanRequest
     registration_model = SyntheticIn
     update_model = SyntheticUpdate

@@ -111,7 +111,7 @@ def installed_packages() -> int:
 
 def test_quick_scan_matches_the_machine(api: Api, linux: Sshd) -> None:
     logins = accepted_logins(linux)
-    # The seed's spelling: no targetType, `type`; no username (SSH_DEFAULT_USERNAME).
+    # The short spelling: no targetType, `type`; no username (SSH_DEFAULT_USERNAME).
     response = api.post(
         "/api/v1/scans", {"hostname": "127.0.0.1", "port": linux.port, "type": "quick"}
     )

@@ -12,12 +12,10 @@ from typing import Any
 
 import pytest
 
-from orchestrations.repository_engine import RepositorySettings, SecretReader, create_engine
-from orchestrations.settings import AppSettings
 from scanner.engine import ItemResult, ScanEngine, ScanError, ScanTarget
 from scanner.repository.engine import EngineOptions, RepositoryEngine
 from scanner.repository.rules import catalogue
-from tests.support.git_repos import GitRepo, clean_tree, seed_story, story
+from tests.support.git_repos import GitRepo, clean_tree, example_story, story
 
 
 class MemoryStore:
@@ -54,8 +52,8 @@ def run_scan(engine: RepositoryEngine, target: ScanTarget) -> tuple[Any, list[It
 def test_plan_run_summarize(tmp_path: Path) -> None:
     repo = GitRepo(tmp_path / "r")
     repo.write_artifacts(clean_tree())
-    repo.write("stories/US-006-001.md", seed_story())
-    repo.commit("seed")
+    repo.write("stories/US-006-001.md", example_story())
+    repo.commit("example story")
     engine = RepositoryEngine(EngineOptions(allow_local_paths=True))
     assert isinstance(engine, ScanEngine)
     plan, results, (summary, steps, store, other) = run_scan(engine, target_for(repo))
@@ -144,22 +142,3 @@ def test_catalogue_is_complete_and_partly_declared_as_data() -> None:
     }
     families = {r.family for r in rules.values()}
     assert families == {"parsing", "identity", "links", "history", "coverage", "validation"}
-
-
-def test_wiring_reads_settings_and_credentials_lazily(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("REPO_MAX_FILE_BYTES", "2048")
-    monkeypatch.setenv("REPO_DOCUMENT_EXTENSIONS", "md, .TXT")
-    engine = create_engine(AppSettings(repo_allow_local_paths=True))
-    assert isinstance(engine, RepositoryEngine)
-    assert engine.options.limits.max_file_bytes == 2048
-    assert engine.options.limits.extensions == (".md", ".txt")
-    assert engine.options.allow_local_paths is True
-
-    reader = SecretReader(key_vault_url="")
-    monkeypatch.setenv("GXP_REPO_TOKEN", "s3cret")
-    assert reader("GXP_REPO_TOKEN") == "s3cret"
-    with pytest.raises(ScanError, match="names no app setting and KEY_VAULT_URL is not set"):
-        reader("NO_SUCH_SETTING_XYZ")
-    with pytest.raises(ScanError, match="not a valid setting or secret name"):
-        reader("bad name; rm -rf /")
-    assert RepositorySettings().repo_token_username == "x-access-token"

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from scanner.repository import frontmatter
 from scanner.repository.model import FieldTable, document_artifact
-from tests.support.git_repos import seed_story
+from tests.support.git_repos import example_story
 
 FIELDS = FieldTable(
     keys=("acceptance_criteria", "gxp_id", "parent_id", "status", "title", "validation_status"),
@@ -20,8 +20,8 @@ FIELDS = FieldTable(
 )
 
 
-def test_seed_story_front_matter_and_body() -> None:
-    parsed = frontmatter.parse(seed_story())
+def test_example_story_front_matter_and_body() -> None:
+    parsed = frontmatter.parse(example_story())
     assert parsed.error is None and parsed.data is not None
     assert parsed.data["gxp_id"] == "US-006-001"
     assert parsed.data["parent_id"] == "REQ-006"
@@ -29,7 +29,7 @@ def test_seed_story_front_matter_and_body() -> None:
     assert parsed.key_lines["gxp_id"] == 2
     assert parsed.key_lines["validation_status"] == 15
     assert parsed.body_line == 17
-    artifact, problem = document_artifact("US-006-001.md", seed_story(), FIELDS)
+    artifact, problem = document_artifact("US-006-001.md", example_story(), FIELDS)
     assert problem is None and artifact is not None
     assert (artifact.type, artifact.parents, artifact.spec_refs) == (
         "US",

@@ -1,5 +1,5 @@
 """Reading real Git repositories at a commit: commit pinning, unknown commits, limits, symlinks,
-binaries, temporary copies, the seed story as a fixture."""
+binaries, temporary copies, the example story as a fixture."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from tests.scanner.repository.conftest import OPTIONS, RepoFactory, all_findings
 from tests.support.git_repos import (
     GitRepo,
     clean_tree,
+    example_story,
     requirement,
-    seed_story,
     specification,
     story,
     tc_document,
@@ -134,10 +134,10 @@ def test_local_paths_need_the_setting_and_must_exist(repo_of: RepoFactory) -> No
         index_repository(Source("ftp://example.com/repo.git"), None, OPTIONS)
 
 
-def test_seed_story_as_a_fixture(tmp_path: Path) -> None:
+def test_example_story_as_a_fixture(tmp_path: Path) -> None:
     alone = GitRepo(tmp_path / "alone")
-    alone.write("docs/stories/US-006-001.md", seed_story())
-    alone.commit("the seed story")
+    alone.write("docs/stories/US-006-001.md", example_story())
+    alone.commit("the example story")
     found = all_findings(index_of(alone))
     assert set(found) == {
         "GXP-LINK-UNKNOWN-PARENT",  # REQ-006 is not in the repository
@@ -159,7 +159,7 @@ def test_seed_story_as_a_fixture(tmp_path: Path) -> None:
     alone.write("reqs/REQ-006.md", requirement("REQ-006"))
     alone.write("specs/SPEC-006-001.md", specification("SPEC-006-001", "US-006-001"))
     alone.write("tests/TC-006-001-01.md", tc_document("TC-006-001-01", "SPEC-006-001"))
-    alone.commit("trace the seed")
+    alone.commit("trace the example story")
     assert set(all_findings(index_of(alone))) == {"GXP-VALIDATION-PENDING", "GXP-LINK-SUSPECT"}
 
 

@@ -22,7 +22,7 @@ from scanner.repository.history import FirstChanges, newest_commits
 from scanner.repository.indexing import Outcome
 from scanner.repository.mirrors import MirrorCache, mirror_key
 from scanner.repository.model import ScanIndex
-from scanner.repository.rules.declarative import field_table
+from scanner.repository.rules import field_table
 from tests.scanner.repository.conftest import all_findings
 from tests.support.git_repos import GitRepo, clean_tree, fast_import, requirement, story
 

@@ -15,7 +15,7 @@ import pytest
 
 from scanner.repository.engine import EngineOptions, evaluate_all, index_repository
 from scanner.repository.git_source import Limits, Source
-from tests.support.git_repos import GitRepo, clean_tree, requirement, seed_story, specification
+from tests.support.git_repos import GitRepo, clean_tree, example_story, requirement, specification
 from tests.support.scan_api import Api, scan_api_env, start_api
 
 FULL = EngineOptions(allow_local_paths=True, limits=Limits(max_file_bytes=4096))
@@ -37,17 +37,17 @@ def api(azurite: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]
 
 @pytest.fixture(scope="module")
 def history(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """A repository with two commits: a clean trace, then the seed story and odd files."""
+    """A repository with two commits: a clean trace, then the example story and odd files."""
     repo = GitRepo(tmp_path_factory.mktemp("gxp") / "docs")
     repo.write_artifacts(clean_tree())
     first = repo.commit("clean traceability")
-    repo.write("stories/US-006-001.md", seed_story())
+    repo.write("stories/US-006-001.md", example_story())
     repo.write("reqs/REQ-006.md", requirement("REQ-006"))
     repo.write("specs/SPEC-006-001.md", specification("SPEC-006-001", "US-006-001"))
     repo.write("stories/US-001-002.md", "---\ngxp_id: US-001-002\ntitle: [broken\n---\n")
     repo.write("stories/big.md", "---\ngxp_id: US-001-003\n---\n" + "z" * 5000)
     repo.symlink("stories/link.md", "US-006-001.md")
-    head = repo.commit("seed story, a broken document, an oversized one, a link")
+    head = repo.commit("example story, a broken document, an oversized one, a link")
     return {"repo": repo, "first": first, "head": head}
 
 
@@ -102,7 +102,7 @@ def test_scan_at_head_then_at_a_pinned_commit(api: Api, history: dict[str, Any])
         "GXP-PARSE-FRONT-MATTER",  # the broken document: a finding, not a crashed scan
         "GXP-PARSE-FILE-SIZE",
         "GXP-PARSE-SYMLINK",
-        "GXP-VALIDATION-PENDING",  # the seed story: IMPLEMENTED, validation DRAFT
+        "GXP-VALIDATION-PENDING",  # the example story: IMPLEMENTED, validation DRAFT
         "GXP-SPEC-NO-TESTS",  # SPEC-006-001: no TC document yet
     }
     assert results["findings"]["bySeverity"]["high"] == 2  # front matter + validation pending
@@ -232,7 +232,7 @@ def test_reports_json_sarif_csv_and_the_traceability_matrix(
     kind, body = report("html")
     assert kind.startswith("text/html")
     assert "<h2>Traceability matrix</h2>" in body
-    # the clean chain, coloured validated; the seed story amber (implemented, not validated)
+    # the clean chain, coloured validated; the example story amber (implemented, not validated)
     assert "<td class='ok'><b>TC-001-001-001</b>" in body
     assert "<td class='progress' rowspan='1'><b>US-006-001</b>" in body or (
         "<td class='progress'><b>US-006-001</b>" in body

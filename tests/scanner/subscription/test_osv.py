@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from orchestrations.settings import AppSettings
-from orchestrations.storage import get_storage
-from orchestrations.subscription_engine import TableOsvCache, create_osv_enricher
+from orchestrations.core.settings import AppSettings
+from orchestrations.engines.subscriptions import create_osv_enricher
+from orchestrations.state.osv_cache import TableOsvCache
+from orchestrations.state.storage import get_storage
 from scanner.subscription.osv import OsvClient, enrich
 from scanner.subscription.software import SoftwareRef
 from tests.support.azure_fakes import FakeAzure, Tenant

@@ -64,7 +64,7 @@ def test_trigger_finds_every_planted_issue_and_flags_nothing_clean(
 ) -> None:
     fake.reset_counts()
     began = time.monotonic()
-    response = api.post("/api/scans/trigger", {})  # seed 001: the configured subscription
+    response = api.post("/api/scans/trigger", {})  # the configured subscription
     answered = time.monotonic() - began
     assert response.status_code == 202, response.text
     assert answered < 5.0  # the scan did not run inside the request

@@ -1,0 +1,179 @@
+"""The route table: every HTTP function's route, methods and operations, in one place.
+
+The handlers register with these routes, the OpenAPI document is built from them and the tests
+check the app against them. Routes are Functions route templates (without the `/api` prefix);
+`{kind}` stands for each registered target kind's plural (`repositories`, `hosts`, ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PREFIX = "/api"
+KIND = "{kind}"
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    operation_id: str  # `{Kind}`/`{Kinds}`: the kind's name/plural, capitalised
+    summary: str
+
+
+@dataclass(frozen=True)
+class Route:
+    """One HTTP function: its route template and the operations it serves."""
+
+    template: str
+    operations: tuple[Operation, ...]
+
+    @property
+    def methods(self) -> list[str]:
+        return [operation.method for operation in self.operations]
+
+    def path(self, plural: str | None = None) -> str:
+        """The OpenAPI path, e.g. `/api/v1/scans/{scanId}` (`plural` fills `{kind}`)."""
+        template = self.template.replace(KIND, plural) if plural else self.template
+        return f"{PREFIX}/{template}"
+
+    @property
+    def per_kind(self) -> bool:
+        return KIND in self.template
+
+
+HEALTH = Route("health", (Operation("GET", "getHealth", "Liveness (no key needed)"),))
+OPENAPI = Route("openapi.json", (Operation("GET", "getOpenApiDocument", "This document"),))
+
+START_SCAN = Route(
+    "v1/scans",
+    (Operation("POST", "startScan", "Start a scan of a host, repository or subscription"),),
+)
+LIST_SCANS = Route("v1/scans", (Operation("GET", "listScans", "Scans, newest first"),))
+GET_SCAN = Route(
+    "v1/scans/{scanId}",
+    (Operation("GET", "getScan", "Status, progress, phase, counters; results when done"),),
+)
+CANCEL_SCAN = Route(
+    "v1/scans/{scanId}/cancel",
+    (Operation("POST", "cancelScan", "Cancel an active scan (partial results are kept)"),),
+)
+SCAN_REPORT = Route(
+    "v1/scans/{scanId}/report", (Operation("GET", "getScanReport", "Findings report"),)
+)
+SCAN_FINDINGS = Route(
+    "v1/scans/{scanId}/findings",
+    (
+        Operation(
+            "GET",
+            "listScanFindings",
+            "Every finding of a scan, with its service family and controls",
+        ),
+    ),
+)
+SCAN_TRACE = Route(
+    "v1/scans/{scanId}/trace",
+    (
+        Operation(
+            "GET", "getScanTrace", "A repository scan's artifacts and links, for the trace matrix"
+        ),
+    ),
+)
+SCAN_DOCUMENT = Route(
+    "v1/scans/{scanId}/source",
+    (
+        Operation(
+            "GET", "getScanDocument", "One document of a repository scan at the scanned commit"
+        ),
+    ),
+)
+START_REPOSITORY_SCAN = Route(
+    "v1/repositories/{repositoryId}/scan",
+    (
+        Operation(
+            "POST",
+            "startRepositoryScan",
+            "Scan a registered repository at a commit (default: HEAD of its branch)",
+        ),
+    ),
+)
+START_SUBSCRIPTION_SCANS = Route(
+    "scans/trigger",
+    (
+        Operation(
+            "POST",
+            "startSubscriptionScans",
+            "Scan a subscription, or the configured default subscriptions",
+        ),
+    ),
+)
+# The unversioned spellings of two reads, kept for existing clients.
+LIST_SCANS_UNVERSIONED = Route(
+    "scans", (Operation("GET", "listScansUnversioned", "Alias of /api/v1/scans"),)
+)
+GET_SCAN_UNVERSIONED = Route(
+    "scans/{scanId}",
+    (Operation("GET", "getScanUnversioned", "Alias of /api/v1/scans/{scanId}"),),
+)
+
+REGISTER_TARGET = Route("v1/{kind}", (Operation("POST", "register{Kind}", "Register a {kind}"),))
+LIST_TARGETS = Route("v1/{kind}", (Operation("GET", "list{Kinds}", "Registered {kinds}"),))
+GET_TARGET = Route("v1/{kind}/{targetId}", (Operation("GET", "get{Kind}", "One {kind}"),))
+UPDATE_TARGET = Route(
+    "v1/{kind}/{targetId}",
+    (
+        Operation("PUT", "replace{Kind}", "Update a {kind}"),
+        Operation("PATCH", "update{Kind}", "Update a {kind}"),
+    ),
+)
+DELETE_TARGET = Route(
+    "v1/{kind}/{targetId}",
+    (Operation("DELETE", "delete{Kind}", "Forget a {kind} (its scans stay)"),),
+)
+
+HOST_KEY_ROUTE = "v1/hosts/{hostId}/host-key"
+GET_HOST_KEY = Route(
+    HOST_KEY_ROUTE, (Operation("GET", "getHostKey", "The SSH host key recorded for a host"),)
+)
+PIN_HOST_KEY = Route(
+    HOST_KEY_ROUTE,
+    (
+        Operation(
+            "PUT", "pinHostKey", "Pin a host's SSH host key (admits it under the strict policy)"
+        ),
+    ),
+)
+FORGET_HOST_KEY = Route(
+    HOST_KEY_ROUTE,
+    (
+        Operation(
+            "DELETE",
+            "forgetHostKey",
+            "Forget a host's SSH host key (the next scan records the new one)",
+        ),
+    ),
+)
+
+ROUTES: tuple[Route, ...] = (
+    HEALTH,
+    OPENAPI,
+    START_SCAN,
+    LIST_SCANS,
+    GET_SCAN,
+    CANCEL_SCAN,
+    SCAN_REPORT,
+    SCAN_FINDINGS,
+    SCAN_TRACE,
+    SCAN_DOCUMENT,
+    START_REPOSITORY_SCAN,
+    START_SUBSCRIPTION_SCANS,
+    LIST_SCANS_UNVERSIONED,
+    GET_SCAN_UNVERSIONED,
+    REGISTER_TARGET,
+    LIST_TARGETS,
+    GET_TARGET,
+    UPDATE_TARGET,
+    DELETE_TARGET,
+    GET_HOST_KEY,
+    PIN_HOST_KEY,
+    FORGET_HOST_KEY,
+)

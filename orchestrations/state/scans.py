@@ -1,0 +1,298 @@
+"""The scan projection in Table Storage: scan records and per-item results.
+
+- `{prefix}Scans`: one row per scan. PartitionKey "scan", RowKey = the scan id (a ULID) with
+  every character inverted, so the natural order is newest first and a point read needs only
+  the id. Written by the trigger, the plan/finish activities and cancel, never concurrently
+  in a way that loses data: terminal states are only set with ETag-conditional updates.
+- `{prefix}ScansByTarget`: pointers (PartitionKey = target key) for listing one target's scans.
+- `{prefix}ScanItems`: one row per work item (PartitionKey = scan id), written only by the
+  activity that produced it (an idempotent upsert). Progress counts these rows.
+(Per-target leases: leases.py.)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from azure.core.exceptions import (
+    ResourceNotFoundError,
+)
+from azure.data.tables import UpdateMode
+from ulid import ULID
+
+from common.continuation import Position
+from orchestrations.core.lifecycle import ACTIVE, PENDING, QUEUED, TERMINAL
+from orchestrations.state.tables import TableStore, safe_key, target_key, utcnow
+from scanner.engine import ItemResult
+
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32, ULID's alphabet
+_INVERT = str.maketrans(_ALPHABET, _ALPHABET[::-1])
+_SCAN_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+
+
+def new_scan_id() -> str:
+    return str(ULID())
+
+
+def is_scan_id(value: str) -> bool:
+    return bool(_SCAN_ID.match(value))
+
+
+def inverted(scan_id: str) -> str:
+    return scan_id.translate(_INVERT)
+
+
+@dataclass
+class ScanRecord:
+    scan_id: str
+    target_type: str
+    target_id: str
+    instance_id: str
+    status: str = PENDING
+    phase: str = QUEUED
+    step: str | None = None
+    progress: int = 0
+    counters: dict[str, int] = field(default_factory=dict)
+    completed_counter: str = "itemsCompleted"
+    total_counter: str = "totalItems"
+    run_phase: str = "Run"
+    total_items: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+    trigger: str = "api"
+    registered: bool = False  # the target is in the registry (its lastScan* get updated)
+    lease_etag: str | None = None  # the lease as taken: releasing it is then one write
+    created_at: datetime = field(default_factory=utcnow)
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    error_message: str | None = None
+    results: Any = None
+    etag: str | None = None
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE
+
+
+class ScanStore(TableStore):
+    """Reads and writes scan records and item rows."""
+
+    TABLE = "Scans"
+
+    # -- records ------------------------------------------------------------------------------
+
+    def _entity(self, record: ScanRecord) -> dict[str, Any]:
+        entity: dict[str, Any] = {
+            "PartitionKey": "scan",
+            "RowKey": inverted(record.scan_id),
+            "ScanId": record.scan_id,
+            "TargetType": record.target_type,
+            "TargetId": record.target_id,
+            "InstanceId": record.instance_id,
+            "Status": record.status,
+            "Phase": record.phase,
+            "Step": record.step,
+            "Progress": record.progress,
+            "Counters": self.storage.pack(record.counters, f"scans/{record.scan_id}/counters.json"),
+            "CompletedCounter": record.completed_counter,
+            "TotalCounter": record.total_counter,
+            "RunPhase": record.run_phase,
+            "TotalItems": record.total_items,
+            "Options": self.storage.pack(record.options, f"scans/{record.scan_id}/options.json"),
+            "Trigger": record.trigger,
+            "Registered": record.registered,
+            "LeaseEtag": record.lease_etag,
+            "CreatedAt": record.created_at,
+            "StartedAt": record.started_at,
+            "CompletedAt": record.completed_at,
+            "ErrorMessage": (record.error_message or "")[:8000] or None,
+        }
+        if record.results is not None:
+            entity["Results"] = self.storage.pack(
+                record.results, f"scans/{record.scan_id}/results.json"
+            )
+        return {k: v for k, v in entity.items() if v is not None}
+
+    def _record(self, entity: Any) -> ScanRecord:
+        return ScanRecord(
+            scan_id=entity["ScanId"],
+            target_type=entity["TargetType"],
+            target_id=entity["TargetId"],
+            instance_id=entity["InstanceId"],
+            status=entity["Status"],
+            phase=entity.get("Phase", QUEUED),
+            step=entity.get("Step"),
+            progress=int(entity.get("Progress", 0)),
+            counters=self.storage.unpack(entity.get("Counters")) or {},
+            completed_counter=entity.get("CompletedCounter", "itemsCompleted"),
+            total_counter=entity.get("TotalCounter", "totalItems"),
+            run_phase=entity.get("RunPhase", "Run"),
+            total_items=int(entity.get("TotalItems", 0)),
+            options=self.storage.unpack(entity.get("Options")) or {},
+            trigger=entity.get("Trigger", "api"),
+            registered=bool(entity.get("Registered", False)),
+            lease_etag=entity.get("LeaseEtag"),
+            created_at=entity["CreatedAt"],
+            started_at=entity.get("StartedAt"),
+            completed_at=entity.get("CompletedAt"),
+            error_message=entity.get("ErrorMessage"),
+            results=self.storage.unpack(entity.get("Results")),
+            etag=entity.metadata.get("etag"),
+        )
+
+    def create(self, record: ScanRecord) -> None:
+        """Insert the scan record (its by-target pointer is `add_pointer`)."""
+        metadata = self._table.create_entity(self._entity(record))
+        record.etag = metadata.get("etag")
+
+    def add_pointer(self, record: ScanRecord) -> None:
+        """The row that lists this scan under its target (for listing one target's scans)."""
+        self.storage.table("ScansByTarget").upsert_entity(
+            {
+                "PartitionKey": target_key(record.target_type, record.target_id),
+                "RowKey": inverted(record.scan_id),
+                "ScanId": record.scan_id,
+            }
+        )
+
+    def get(self, scan_id: str) -> ScanRecord | None:
+        if not is_scan_id(scan_id):
+            return None
+        try:
+            return self._record(self._table.get_entity("scan", inverted(scan_id)))
+        except ResourceNotFoundError:
+            return None
+
+    def modify(self, record: ScanRecord, change: Any) -> ScanRecord | None:
+        """Apply `change` to a record read earlier and save it if nobody wrote it since; on a
+        conflict, reload and apply again. Terminal records are left alone. One write when
+        uncontended (`update` needs a read first)."""
+        current: ScanRecord | None = record
+        for _ in range(20):
+            if current is None or current.status in TERMINAL:
+                return current
+            change(current)
+            if self.save(current):
+                return current
+            current = self.get(record.scan_id)
+        raise RuntimeError(f"scan {record.scan_id}: too many concurrent updates")
+
+    def update(self, scan_id: str, change: Any, allow_terminal: bool = False) -> ScanRecord | None:
+        """Read-modify-write with ETag retry. `change(record)` edits in place; a terminal
+        record is left alone unless `allow_terminal`. Returns the record as stored."""
+        for _ in range(20):
+            record = self.get(scan_id)
+            if record is None:
+                return None
+            if record.status in TERMINAL and not allow_terminal:
+                return record
+            change(record)
+            if self.save(record):
+                return record
+        raise RuntimeError(f"scan {scan_id}: too many concurrent updates")
+
+    def page(
+        self,
+        target_type: str | None = None,
+        target_id: str | None = None,
+        status: str | None = None,
+        limit: int = 20,
+        continuation: Position | None = None,
+    ) -> tuple[list[ScanRecord], Position | None]:
+        """Newest first, one page, and the continuation for the next page."""
+        if target_type and target_id:
+            return self._list_by_target(target_type, target_id, status, limit, continuation)
+        clauses = ["PartitionKey eq 'scan'"]
+        parameters: dict[str, Any] = {}
+        if target_type:
+            clauses.append("TargetType eq @tt")
+            parameters["tt"] = target_type
+        if target_id:
+            clauses.append("TargetId eq @tid")
+            parameters["tid"] = target_id
+        if status:
+            clauses.append("Status eq @st")
+            parameters["st"] = status
+        pages: Any = self._table.query_entities(
+            " and ".join(clauses), parameters=parameters, results_per_page=limit
+        ).by_page(continuation_token=continuation)
+        records: list[ScanRecord] = []
+        next_token = None
+        for page in pages:
+            records = [self._record(e) for e in page]
+            next_token = pages.continuation_token
+            if records or not next_token:
+                break
+        return records, next_token
+
+    def _list_by_target(
+        self,
+        target_type: str,
+        target_id: str,
+        status: str | None,
+        limit: int,
+        continuation: Position | None,
+    ) -> tuple[list[ScanRecord], Position | None]:
+        pointers = self.storage.table("ScansByTarget").query_entities(
+            "PartitionKey eq @pk",
+            parameters={"pk": target_key(target_type, target_id)},
+            results_per_page=limit,
+        )
+        pages: Any = pointers.by_page(continuation_token=continuation)  # type: ignore[arg-type]
+        records: list[ScanRecord] = []
+        next_token = None
+        for page in pages:
+            for pointer in page:
+                record = self.get(pointer["ScanId"])
+                if record is not None and (status is None or record.status == status):
+                    records.append(record)
+            next_token = pages.continuation_token
+            break
+        return records, next_token
+
+    # -- item rows ------------------------------------------------------------------------------
+
+    def put_item(self, scan_id: str, result: ItemResult) -> None:
+        """Upsert one item's result (idempotent: the same item id replaces its row)."""
+        where = f"scans/{scan_id}/items/{safe_key(result.item_id)}"
+        entity = {
+            "PartitionKey": scan_id,
+            "RowKey": safe_key(result.item_id),
+            "ItemId": result.item_id,
+            "Status": result.status,
+            "Title": result.title,
+            "FindingsCount": len(result.findings),
+            "Findings": self.storage.pack(
+                [f.model_dump() for f in result.findings], where + "-findings.json"
+            ),
+            "Data": self.storage.pack(result.data, where + "-data.json"),
+            "Error": (result.error or "")[:8000],
+            "DurationMs": result.duration_ms,
+        }
+        self.storage.table("ScanItems").upsert_entity(entity, mode=UpdateMode.REPLACE)
+
+    def items(self, scan_id: str) -> list[ItemResult]:
+        results = []
+        for entity in self.storage.table("ScanItems").query_entities(
+            "PartitionKey eq @pk", parameters={"pk": scan_id}
+        ):
+            results.append(
+                ItemResult(
+                    item_id=entity["ItemId"],
+                    status=entity["Status"],
+                    title=entity.get("Title", ""),
+                    findings=self.storage.unpack(entity.get("Findings")) or [],
+                    data=self.storage.unpack(entity.get("Data")) or {},
+                    error=entity.get("Error") or None,
+                    duration_ms=int(entity.get("DurationMs", 0)),
+                )
+            )
+        return results
+
+    def count_items(self, scan_id: str) -> int:
+        rows = self.storage.table("ScanItems").query_entities(
+            "PartitionKey eq @pk", parameters={"pk": scan_id}, select=["RowKey"]
+        )
+        return sum(1 for _ in rows)

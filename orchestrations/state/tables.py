@@ -1,0 +1,61 @@
+"""What every Table Storage store here shares: safe keys, the clock, its table, and the
+ETag-conditional save (write only if nobody wrote since we read)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import UpdateMode
+
+from orchestrations.state.storage import Storage
+
+_KEY_UNSAFE = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
+
+
+def safe_key(value: str) -> str:
+    """A Table Storage key: the characters Azure forbids in keys replaced by '_'."""
+    return _KEY_UNSAFE.sub("_", value)[:512]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def target_key(target_type: str, target_id: str) -> str:
+    """A target's key in the tables that index by target (leases, scans by target)."""
+    return safe_key(f"{target_type}:{target_id}")
+
+
+class TableStore:
+    """A store kept in one table of the service's storage (`TABLE`, without the prefix)."""
+
+    TABLE: ClassVar[str]
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+
+    @property
+    def _table(self) -> Any:  # Any: the SDK types paging tokens as str; Tables' are dicts
+        return self.storage.table(self.TABLE)
+
+    def _entity(self, record: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def save(self, record: Any, if_unchanged: bool = True) -> bool:
+        """Write the record (`_entity(record)`); with `if_unchanged`, only if nobody wrote it
+        since it was read (its ETag). False: someone else wrote or deleted it meanwhile."""
+        kwargs: dict[str, Any] = {}
+        if if_unchanged and record.etag:
+            kwargs = {"etag": record.etag, "match_condition": MatchConditions.IfNotModified}
+        try:
+            metadata = self._table.update_entity(
+                self._entity(record), mode=UpdateMode.REPLACE, **kwargs
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return False
+        record.etag = metadata.get("etag")
+        return True

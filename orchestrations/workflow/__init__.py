@@ -1,0 +1,1 @@
+"""The Durable Functions side: the scan orchestrator, its activities and the timers."""

@@ -1,0 +1,84 @@
+"""The Table Storage stores on Azurite: ETag-conditional saves, terminal records left alone,
+leases with one winner, target keys that Table Storage accepts."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from orchestrations.core.lifecycle import COMPLETED, RUNNING
+from orchestrations.core.settings import AppSettings
+from orchestrations.state.leases import LeaseHeldError
+from orchestrations.state.scans import ScanRecord, new_scan_id
+from orchestrations.state.stores import Stores
+from orchestrations.state.tables import safe_key
+from orchestrations.state.targets import TargetExistsError, TargetRecord
+
+
+@pytest.fixture(scope="module")
+def stores(azurite: str) -> Stores:
+    prefix = "st" + uuid.uuid4().hex[:10]
+    return Stores.of(AppSettings(AzureWebJobsStorage=azurite, scan_storage_prefix=prefix))
+
+
+def new_record(target: str) -> ScanRecord:
+    return ScanRecord(
+        scan_id=new_scan_id(), target_type="host", target_id=target, instance_id=f"host-{target}"
+    )
+
+
+def test_a_save_loses_to_a_write_made_since_the_read(stores: Stores) -> None:
+    record = new_record("web-1-22")
+    stores.scans.create(record)
+    first, second = stores.scans.get(record.scan_id), stores.scans.get(record.scan_id)
+    assert first is not None and second is not None
+    first.phase = "Plan"
+    assert stores.scans.save(first)
+    second.phase = "Collect"
+    assert not stores.scans.save(second)  # its ETag is stale
+    assert stores.scans.save(second, if_unchanged=False)
+    stored = stores.scans.get(record.scan_id)
+    assert stored is not None and stored.phase == "Collect"
+
+
+def test_modify_retries_on_conflict_and_leaves_a_terminal_record_alone(stores: Stores) -> None:
+    record = new_record("web-2-22")
+    stores.scans.create(record)
+    stale = stores.scans.get(record.scan_id)
+    assert stale is not None
+    stores.scans.update(record.scan_id, lambda r: setattr(r, "status", RUNNING))
+    changed = stores.scans.modify(stale, lambda r: setattr(r, "step", "uname"))
+    assert changed is not None and (changed.status, changed.step) == (RUNNING, "uname")
+    stores.scans.update(record.scan_id, lambda r: setattr(r, "status", COMPLETED))
+    after = stores.scans.update(record.scan_id, lambda r: setattr(r, "status", RUNNING))
+    assert after is not None and after.status == COMPLETED
+
+
+def test_a_target_is_registered_once_and_saved_with_its_etag(stores: Stores) -> None:
+    target = TargetRecord(target_type="repository", target_id="docs/a#b", name="Docs")
+    stores.targets.create(target)
+    with pytest.raises(TargetExistsError):
+        stores.targets.create(
+            TargetRecord(target_type="repository", target_id="docs/a#b", name="X")
+        )
+    loaded = stores.targets.get("repository", "docs/a#b")
+    assert loaded is not None and loaded.name == "Docs"
+    target.name = "Renamed"
+    assert stores.targets.save(target)
+    loaded.name = "Stale"
+    assert not stores.targets.save(loaded)
+    assert safe_key("docs/a#b") == "docs_a_b"
+
+
+def test_a_lease_has_one_holder_until_released(stores: Stores) -> None:
+    first, second = new_scan_id(), new_scan_id()
+    etag = stores.leases.acquire("host", "db-1-22", first, "host-db-1-22")
+    assert stores.leases.acquire("host", "db-1-22", first, "host-db-1-22")  # its own: again
+    with pytest.raises(LeaseHeldError) as held:
+        stores.leases.acquire("host", "db-1-22", second, "host-db-1-22")
+    assert held.value.scan_id == first
+    stores.leases.release("host", "db-1-22", second)  # not the holder: nothing happens
+    assert stores.leases.holder("host", "db-1-22") == first
+    stores.leases.release("host", "db-1-22", first, etag)
+    assert stores.leases.holder("host", "db-1-22") is None
