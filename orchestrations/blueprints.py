@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import azure.durable_functions as df
 
-from orchestrations.api import health, host_keys, openapi, scan_views, scans, targets
+from orchestrations.api import diff, health, host_keys, openapi, scan_views, scans, targets
 from orchestrations.workflow import activities, orchestrator, timers
 
 BLUEPRINTS: list[df.Blueprint] = [
     health.bp,
     openapi.bp,
     scans.bp,
+    diff.bp,
     scan_views.bp,
     targets.bp,
     host_keys.bp,

@@ -13,7 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from scanner.fingerprint import fingerprint
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
 ItemStatus = Literal["passed", "failed", "error", "skipped"]
@@ -63,7 +65,12 @@ class WorkItem(_Model):
 
 
 class Finding(_Model):
-    """Something a rule found; `location` is whatever locates it (file/line, resource id)."""
+    """Something a rule found; `location` is whatever locates it (file/line, resource id).
+
+    `fingerprint` is the finding's stable identity across scans (scanner/fingerprint.py): always
+    derived from the rule id and the location, so every engine's findings have one and findings
+    stored before a change of the rules are compared by the rules of today.
+    """
 
     rule_id: str
     title: str
@@ -72,6 +79,12 @@ class Finding(_Model):
     location: dict[str, Any] = Field(default_factory=dict)
     remediation: str = ""
     references: list[str] = Field(default_factory=list)
+    fingerprint: str = ""
+
+    @model_validator(mode="after")
+    def _identify(self) -> Finding:
+        self.fingerprint = fingerprint(self.rule_id, self.location)
+        return self
 
 
 class ItemResult(_Model):

@@ -10,9 +10,11 @@ import csv
 import html
 import io
 import json
+import uuid
 from typing import Any
 
 from scanner.engine import Finding, ItemResult
+from scanner.fingerprint import SARIF_KEY
 
 FORMATS = ("json", "sarif", "csv", "html")
 CONTENT_TYPES = {
@@ -29,6 +31,7 @@ _SARIF_LEVEL = {
     "info": "note",
 }
 _SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+_RUN_NAMESPACE = uuid.UUID("6f1d2c1e-52a4-4d7a-9b0e-3c8f6a7d5e21")  # SARIF run guids of scans
 
 
 def _findings(items: list[ItemResult]) -> list[Finding]:
@@ -65,7 +68,7 @@ def report_json(scan: dict[str, Any], items: list[ItemResult]) -> str:
     return json.dumps(document, indent=2)
 
 
-def _sarif_location(finding: Finding) -> list[dict[str, Any]]:
+def sarif_locations(finding: Finding) -> list[dict[str, Any]]:
     where = finding.location
     path = where.get("file") or where.get("path")
     if path:
@@ -80,15 +83,32 @@ def _sarif_location(finding: Finding) -> list[dict[str, Any]]:
     return []
 
 
+def sarif_rule(finding: Finding) -> dict[str, Any]:
+    return {
+        "id": finding.rule_id,
+        "name": finding.rule_id,
+        "shortDescription": {"text": finding.title},
+        "help": {"text": finding.remediation or finding.title},
+        "properties": {"severity": finding.severity},
+    }
+
+
 def sarif_result(finding: Finding, locations: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-    """One SARIF result for a finding (`extra`: fingerprints, properties, rule index)."""
+    """One SARIF result for a finding; `fingerprints` carries its stable identity (`extra`:
+    properties, rule index, baseline state)."""
     return {
         "ruleId": finding.rule_id,
         "level": sarif_level(finding.severity),
         "message": {"text": finding.message},
         "locations": locations,
+        "fingerprints": {SARIF_KEY: finding.fingerprint},
         **extra,
     }
+
+
+def run_guid(scan_id: Any) -> str:
+    """The SARIF run guid of a scan's findings (a comparison names its baseline's)."""
+    return str(uuid.uuid5(_RUN_NAMESPACE, str(scan_id)))
 
 
 def sarif_log(run: dict[str, Any], indent: int = 2) -> str:
@@ -106,20 +126,12 @@ def report_sarif(
     findings = _findings(items)
     rules: dict[str, dict[str, Any]] = {}
     for finding in findings:
-        rules.setdefault(
-            finding.rule_id,
-            {
-                "id": finding.rule_id,
-                "name": finding.rule_id,
-                "shortDescription": {"text": finding.title},
-                "help": {"text": finding.remediation or finding.title},
-                "properties": {"severity": finding.severity},
-            },
-        )
+        rules.setdefault(finding.rule_id, sarif_rule(finding))
     return sarif_log(
         {
             "tool": {"driver": {"name": tool, "rules": list(rules.values())}},
-            "results": [sarif_result(f, _sarif_location(f)) for f in findings],
+            "automationDetails": {"guid": run_guid(scan.get("scanId"))},
+            "results": [sarif_result(f, sarif_locations(f)) for f in findings],
             "properties": {"scanId": scan.get("scanId"), "targetId": scan.get("targetId")},
         }
     )

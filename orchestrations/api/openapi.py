@@ -13,6 +13,7 @@ import azure.functions as func
 from pydantic import BaseModel
 
 from orchestrations.api import routes
+from orchestrations.api.comparison_models import ScanComparison
 from orchestrations.api.host_keys import HOST_ID_PATTERN, HostKeyIn, HostKeys
 from orchestrations.api.http import API_KEY_HEADER, api_endpoint, json_response, route
 from orchestrations.api.models import (
@@ -306,6 +307,53 @@ def _service_operations(spec: _Spec) -> dict[routes.Route, dict[str, Any]]:
     }
 
 
+DIFF_DESCRIPTION = """Compares two completed scans of one target. `against=previous` (the
+default) takes the latest completed scan of the same target before this one; otherwise name a
+scan id. Findings match by fingerprint (rule id, the thing the finding is about and a normalized
+location; never line numbers or message text); facts are compared per target type. Answers 404
+for an unknown scan, 409 when either scan has not completed, 422 when the scans are of different
+targets, and 200 with `baseline: null` when there is no earlier scan (every finding is then
+new). `format=sarif` marks results with SARIF 2.1.0 `baselineState` (new, unchanged, absent)."""
+
+
+def _diff_operations(spec: _Spec) -> dict[routes.Route, dict[str, Any]]:
+    schemas = {
+        "json": spec.ref(ScanComparison),
+        "sarif": {"type": "object", "description": "SARIF 2.1.0 log with baselineState"},
+        "csv": {"type": "string"},
+        "html": {"type": "string"},
+    }
+    return {
+        routes.SCAN_DIFF: {
+            "description": DIFF_DESCRIPTION,
+            "parameters": [
+                _path_param("scanId", "The scan to compare (a ULID)"),
+                _query(
+                    "against",
+                    {"type": "string", "maxLength": 64, "default": "previous"},
+                    "`previous` or the id of the baseline scan",
+                ),
+                _query(
+                    "format",
+                    {"type": "string", "enum": list(FORMATS), "default": "json"},
+                    "Answer format",
+                ),
+            ],
+            "responses": spec.responses(
+                {
+                    "200": {
+                        "description": "The comparison",
+                        "content": {
+                            CONTENT_TYPES[f].split(";")[0]: {"schema": schemas[f]} for f in FORMATS
+                        },
+                    }
+                },
+                [400, 404, 409, 422],
+            ),
+        }
+    }
+
+
 def _add(
     paths: dict[str, Any],
     served: routes.Route,
@@ -341,6 +389,7 @@ def build_openapi() -> dict[str, Any]:
     for served, details in {
         **_service_operations(spec),
         **_scan_operations(spec),
+        **_diff_operations(spec),
         **_host_key_operations(spec),
     }.items():
         _add(paths, served, details)

@@ -86,6 +86,10 @@ SCAN_DOCUMENT = Route(
         ),
     ),
 )
+SCAN_DIFF = Route(
+    "v1/scans/{scanId}/diff",
+    (Operation("GET", "getScanDiff", "What changed since an earlier scan of the same target"),),
+)
 START_REPOSITORY_SCAN = Route(
     "v1/repositories/{repositoryId}/scan",
     (
@@ -161,6 +165,7 @@ ROUTES: tuple[Route, ...] = (
     GET_SCAN,
     CANCEL_SCAN,
     SCAN_REPORT,
+    SCAN_DIFF,
     SCAN_FINDINGS,
     SCAN_TRACE,
     SCAN_DOCUMENT,

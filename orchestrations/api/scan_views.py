@@ -48,6 +48,7 @@ class FindingView(ApiModel):
     location: dict[str, Any] = Field(default_factory=dict)
     remediation: str = ""
     references: list[str] = Field(default_factory=list)
+    fingerprint: str = Field("", description="Stable identity of the finding across scans")
     family: str | None = None
     frameworks: dict[str, list[str]] = Field(default_factory=dict)
 

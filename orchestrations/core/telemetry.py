@@ -45,6 +45,8 @@ EVENT = "event"
 STATUS = "status"
 DURATION_SECONDS = "durationSeconds"
 FINDINGS = "findings"
+NEW_FINDINGS = "newFindings"
+RESOLVED_FINDINGS = "resolvedFindings"
 ERROR_MESSAGE = "errorMessage"
 
 SCAN_STARTED = "scan.started"
@@ -190,8 +192,11 @@ def log_scan_finished(
     duration_seconds: float,
     findings: int,
     error_message: str | None = None,
+    new_findings: int | None = None,
+    resolved_findings: int | None = None,
 ) -> None:
-    """The record the workbook counts (event `scan.finished`): status, duration and findings.
+    """The record the workbook counts (event `scan.finished`): status, duration and findings;
+    for a completed scan also its findings new and resolved since the target's previous scan.
 
     Write it once per scan, from an activity or outside orchestrator replay, so a replay does not
     count the scan twice. `status` is the scan's terminal status (completed, failed, cancelled).
@@ -205,13 +210,19 @@ def log_scan_finished(
     }
     if error_message:
         extra[ERROR_MESSAGE] = error_message
+    delta = ""
+    if new_findings is not None and resolved_findings is not None:
+        extra[NEW_FINDINGS] = int(new_findings)
+        extra[RESOLVED_FINDINGS] = int(resolved_findings)
+        delta = f" ({int(new_findings)} new, {int(resolved_findings)} resolved)"
     level = logging.WARNING if status == "failed" else logging.INFO
     scan_log.log(
         level,
-        "scan %s in %.1f s with %d findings",
+        "scan %s in %.1f s with %d findings%s",
         status,
         duration_seconds,
         findings,
+        delta,
         extra=extra,
     )
 

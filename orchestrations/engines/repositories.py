@@ -79,9 +79,9 @@ class RepositorySettings(BaseSettings):
 
 
 class LastCompletedScan:
-    """The repository's last completed scan and its artifact index reference: the registry
-    names the last scan; when that one did not complete, the newest completed one is looked
-    up among the repository's recent scans."""
+    """The repository's last completed scan with its artifact index and commit log references:
+    the registry names the last scan; when that one did not complete, the newest completed one
+    is looked up among the repository's recent scans."""
 
     recent = 10
 
@@ -98,8 +98,11 @@ class LastCompletedScan:
         if last is None:
             found, _ = scans.page(target.target_type, target.target_id, COMPLETED, self.recent)
             last = found[0] if found else None
-        index = (last.results or {}).get("artifactIndex") if last is not None else None
-        return PreviousScan(last.scan_id, str(index)) if last is not None and index else None
+        results = (last.results or {}) if last is not None else {}
+        index, commit_log = results.get("artifactIndex"), results.get("commitLog")
+        if last is None or not index:
+            return None
+        return PreviousScan(last.scan_id, str(index), str(commit_log) if commit_log else None)
 
 
 def create_engine(settings: AppSettings) -> ScanEngine:

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,7 +25,7 @@ from azure.data.tables import UpdateMode
 from ulid import ULID
 
 from common.continuation import Position
-from orchestrations.core.lifecycle import ACTIVE, PENDING, QUEUED, TERMINAL
+from orchestrations.core.lifecycle import ACTIVE, COMPLETED, PENDING, QUEUED, TERMINAL
 from orchestrations.state.tables import TableStore, safe_key, target_key, utcnow
 from scanner.engine import ItemResult
 
@@ -251,6 +252,26 @@ class ScanStore(TableStore):
             next_token = pages.continuation_token
             break
         return records, next_token
+
+    def previous(
+        self, record: ScanRecord, status: str = COMPLETED, look_back: int = 100
+    ) -> ScanRecord | None:
+        """The latest scan of the same target before `record` (by scan id) in `status`, among
+        the `look_back` scans before it (a bound on what one look-up reads)."""
+        older = self.storage.table("ScansByTarget").query_entities(
+            "PartitionKey eq @pk and RowKey gt @rk",
+            parameters={
+                "pk": target_key(record.target_type, record.target_id),
+                "rk": inverted(record.scan_id),
+            },
+            select=["ScanId"],
+            results_per_page=10,  # the previous scan is almost always the first
+        )
+        for pointer in itertools.islice(older, look_back):  # newest first (inverted ids)
+            earlier = self.get(pointer["ScanId"])
+            if earlier is not None and earlier.status == status:
+                return earlier
+        return None
 
     # -- item rows ------------------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ from orchestrations.core.contract import (
 )
 from orchestrations.core.settings import get_settings
 from orchestrations.core.telemetry import log_scan_finished, log_scan_started, scan_context
+from orchestrations.scans.comparison import findings_delta
 from orchestrations.scans.kinds import engine_for
 from orchestrations.state.artifacts import BlobArtifactStore
 from orchestrations.state.scans import ScanRecord
@@ -217,6 +218,7 @@ def scan_summarize(payload: SummarizeInput) -> ScanEnd:
         if is_transient(exc):
             raise
         error = payload.get("failure") or _describe(exc)
+    delta = _findings_delta(stores, record, results) if summary and not error else None
 
     def summarized(r: ScanRecord) -> None:
         if summary is None:
@@ -225,9 +227,32 @@ def scan_summarize(payload: SummarizeInput) -> ScanEnd:
         r.counters.setdefault("findings", sum(len(i.findings) for i in results))
         r.counters.update(summary.counters)
         r.counters[engine.completed_counter] = len(results)
+        if delta is not None:
+            r.results = {**summary.results, "comparison": delta}
+            r.counters["newFindings"] = delta["newFindings"]
+            r.counters["resolvedFindings"] = delta["resolvedFindings"]
 
     status = lifecycle.FAILED if error else lifecycle.COMPLETED
     return _close(stores, record, status, error, summarized, len(results))
+
+
+def _findings_delta(
+    stores: Stores, record: ScanRecord, results: list[ItemResult]
+) -> dict[str, Any] | None:
+    """New and resolved findings against the previous scan; a failure to compare is logged,
+    never a reason to fail the scan."""
+    try:
+        return findings_delta(stores.scans, record, results)
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        log.warning(
+            "scan=%s target=%s: not compared with the previous scan: %s",
+            record.scan_id,
+            record.target_id,
+            _describe(exc),
+        )
+        return None
 
 
 @scan_activity(FINISH_ACTIVITY)
@@ -284,6 +309,8 @@ def _close(
             duration_seconds=((record.completed_at or utcnow()) - started).total_seconds(),
             findings=int(record.counters.get("findings", 0)),
             error_message=record.error_message,
+            new_findings=record.counters.get("newFindings"),
+            resolved_findings=record.counters.get("resolvedFindings"),
         )
     if record.registered:
         stores.targets.record_scan(record.target_type, record.target_id, scan_id, record.status)

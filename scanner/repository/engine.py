@@ -45,6 +45,7 @@ from scanner.repository.target import ENGINE_INFO
 log = logging.getLogger(__name__)
 
 INDEX_NAME = "artifact-index.json"
+COMMIT_LOG_NAME = "commit-log.json"
 
 
 @dataclass(frozen=True)
@@ -190,10 +191,12 @@ def evaluate_all(index: ScanIndex) -> dict[str, list[Finding]]:
 
 @dataclass(frozen=True)
 class PreviousScan:
-    """The last completed scan of a repository: its id and its artifact index reference."""
+    """The last completed scan of a repository: its id, its artifact index reference and its
+    commit log reference."""
 
     scan_id: str
     index: str
+    commit_log: str | None = None
 
 
 # Finds the last completed scan of a target (the service looks in its scan records).
@@ -232,7 +235,13 @@ class RepositoryEngine(Engine):
             return found, cached.index
         try:
             document = store.get_json(found.index)
-            return found, ScanIndex.from_json(document) if document is not None else None
+            if document is None:
+                return found, None
+            index = ScanIndex.from_json(document)
+            commit_log = store.get_json(found.commit_log) if found.commit_log else None
+            if isinstance(commit_log, list):
+                index.log = commit_log
+            return found, index
         except (ValueError, KeyError, TypeError) as exc:  # another version, or damaged
             log.info("repository %s: previous index not reused (%s)", target.target_id, exc)
             return found, None
@@ -250,6 +259,7 @@ class RepositoryEngine(Engine):
             source, commit_sha, self.options, self.secrets, progress, previous, self.mirrors
         )
         reference = store.put_json(INDEX_NAME, index.to_json())
+        commit_log = store.put_json(COMMIT_LOG_NAME, index.log)
         self.cache.put(reference, TraceGraph(index))
         counts = index.counts_by_type()
         reason = outcome.reason
@@ -268,6 +278,7 @@ class RepositoryEngine(Engine):
         items = [WorkItem(item_id=rule.id, title=rule.title) for rule in self.rules.values()]
         context = {
             "index": reference,
+            "commitLog": commit_log,
             "commit": index.commit,
             "ref": index.ref,
             "branch": source.branch,
@@ -366,6 +377,7 @@ class RepositoryEngine(Engine):
             "rules": {"total": len(self.rules), "evaluated": len(results), **statuses},
             "compliant": total_findings == 0 and statuses["error"] == 0,
             "artifactIndex": context.get("index"),
+            "commitLog": context.get("commitLog"),
         }
         return Summary(
             results=results_doc,

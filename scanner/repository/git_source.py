@@ -64,6 +64,7 @@ class Limits:
     max_file_bytes: int = 1_048_576
     max_documents: int = 100_000
     max_history_commits: int = 10_000
+    max_log_commits: int = 500
     extensions: tuple[str, ...] = (".md", ".markdown", ".txt")
 
 

@@ -32,6 +32,7 @@ DIFF_FLAGS = DiffOption.SKIP_BINARY_CHECK
 _READ_CHUNK = 1 << 16
 # Fewer commits than this are diffed by one git process (another one costs more than it saves).
 _MIN_RUN = 1000
+_LOG_TEXT = 200  # characters kept of a commit's author name and subject line
 
 
 class HistoryError(Exception):
@@ -59,6 +60,21 @@ def newest_commits(repo: pygit2.Repository, commit: pygit2.Commit, limit: int) -
 
 def history_of(commits: Iterable[Any]) -> list[dict[str, Any]]:
     return [{"sha": str(c.id), "time": c.commit_time} for c in commits]
+
+
+def log_entries(commits: Iterable[Any]) -> list[dict[str, Any]]:
+    """Sha, parents, time, author name and subject line of each commit: what a later
+    comparison lists as the commits between two scans."""
+    return [
+        {
+            "sha": str(c.id),
+            "parents": [str(p) for p in c.parent_ids],
+            "time": c.commit_time,
+            "author": (c.author.name or "")[:_LOG_TEXT],
+            "subject": (c.message or "").strip().split("\n", 1)[0][:_LOG_TEXT],
+        }
+        for c in commits
+    ]
 
 
 def trimmed(history: list[dict[str, Any]], last_changes: Iterable[str | None]) -> int:

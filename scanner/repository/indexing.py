@@ -169,7 +169,7 @@ def _full(job: _Job) -> ScanIndex:
         rank = ranks.get(artifact.path)
         artifact.last_change = commits[rank]["sha"] if rank is not None else None
     progress("Parse", f"{len(artifacts)} artifacts found")
-    return _index(job, parsed, artifacts, commits, len(walk))
+    return _index(job, parsed, artifacts, commits, len(walk), _log_of(job, walk))
 
 
 def _update(job: _Job, previous: ScanIndex) -> tuple[ScanIndex, int]:
@@ -189,9 +189,16 @@ def _update(job: _Job, previous: ScanIndex) -> tuple[ScanIndex, int]:
         if number % _PROGRESS_EVERY == 0:
             progress("Parse", f"{number}/{total} changed documents of {parsed.documents}")
     progress("Parse", f"history of {len(parsed.artifacts)} artifacts")
-    placed = _carried_last_changes(
-        repo, commit, previous, parsed.artifacts, limits.max_history_commits
+    line = history.straight_line(commit, previous.commit, limits.max_history_commits)
+    placed = (
+        None
+        if line is None
+        else _carried_last_changes(
+            repo, line, previous, parsed.artifacts, limits.max_history_commits
+        )
     )
+    log = None if line is None else _carried_log(line, previous, limits)
+    walk = None
     if placed is None:  # not a straight line of new commits: the whole walk, diffed again
         walk = history.newest_commits(repo, commit, limits.max_history_commits)
         ranks = history.FirstChanges(repo, walk).ranks(parsed.artifacts)
@@ -199,10 +206,34 @@ def _update(job: _Job, previous: ScanIndex) -> tuple[ScanIndex, int]:
         last = {path: commits[rank]["sha"] for path, rank in ranks.items()}
     else:
         last, commits, walked = placed
+    if log is None:
+        if walk is None:
+            walk = history.newest_commits(repo, commit, limits.max_log_commits)
+        log = _log_of(job, walk)
     artifacts = [_changed_in(a, last.get(a.path)) for _, a in sorted(parsed.artifacts.items())]
     progress("Parse", f"{len(artifacts)} artifacts found")
-    index = _index(job, parsed, artifacts, commits, walked)
+    index = _index(job, parsed, artifacts, commits, walked, log)
     return index, total
+
+
+def _log_of(job: _Job, walk: list[Any]) -> list[dict[str, Any]]:
+    """The commit log from a walk of the history (walked again when it was cut shorter than
+    the log)."""
+    limit, depth = job.limits.max_log_commits, len(walk)
+    if depth < limit and walk and depth >= job.limits.max_history_commits:
+        walk = history.newest_commits(job.repo, job.commit, limit)
+    return history.log_entries(walk[:limit])
+
+
+def _carried_log(
+    line: list[Any], previous: ScanIndex, limits: Limits
+) -> list[dict[str, Any]] | None:
+    """The new commits' log entries on top of the previous scan's log (None: not known)."""
+    if not previous.log or previous.log[0].get("sha") != previous.commit:
+        return None
+    return (history.log_entries(line[: limits.max_log_commits]) + previous.log)[
+        : limits.max_log_commits
+    ]
 
 
 def _changed_in(artifact: Artifact, last_change: str | None) -> Artifact:
@@ -218,6 +249,7 @@ def _index(
     artifacts: list[Artifact],
     commits: list[dict[str, Any]],
     walked: int,
+    log: list[dict[str, Any]],
 ) -> ScanIndex:
     kept = history.trimmed(commits, (a.last_change for a in artifacts))
     return ScanIndex(
@@ -231,6 +263,7 @@ def _index(
         fields=job.fields,
         fingerprint=job.stamp,
         walked=walked,
+        log=log,
     )
 
 
@@ -270,17 +303,14 @@ def _changed_documents(
 
 def _carried_last_changes(
     repo: pygit2.Repository,
-    commit: pygit2.Commit,
+    line: list[Any],
     previous: ScanIndex,
     artifacts: dict[str, Artifact],
     limit: int,
 ) -> tuple[dict[str, str | None], list[dict[str, Any]], int] | None:
     """(last change by path, walked commits, walk depth) from the previous index and the new
-    commits only, when they form a straight line on top of it; None when the whole walk must
-    be diffed again."""
-    line = history.straight_line(commit, previous.commit, limit)
-    if line is None:
-        return None
+    commits only (`line`: a straight line on top of it); None when the whole walk must be
+    diffed again."""
     if previous.history and previous.history[0]["sha"] != previous.commit:
         return None
     walked = min(limit, previous.walked + len(line))

@@ -285,6 +285,8 @@ class ScanIndex:
     fields: FieldTable = field(default_factory=lambda: FieldTable((), ()))
     fingerprint: str = ""
     walked: int = 0
+    # The newest commits of the history (history.log_entries); stored apart from the index.
+    log: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def skipped(self) -> dict[str, int]:

@@ -5,7 +5,6 @@ results, the trace graph and the rule catalogue."""
 from __future__ import annotations
 
 import csv
-import hashlib
 import html
 import io
 import json
@@ -13,7 +12,7 @@ from collections import defaultdict
 from typing import Any
 
 from scanner.engine import Finding, ItemResult
-from scanner.reports import CONTENT_TYPES, sarif_level, sarif_log, sarif_result
+from scanner.reports import CONTENT_TYPES, run_guid, sarif_level, sarif_log, sarif_result
 from scanner.repository.graph import TraceGraph
 from scanner.repository.model import Artifact, schema
 from scanner.repository.rules import Rule
@@ -133,13 +132,9 @@ def report_sarif(
             "artifactLocation": {"uri": str(where.get("file", "")), "uriBaseId": "REPOROOT"},
             "region": {"startLine": max(1, int(where.get("line") or 1))},
         }
-        fingerprint = hashlib.sha256(
-            f"{finding.rule_id}|{where.get('file')}|{finding.message}".encode()
-        ).hexdigest()[:32]
         result = sarif_result(
             finding,
             [{"physicalLocation": physical}],
-            partialFingerprints={"gxpFinding/v1": fingerprint},
             properties={"severity": finding.severity},
         )
         if finding.rule_id in rule_index:
@@ -159,6 +154,7 @@ def report_sarif(
                 "rules": [_sarif_rule(rule) for rule in rule_list],
             }
         },
+        "automationDetails": {"guid": run_guid(scan.get("scanId"))},
         "originalUriBaseIds": {
             "REPOROOT": {"description": {"text": f"repository root at commit {_commit(scan)}"}}
         },

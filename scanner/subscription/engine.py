@@ -295,6 +295,7 @@ class SubscriptionEngine(Engine):
                 "enrichment": context.get("enrichment"),
                 "sectionsUnavailable": context.get("unavailable", {}),
                 "requests": context.get("requests", {}),
+                "inventory": context.get("inventory"),
             },
             counters=counters,
         )

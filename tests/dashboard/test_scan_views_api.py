@@ -36,6 +36,8 @@ def test_findings_are_flat_with_their_item_service_and_controls(
     assert failed_controls == set(scan["results"]["cisRecommendationsFailed"])
     assert {f["family"] for f in body["items"]} == set(scan["results"]["findingsByFamily"])
     assert all(f["itemId"] == f["ruleId"] for f in body["items"])
+    # Each finding carries its stable identity (what a comparison of two scans matches on).
+    assert all(len(f["fingerprint"]) == 32 for f in body["items"])
 
 
 def test_trace_lists_every_artifact_with_file_line_and_findings(

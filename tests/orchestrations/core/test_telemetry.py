@@ -218,6 +218,29 @@ def test_scan_outcome_records_carry_the_workbook_dimensions(
     )
 
 
+def test_a_completed_scan_records_its_findings_new_and_resolved(
+    captured: tuple[logging.Logger, Capture],
+) -> None:
+    logger, handler = captured
+    log = telemetry.scan_logger(logger, "01HZ", "docs")
+    telemetry.log_scan_finished(
+        log,
+        target_type="repository",
+        status="completed",
+        duration_seconds=2,
+        findings=9,
+        new_findings=2,
+        resolved_findings=5,
+    )
+    record = handler.records[-1]
+    assert (record.newFindings, record.resolvedFindings) == (2, 5)  # type: ignore[attr-defined]
+    assert record.getMessage().endswith("with 9 findings (2 new, 5 resolved)")
+    telemetry.log_scan_finished(
+        log, target_type="repository", status="failed", duration_seconds=1, findings=0
+    )
+    assert not hasattr(handler.records[-1], "newFindings")
+
+
 def test_workbook_queries_use_the_dimensions_telemetry_writes() -> None:
     workbook = json.loads((ROOT / "infra" / "workbooks" / "scans.workbook.json").read_text())
     queries = [item["content"]["query"] for item in workbook["items"] if item["type"] == 3]

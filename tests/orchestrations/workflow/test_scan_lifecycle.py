@@ -52,7 +52,12 @@ def test_trigger_answers_at_once_and_the_scan_moves_forward(api: Api) -> None:
     assert final["progress"] == 100
     assert final["itemsCompleted"] == final["totalItems"] == 6
     assert final["counters"]["itemsPlanned"] == 6
-    assert final["results"] == {"items": 6, "indexes": [0, 1, 2, 3, 4, 5]}
+    assert final["results"] == {
+        "items": 6,
+        "indexes": [0, 1, 2, 3, 4, 5],
+        # The target's first scan: each of its findings is new.
+        "comparison": {"baselineScanId": None, "newFindings": 6, "resolvedFindings": 0},
+    }
     assert [i["itemId"] for i in final["items"]] == [f"item-{i:03d}" for i in range(6)]
     assert final["startedAt"] and final["completedAt"]
     assert final["instanceId"] == f"synthetic-{final['targetId']}"

@@ -65,7 +65,8 @@ def test_plan_run_summarize(tmp_path: Path) -> None:
     assert [i.item_id for i in plan.items] == list(catalogue())
     assert len(json.dumps(plan.context)) < 1000  # small: the index is in the store
     assert plan.context["index"] == "blob:scans/test/artifact-index.json"
-    assert list(store.blobs) == ["artifact-index.json"]
+    assert list(store.blobs) == ["artifact-index.json", "commit-log.json"]
+    assert plan.context["commitLog"] == "blob:scans/test/commit-log.json"
 
     failed = {r.item_id for r in results if r.status == "failed"}
     assert failed == {"GXP-LINK-UNKNOWN-PARENT", "GXP-LINK-SPEC-MISSING", "GXP-VALIDATION-PENDING"}

@@ -5,6 +5,7 @@ parse; the mirror cache survives damage and stays within its cap."""
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 import threading
@@ -48,8 +49,11 @@ class Rescans:
         )
         full = index_repository(source, commit, self.options)
         assert index.to_json() == full.to_json()
+        assert index.log == full.log
         assert all_findings(index) == all_findings(full)
-        self.previous = index
+        # the next scan starts from this one as stored (index and commit log read back)
+        self.previous = ScanIndex.from_json(json.loads(json.dumps(index.to_json())))
+        self.previous.log = json.loads(json.dumps(index.log))
         return index, outcome
 
 
@@ -406,16 +410,22 @@ def test_a_long_walk_diffed_in_runs_places_documents_never_edited(tmp_path: Path
     assert len(by_git) == 2000 and max(by_git.values()) == 2500  # the first commit
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_random_histories_give_the_same_index_either_way(tmp_path: Path, seed: int) -> None:
+@pytest.mark.parametrize(("seed", "log_commits"), [(1, 500), (2, 3)])
+def test_random_histories_give_the_same_index_either_way(
+    tmp_path: Path, seed: int, log_commits: int
+) -> None:
     """Random edits, renames, deletions, odd files, merges and scans of older commits: after
-    every step the updated index equals a full scan's (Rescans compares them)."""
+    every step the updated index and commit log equal a full scan's (Rescans compares them),
+    with a commit log longer than the history and one shorter."""
     rng = random.Random(seed)
     repo = GitRepo(tmp_path / "random")
     repo.write_artifacts(clean_tree())
     repo.write_artifacts(clean_tree("002"))
     commits = [repo.commit("baseline")]
-    scans = Rescans(repo, tmp_path / "mirrors")
+    limits = Limits(max_file_bytes=4096, max_log_commits=log_commits)
+    scans = Rescans(
+        repo, tmp_path / "mirrors", EngineOptions(allow_local_paths=True, limits=limits)
+    )
     scans.scan()
 
     def documents() -> list[str]:

@@ -86,12 +86,14 @@ def test_sarif_rules_results_and_provenance(tmp_path: Path) -> None:
     rules = run["tool"]["driver"]["rules"]
     assert [r["id"] for r in rules] == list(catalogue())
     assert {r["defaultConfiguration"]["level"] for r in rules} <= {"error", "warning", "note"}
+    fingerprints = {f.fingerprint for item in items for f in item.findings}
+    assert fingerprints
     for result in run["results"]:
         location = result["locations"][0]["physicalLocation"]
         assert location["artifactLocation"]["uriBaseId"] == "REPOROOT"
         assert location["region"]["startLine"] >= 1
         assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
-        assert len(result["partialFingerprints"]["gxpFinding/v1"]) == 32
+        assert result["fingerprints"]["scanFinding/v1"] in fingerprints
     provenance = run["versionControlProvenance"][0]
     assert provenance["revisionId"] == scan["results"]["commitSha"]
     assert provenance["repositoryUri"].startswith("file://")
