@@ -8,9 +8,10 @@ local repository, POSTs /api/v1/repositories/{id}/scan and polls until the scan 
   would (git add, git commit); a first scan with a cold mirror cache, then later scans; plus
   the engine alone in this process (fetch, discover, parse, history, every rule);
 - long history: the same 10,000 artifacts, then 20,000 commits each editing one document
-  picked at random; a first scan, then one new commit and a rescan (incremental: only the
-  changed document is parsed, only the new commit diffed), and for scale the rescan of a
-  four-document repository (what any scan costs on this service and machine);
+  picked at random; a first scan (and, for scale, `git log --name-only` over the same history),
+  then one new commit and a rescan (incremental: only the changed document is parsed, only the
+  new commit diffed), and for scale the rescan of a four-document repository (what any scan
+  costs on this service and machine);
 - 100,000 artifacts in one commit: one scan, and the peak memory of all the service's
   processes (the host, its engine and activity workers, Azurite, git) while it runs: sampled
   every 50 ms (sum of resident sets) and, as an upper bound, the sum of every process's
@@ -37,6 +38,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -335,12 +337,30 @@ def single_commit_case(service: Service, work: Path, scans: int, runs: int) -> d
     return out
 
 
+def git_log_name_only(repo: Path) -> dict[str, float]:
+    """What `git log --name-only` (every commit's changed paths) costs on the same repository:
+    the scale the history walk of a first scan is measured against."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    began = time.perf_counter()
+    subprocess.run(
+        ["git", "--git-dir", str(repo), "log", "--name-only", "--format=%H", "main"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        env={**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"},
+    )
+    seconds = time.perf_counter() - began
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return {"seconds": round(seconds, 3), "cpu_seconds": round(cpu, 2)}
+
+
 def history_case(service: Service, work: Path, commits: int) -> dict[str, Any]:
     source, built = fixture(f"history-10000-{commits}", TEN_THOUSAND, commits)
     repo = linked_copy(source, work / "history.git")
     log(f"long history ({commits} commits): first scan")
     repository_id = service.register("bench-history", repo)
     first = summary(*service.scan(repository_id))
+    reference = git_log_name_only(repo)
     edited = requirement("REQ-0001", title="Requirement reworded")
     fast_commit(repo, {"reqs/REQ-0001.md": edited}, commits + 1)
     log("long history: rescan after one new commit")
@@ -352,14 +372,16 @@ def history_case(service: Service, work: Path, commits: int) -> dict[str, Any]:
     tiny.commit("four documents")
     tiny_id = service.register("bench-tiny", tiny.path)
     service.scan(tiny_id)
-    floor, _ = service.scan(tiny_id)
+    floor, floor_status = service.scan(tiny_id)
     return {
         "commits": commits + 1,
         "fixture_build_seconds": round(built, 1),
         "first_scan": first,
+        "git_log_name_only": reference,
         "rescan_after_one_commit": rescan,
         "rescan_unchanged": unchanged,
         "four_document_rescan_seconds": round(floor, 3),
+        "four_document_rescan_cpu_seconds": floor_status["cpuSeconds"],
     }
 
 
