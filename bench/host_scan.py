@@ -211,7 +211,7 @@ def main() -> None:
             "AzureWebJobsStorage": connection,
             "TASKHUB_NAME": "HostBench",
             "SCAN_STORAGE_PREFIX": "hostbench",
-            "SCAN_API_KEYS": api_key,
+            "SCAN_API_KEYS": f"bench:admin:{api_key}",
             "SCAN_SCHEDULER_CRON": "0 0 0 1 1 *",
             "HISTORY_PURGE_CRON": "0 0 0 1 1 *",
             "SSH_PRIVATE_KEY_PATH": str(key),

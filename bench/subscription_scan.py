@@ -81,7 +81,7 @@ def main() -> None:
         env = {
             "AzureWebJobsStorage": connection,
             "TASKHUB_NAME": "BenchSub",
-            "SCAN_API_KEYS": KEY,
+            "SCAN_API_KEYS": f"bench:admin:{KEY}",
             "SCAN_SCHEDULER_CRON": "0 0 0 1 1 *",
             "HISTORY_PURGE_CRON": "0 0 0 1 1 *",
             "STANDALONE_LOG_LEVEL": os.environ.get("STANDALONE_LOG_LEVEL", "WARNING"),

@@ -130,6 +130,9 @@ param dashboardLocation string = 'westeurope'
 @description('Value written to the scan-api-keys secret on the first provision of an environment (azd passes the current secret, or a random one when there is none).')
 param initialScanApiKeys string
 
+@description('Client id of the API\'s Entra app registration (ENTRA_API_CLIENT_ID; docs/identity.md makes it). Set: the API accepts Entra ID access tokens for it, with roles from its app roles. Empty: API keys only.')
+param entraApiClientId string = ''
+
 @description('Key Vault name azd recorded after an earlier provision (AZURE_KEY_VAULT_NAME). Non-empty: the API key secret already exists and is left alone.')
 param existingKeyVaultName string = ''
 
@@ -289,6 +292,8 @@ module functionApp 'modules/function-app.bicep' = {
     osvEndpoint: osvEndpoint
     scanSubscriptionIds: scanSubscriptions
     historyRetentionDays: historyRetentionDays
+    entraTenantId: tenant().tenantId
+    entraApiClientId: entraApiClientId
     // The dashboard's pages call the API from the Static Web App's origin, and only from there.
     allowedOrigins: [
       dashboard.outputs.uri

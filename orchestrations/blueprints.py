@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import azure.durable_functions as df
 
-from orchestrations.api import diff, health, host_keys, openapi, scan_views, scans, targets
+from orchestrations.api import audit, diff, health, host_keys, openapi, scan_views, scans, targets
 from orchestrations.workflow import activities, orchestrator, timers
 
 BLUEPRINTS: list[df.Blueprint] = [
@@ -15,6 +15,7 @@ BLUEPRINTS: list[df.Blueprint] = [
     scan_views.bp,
     targets.bp,
     host_keys.bp,
+    audit.bp,
     orchestrator.bp,
     activities.bp,
     timers.bp,

@@ -98,7 +98,8 @@ class ApiClient:
             if self.credential is None:
                 message = f"{message}: no API key was given; {HOW_TO_GIVE}"
             else:
-                message = f"{message}: the key from {self.credential.source} was refused"
+                what = "token" if self.credential.header == "Authorization" else "key"
+                message = f"{message}: the {what} from {self.credential.source} was refused"
         return ApiError(status, code, message, decoded if isinstance(decoded, dict) else {})
 
     # -- scans --------------------------------------------------------------------------------

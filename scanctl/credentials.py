@@ -1,9 +1,9 @@
 """Where the credential comes from, and the one header it becomes. Keys are never printed:
 messages name the source (`--api-key-file /path`, `SCAN_API_KEY`), never the value.
 
-Today the service takes an API key (`X-API-Key`). A bearer token (an Entra ID access token,
-e.g. from `az account get-access-token`) is the same shape with another header, so adding it
-means one more source in `resolve`.
+The service takes an API key (`X-API-Key`) or an Entra ID access token (`Authorization:
+Bearer`), e.g. `SCAN_API_TOKEN=$(az account get-access-token --scope api://<app id>/.default
+--query accessToken -o tsv)`: the same shape with another header.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from scanctl.errors import UsageError
 API_KEY_HEADER = "X-API-Key"
 KEY_ENV = "SCAN_API_KEY"
 KEY_FILE_ENV = "SCAN_API_KEY_FILE"
+TOKEN_ENV = "SCAN_API_TOKEN"  # noqa: S105 (the name of the variable, not a token)
 
 
 class Credential:
@@ -33,13 +34,23 @@ class Credential:
         return {self.header: self.value}
 
 
-def api_key(value: str, source: str) -> Credential:
+def _checked(value: str, what: str, source: str) -> str:
     value = value.strip()
     if not value:
-        raise UsageError(f"the API key from {source} is empty")
+        raise UsageError(f"the {what} from {source} is empty")
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise UsageError(f"the API key from {source} contains control characters")
-    return Credential(API_KEY_HEADER, value, source)
+        raise UsageError(f"the {what} from {source} contains control characters")
+    return value
+
+
+def api_key(value: str, source: str) -> Credential:
+    return Credential(API_KEY_HEADER, _checked(value, "API key", source), source)
+
+
+def bearer_token(value: str, source: str) -> Credential:
+    """An Entra ID access token (what `az account get-access-token` prints)."""
+    token = _checked(value, "token", source).removeprefix("Bearer ").strip()
+    return Credential("Authorization", f"Bearer {token}", source)
 
 
 def _read_key_file(path: str, source: str) -> Credential:
@@ -54,14 +65,16 @@ def _read_key_file(path: str, source: str) -> Credential:
 def resolve(
     key: str | None, key_file: str | None, env: Mapping[str, str] | None = None
 ) -> Credential | None:
-    """The credential to send: --api-key, --api-key-file, SCAN_API_KEY, SCAN_API_KEY_FILE, in
-    that order; None when there is none (the service will answer 401, and we say how to give one).
-    """
+    """The credential to send: --api-key, --api-key-file, SCAN_API_TOKEN, SCAN_API_KEY,
+    SCAN_API_KEY_FILE, in that order; None when there is none (the service will answer 401, and
+    we say how to give one)."""
     values: Mapping[str, str] = os.environ if env is None else env
     if key is not None:
         return api_key(key, "--api-key")
     if key_file is not None:
         return _read_key_file(key_file, f"--api-key-file {key_file}")
+    if values.get(TOKEN_ENV):
+        return bearer_token(values[TOKEN_ENV], TOKEN_ENV)
     if values.get(KEY_ENV):
         return api_key(values[KEY_ENV], KEY_ENV)
     if values.get(KEY_FILE_ENV):
@@ -70,4 +83,7 @@ def resolve(
     return None
 
 
-HOW_TO_GIVE = f"give one with {KEY_ENV}, --api-key-file FILE or --api-key"
+HOW_TO_GIVE = (
+    f"give one with {KEY_ENV}, --api-key-file FILE or --api-key, or an Entra ID access token "
+    f"with {TOKEN_ENV}"
+)

@@ -50,6 +50,16 @@ def to_http_response(result: Any) -> web.Response:
     return web.json_response(result)
 
 
+def forwarded_headers(request: web.Request) -> dict[str, str]:
+    """The request's headers, with the peer's address appended to X-Forwarded-For, as the
+    front end of Azure Functions does (the app takes the last entry as the caller's address)."""
+    headers = dict(request.headers)
+    if request.remote:
+        earlier = headers.pop("X-Forwarded-For", None) or headers.pop("x-forwarded-for", None)
+        headers["X-Forwarded-For"] = f"{earlier}, {request.remote}" if earlier else request.remote
+    return headers
+
+
 class HttpTriggers:
     """Routes `/{prefix}/...` requests to the app's HTTP functions."""
 
@@ -112,7 +122,7 @@ class HttpTriggers:
         http_request = func.HttpRequest(
             method=request.method,
             url=str(request.url),
-            headers=dict(request.headers),
+            headers=forwarded_headers(request),
             params=dict(request.query),
             route_params=params,
             body=await request.read(),

@@ -2,8 +2,8 @@
 declared layers.
 
 Packages, lowest first: common < scanner < orchestrations; standalone (a Functions host for any
-app) may import only common. Inside orchestrations: core < state < engines < scans < api,
-workflow (side by side: neither imports the other) < blueprints. Inside standalone: the host's
+app) may import only common. Inside orchestrations: core < identity < state < engines < scans <
+api, workflow (side by side: neither imports the other) < blueprints. Inside standalone: the host's
 basics < the runtimes (HTTP, timers, workers, Durable) < the host that puts them together.
 Every import counts, also one inside a function (a lazy import is still a dependency).
 """
@@ -28,6 +28,7 @@ PACKAGE_IMPORTS = {
 }
 ORCHESTRATIONS_LAYERS: list[set[str]] = [
     {"core"},
+    {"identity"},
     {"state"},
     {"engines"},
     {"scans"},

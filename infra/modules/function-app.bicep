@@ -34,6 +34,10 @@ param graphEndpoint string
 param osvEndpoint string
 param scanSubscriptionIds array = []
 param historyRetentionDays int
+@description('Tenant whose Entra ID access tokens the API accepts.')
+param entraTenantId string
+@description('Client id of the API\'s app registration. Empty: Entra ID sign-in off, API keys only.')
+param entraApiClientId string = ''
 
 @description('Origins whose pages may call the API from a browser (the dashboard). Empty: none.')
 param allowedOrigins array = []
@@ -45,10 +49,6 @@ var blobEndpoint = 'https://${storageAccountName}.blob.${environment().suffixes.
 var queueEndpoint = 'https://${storageAccountName}.queue.${environment().suffixes.storage}/'
 var tableEndpoint = 'https://${storageAccountName}.table.${environment().suffixes.storage}/'
 var vaultUri = 'https://${keyVaultName}${environment().suffixes.keyvaultDns}/'
-
-// `@Microsoft.KeyVault(SecretUri=.../secrets/<name>/)` without a version: the platform follows
-// the latest version (picked up within a day, or at once on restart; docs/operations.md).
-var scanApiKeysReference = '@Microsoft.KeyVault(SecretUri=${vaultUri}secrets/${scanApiKeysSecretName}/)'
 
 var appSettings = {
   // Host storage (Durable task hub, timers) and the app's own tables and blobs: identity-based.
@@ -69,7 +69,12 @@ var appSettings = {
   GRAPH_ENDPOINT: graphEndpoint
   OSV_ENDPOINT: osvEndpoint
   KEY_VAULT_URL: vaultUri
-  SCAN_API_KEYS: scanApiKeysReference
+  // The app reads the scoped API keys from this Key Vault secret itself (again every few
+  // minutes), so keys rotate without a restart.
+  SCAN_API_KEYS_SECRET: scanApiKeysSecretName
+  // Entra ID sign-in: v2.0 access tokens of this tenant for the API's app registration.
+  ENTRA_TENANT_ID: empty(entraApiClientId) ? '' : entraTenantId
+  ENTRA_API_AUDIENCE: empty(entraApiClientId) ? '' : '${entraApiClientId},api://${entraApiClientId}'
   SCAN_SUBSCRIPTION_IDS: join(scanSubscriptionIds, ',')
   SSH_PRIVATE_KEY_SECRET: sshPrivateKeySecretName
   SSH_DEFAULT_USERNAME: sshDefaultUsername
@@ -106,11 +111,11 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 }
 
 resource site 'Microsoft.Web/sites@2024-04-01' = {
-  //checkov:skip=CKV_AZURE_16:Callers authenticate with an API key (X-API-Key, keys in Key Vault); App Service Authentication (Entra sign-in) in front of the API would lock out the key-based dashboard and scripts.
-  //checkov:skip=CKV_AZURE_17:Client certificates would lock out the dashboard and scripts, which authenticate with X-API-Key over TLS.
+  //checkov:skip=CKV_AZURE_16:The app authenticates every call but /api/health itself: Entra ID access tokens (checked against the tenant's keys, roles from the app registration) or scoped API keys from Key Vault. App Service Authentication in front would lock out the key-based pipelines.
+  //checkov:skip=CKV_AZURE_17:Client certificates would lock out the dashboard and scripts, which authenticate with Entra ID tokens or X-API-Key over TLS.
   //checkov:skip=CKV_AZURE_212:Flex Consumption scales instances by demand (to zero when idle); there is no fixed instance count to raise for failover.
   //checkov:skip=CKV_AZURE_213:Flex Consumption replaces unhealthy instances itself; App Service health-check eviction is for plans with a fixed instance pool. GET /api/health (no key needed) serves external availability probes.
-  //checkov:skip=CKV_AZURE_222:The HTTP API is the product: dashboards and scripts call it from outside Azure. Every route but /api/health requires an API key; private hosts are reached outbound through the optional VNet integration.
+  //checkov:skip=CKV_AZURE_222:The HTTP API is the product: dashboards and scripts call it from outside Azure. Every route but /api/health requires an Entra ID token or an API key, with a role per route; private hosts are reached outbound through the optional VNet integration.
   name: name
   location: location
   tags: union(tags, {

@@ -10,7 +10,7 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
 }
 
 resource secret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
-  //checkov:skip=CKV_AZURE_41:The app reads this secret through a Key Vault reference (SCAN_API_KEYS); an expiry date would switch the API off at that moment. Operators rotate the keys (docs/operations.md) instead.
+  //checkov:skip=CKV_AZURE_41:The app reads this secret (SCAN_API_KEYS_SECRET) every few minutes; an expiry date would switch the API keys off at that moment. Operators rotate the keys (docs/operations.md) instead.
   parent: vault
   name: secretName
   properties: {

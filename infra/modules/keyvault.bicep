@@ -1,5 +1,5 @@
-// Key Vault for the app's secrets: the API keys (SCAN_API_KEYS is a Key Vault reference to
-// `scan-api-keys`), the SSH private key (and passphrase) for host scans, and repository access
+// Key Vault for the app's secrets: the scoped API keys (secret `scan-api-keys`, which the app
+// reads itself: SCAN_API_KEYS_SECRET), the SSH private key (and passphrase) for host scans, and repository access
 // tokens. RBAC authorization only (no access policies); purge protection on, so a deleted
 // secret or vault can be recovered for 90 days and cannot be destroyed before that.
 param name string
@@ -41,15 +41,16 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   }
 }
 
-// The initial API key(s), comma-separated. Written only on an environment's first provision, so
-// a later `azd provision` never overwrites keys operators rotated in.
+// The initial API key: `deployer`, an admin key (entries are `name:role:key`, comma-separated).
+// Written only on an environment's first provision, so a later `azd provision` never overwrites
+// keys operators added or rotated in.
 module apiKeySecret 'keyvault-secret.bicep' = if (writeInitialScanApiKeys) {
   name: 'scan-api-keys-secret'
   params: {
     vaultName: vault.name
     secretName: scanApiKeysSecretName
-    value: initialScanApiKeys
-    contentType: 'text/plain; comma-separated API keys'
+    value: 'deployer:admin:${initialScanApiKeys}'
+    contentType: 'text/plain; comma-separated name:role:key entries'
   }
 }
 

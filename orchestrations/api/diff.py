@@ -9,7 +9,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from orchestrations.api import routes
-from orchestrations.api.http import ApiError, api_endpoint, route
+from orchestrations.api.http import ApiError, route
 from orchestrations.core.settings import get_settings
 from orchestrations.scans.comparison import PREVIOUS, ComparisonError, compare
 from orchestrations.state.scans import is_scan_id
@@ -45,7 +45,6 @@ def comparison(req: func.HttpRequest) -> tuple[str, dict[str, Any]]:
 
 
 @route(bp, routes.SCAN_DIFF)
-@api_endpoint()
 def scan_diff(req: func.HttpRequest) -> func.HttpResponse:
     """GET /api/v1/scans/{scanId}/diff?against=previous|{scanId}&format=json|csv|html|sarif."""
     fmt, document = comparison(req)

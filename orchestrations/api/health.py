@@ -4,7 +4,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from orchestrations.api import routes
-from orchestrations.api.http import api_endpoint, json_response, route
+from orchestrations.api.http import json_response, route
 from orchestrations.api.models import Health
 
 bp = df.Blueprint()
@@ -13,6 +13,5 @@ SERVICE_NAME = "scan-orchestrator"
 
 
 @route(bp, routes.HEALTH)
-@api_endpoint(authenticated=False)
 def health(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(Health(status="ok", service=SERVICE_NAME))

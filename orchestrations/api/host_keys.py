@@ -18,7 +18,7 @@ import azure.functions as func
 from pydantic import Field
 
 from orchestrations.api import routes
-from orchestrations.api.http import ApiError, api_endpoint, json_body, json_response, parse, route
+from orchestrations.api.http import ApiError, json_body, json_response, parse, route
 from orchestrations.core.models import ApiModel, validate_hostname
 from orchestrations.core.settings import get_settings
 from orchestrations.state.host_keys import TableKnownHostKeys, host_id
@@ -92,7 +92,6 @@ def _store() -> TableKnownHostKeys:
 
 
 @route(bp, routes.GET_HOST_KEY)
-@api_endpoint()
 def get_host_key(req: func.HttpRequest) -> func.HttpResponse:
     hostname, port = _host(req)
     keys = _keys(_store(), hostname, port)
@@ -102,7 +101,6 @@ def get_host_key(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @route(bp, routes.PIN_HOST_KEY)
-@api_endpoint()
 def pin_host_key(req: func.HttpRequest) -> func.HttpResponse:
     hostname, port = _host(req)
     body = parse(HostKeyIn, json_body(req))
@@ -112,7 +110,6 @@ def pin_host_key(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @route(bp, routes.FORGET_HOST_KEY)
-@api_endpoint()
 def forget_host_key(req: func.HttpRequest) -> func.HttpResponse:
     hostname, port = _host(req)
     if not _store().forget(hostname, port):

@@ -1,14 +1,16 @@
-"""What every HTTP endpoint shares: registration from the route table, API-key check, JSON
-errors, body and parameter parsing, responses."""
+"""What every HTTP endpoint shares: registration from the route table with the route's access
+check (its role, the audit row of a change), JSON errors, body and parameter parsing,
+responses."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
-import hmac
 import inspect
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import azure.functions as func
@@ -17,12 +19,13 @@ from pydantic import BaseModel, ValidationError
 from pydantic.alias_generators import to_snake
 
 from common.continuation import InvalidTokenError, Position, decode_token
-from orchestrations.api.routes import Route
+from orchestrations.api.access import AccessDenied, authorize, caller, record_change
+from orchestrations.api.routes import Operation, Route
 from orchestrations.core.settings import AppSettings, get_settings
+from orchestrations.identity.roles import Principal
 
 log = logging.getLogger(__name__)
 
-API_KEY_HEADER = "X-API-Key"
 JSON = "application/json"
 MAX_BODY_BYTES = 1_000_000
 
@@ -38,6 +41,7 @@ class ApiError(Exception):
         code: str,
         message: str,
         details: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
         **extra: Any,
     ) -> None:
         super().__init__(message)
@@ -45,6 +49,7 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.details = details
+        self.headers = headers or {}
         self.extra = extra
 
 
@@ -63,7 +68,7 @@ def error_response(error: ApiError) -> func.HttpResponse:
     if error.details is not None:
         body["error"]["details"] = error.details
     body.update(error.extra)
-    return json_response(body, error.status)
+    return json_response(body, error.status, error.headers)
 
 
 def _validation_details(exc: ValidationError) -> list[dict[str, Any]]:
@@ -75,13 +80,6 @@ def _validation_details(exc: ValidationError) -> list[dict[str, Any]]:
         }
         for e in exc.errors(include_url=False, include_input=False)
     ]
-
-
-def require_api_key(req: func.HttpRequest, settings: AppSettings) -> None:
-    given = req.headers.get(API_KEY_HEADER) or ""
-    keys = settings.api_keys
-    if not given or not any(hmac.compare_digest(given.encode(), k.encode()) for k in keys):
-        raise ApiError(401, "unauthorized", f"a valid {API_KEY_HEADER} header is required")
 
 
 def json_body(req: func.HttpRequest, required: bool = True) -> dict[str, Any]:
@@ -141,11 +139,21 @@ def base_url(req: func.HttpRequest) -> str:
     return f"{scheme}://{rest.split('/', 1)[0]}"
 
 
-def route(blueprint: Any, served: Route) -> Callable[[F], F]:
-    """Register a handler for one route of the route table (our handlers check the key)."""
+def _register(blueprint: Any, served: Route) -> Callable[[F], F]:
     decorate: Callable[[F], F] = blueprint.route(
         route=served.template, methods=served.methods, auth_level=func.AuthLevel.ANONYMOUS
     )
+    return decorate
+
+
+def route(blueprint: Any, served: Route) -> Callable[[F], F]:
+    """Register a handler for one route of the route table, behind the route's access check
+    (our handlers check callers themselves: the Functions-level key is not used)."""
+
+    def decorate(handler: F) -> F:
+        registered: F = _register(blueprint, served)(api_endpoint(served)(handler))
+        return registered
+
     return decorate
 
 
@@ -153,8 +161,9 @@ def route_with_client(blueprint: Any, served: Route) -> Callable[[F], F]:
     """Register an async handler that also takes the Durable client (`client`)."""
 
     def decorate(handler: F) -> F:
-        with_client = blueprint.durable_client_input(client_name="client")(api_endpoint()(handler))
-        registered: F = route(blueprint, served)(with_client)
+        checked = api_endpoint(served)(handler)
+        with_client = blueprint.durable_client_input(client_name="client")(checked)
+        registered: F = _register(blueprint, served)(with_client)
         return registered
 
     return decorate
@@ -171,19 +180,45 @@ def serve(
         return handler(req)
 
     function.__name__ = to_snake(served.operations[0].operation_id)
-    route(blueprint, served)(api_endpoint()(function))
+    route(blueprint, served)(function)
 
 
-def api_endpoint(authenticated: bool = True) -> Callable[[F], F]:
-    """Wrap a handler: API-key check, ApiError -> JSON error, anything else -> JSON 500."""
+@dataclass(frozen=True)
+class _Access:
+    settings: AppSettings
+    operation: Operation | None
+    principal: Principal | None
+
+
+def _admitted(req: func.HttpRequest, served: Route) -> _Access:
+    """Who calls, and whether the operation's role lets them (401/403/503 otherwise)."""
+    settings = get_settings()
+    operation = served.operation(req.method)
+    if operation is None:  # the host routes only the methods the route registered
+        raise ApiError(405, "method_not_allowed", f"{req.method} is not served here")
+    if operation.role is None:
+        return _Access(settings, operation, None)
+    try:
+        principal = caller(req, settings)
+        authorize(principal, operation.role)
+    except AccessDenied as exc:
+        raise ApiError(exc.status, exc.code, exc.message, headers=exc.headers, **exc.extra) from exc
+    return _Access(settings, operation, principal)
+
+
+def _audit(req: func.HttpRequest, access: _Access, response: func.HttpResponse) -> None:
+    operation, principal = access.operation, access.principal
+    if operation is None or operation.change is None or principal is None:
+        return
+    if 200 <= response.status_code < 300:
+        record_change(req, principal, operation.change, response, access.settings)
+
+
+def api_endpoint(served: Route) -> Callable[[F], F]:
+    """Wrap a handler of `served`: the operation's role, the audit row of a change, ApiError ->
+    JSON error, anything else -> JSON 500."""
 
     def decorate(handler: F) -> F:
-        def before(req: func.HttpRequest) -> AppSettings:
-            settings = get_settings()
-            if authenticated:
-                require_api_key(req, settings)
-            return settings
-
         def failed(exc: Exception) -> func.HttpResponse:
             if isinstance(exc, ApiError):
                 return error_response(exc)
@@ -200,8 +235,13 @@ def api_endpoint(authenticated: bool = True) -> Callable[[F], F]:
             @functools.wraps(handler)
             async def run_async(req: func.HttpRequest, *args: Any, **kwargs: Any) -> Any:
                 try:
-                    before(req)
-                    return await handler(req, *args, **kwargs)
+                    # On the loop: checking credentials is CPU only, but for the rare fetch of
+                    # signing keys (first use, daily, an unknown key id at most once a minute)
+                    # or of the keys secret (every few minutes). The audit row is storage I/O.
+                    access = _admitted(req, served)
+                    response = await handler(req, *args, **kwargs)
+                    await asyncio.to_thread(_audit, req, access, response)
+                    return response
                 except Exception as exc:
                     return failed(exc)
 
@@ -210,8 +250,10 @@ def api_endpoint(authenticated: bool = True) -> Callable[[F], F]:
         @functools.wraps(handler)
         def run(req: func.HttpRequest, *args: Any, **kwargs: Any) -> Any:
             try:
-                before(req)
-                return handler(req, *args, **kwargs)
+                access = _admitted(req, served)
+                response = handler(req, *args, **kwargs)
+                _audit(req, access, response)
+                return response
             except Exception as exc:
                 return failed(exc)
 

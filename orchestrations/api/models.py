@@ -22,7 +22,9 @@ class ErrorBody(ApiModel):
 
 class ErrorResponse(ApiModel):
     error: ErrorBody
-    active_scan_id: str | None = None
+    active_scan_id: str | None = None  # 409: the scan of that target that is running
+    required_role: Literal["reader", "operator", "admin"] | None = None  # 403: what it needs
+    role: Literal["reader", "operator", "admin"] | None = None  # 403: what the caller has
 
 
 # -- scan triggers ------------------------------------------------------------------------------

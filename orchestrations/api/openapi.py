@@ -13,9 +13,10 @@ import azure.functions as func
 from pydantic import BaseModel
 
 from orchestrations.api import routes
+from orchestrations.api.audit import AuditList
 from orchestrations.api.comparison_models import ScanComparison
 from orchestrations.api.host_keys import HOST_ID_PATTERN, HostKeyIn, HostKeys
-from orchestrations.api.http import API_KEY_HEADER, api_endpoint, json_response, route
+from orchestrations.api.http import json_response, route
 from orchestrations.api.models import (
     ErrorResponse,
     Health,
@@ -31,6 +32,8 @@ from orchestrations.api.models import (
 from orchestrations.api.scan_views import FindingList, SourceView, TraceView
 from orchestrations.core.lifecycle import STATUSES
 from orchestrations.core.models import ID_PATTERN
+from orchestrations.identity.authentication import API_KEY_HEADER
+from orchestrations.identity.roles import APP_ROLES
 from orchestrations.scans.kinds import KINDS, TargetKind
 from scanner.reports import CONTENT_TYPES, FORMATS
 
@@ -38,7 +41,8 @@ bp = df.Blueprint()
 
 _ERRORS = {
     400: "Malformed request (invalid JSON or parameter)",
-    401: f"Missing or wrong {API_KEY_HEADER}",
+    401: f"No valid credentials (an Entra ID bearer token or an {API_KEY_HEADER})",
+    403: "Valid credentials without the role this operation needs (see requiredRole)",
     404: "Not found",
     409: "Conflict (e.g. a scan of this target is active; see activeScanId)",
     413: "Body too large",
@@ -71,9 +75,10 @@ class _Spec:
         return {"required": required, "content": {"application/json": {"schema": schema}}}
 
     def responses(self, ok: dict[str, Any], errors: list[int]) -> dict[str, Any]:
+        """The answers of an operation that needs a role: `ok`, 401, 403 and `errors`."""
         answers = dict(ok)
         error = self.ref(ErrorResponse)
-        for code in [401, *errors]:
+        for code in [401, 403, *errors]:
             answers[str(code)] = {
                 "description": _ERRORS[code],
                 "content": {"application/json": {"schema": error}},
@@ -292,7 +297,7 @@ def _host_key_operations(spec: _Spec) -> dict[routes.Route, dict[str, Any]]:
 
 def _service_operations(spec: _Spec) -> dict[routes.Route, dict[str, Any]]:
     return {
-        routes.HEALTH: {"security": [], "responses": spec.json_ok(200, Health, "Service is up")},
+        routes.HEALTH: {"responses": spec.json_ok(200, Health, "Service is up")},
         routes.OPENAPI: {
             "responses": spec.responses(
                 {
@@ -303,6 +308,10 @@ def _service_operations(spec: _Spec) -> dict[routes.Route, dict[str, Any]]:
                 },
                 [],
             )
+        },
+        routes.LIST_AUDIT_ENTRIES: {
+            "parameters": [_page_size(50, 200), _TOKEN],
+            "responses": spec.responses(spec.json_ok(200, AuditList, "A page of entries"), [400]),
         },
     }
 
@@ -378,8 +387,26 @@ def _add(
         paths.setdefault(path, {})[operation.method.lower()] = {
             "operationId": operation_id,
             "summary": summary,
+            **_security(operation),
             **details,
         }
+
+
+_APP_ROLE_OF = {role: value for value, role in APP_ROLES.items()}
+
+
+def _security(operation: routes.Operation) -> dict[str, Any]:
+    """Who may call it, from the route table: the role names in each scheme's requirement (as
+    OpenAPI 3.1 allows for schemes other than OAuth2) and `x-required-role`."""
+    if operation.role is None:
+        return {"security": []}
+    return {
+        "security": [
+            {"ApiKey": [operation.role.label]},
+            {"EntraId": [_APP_ROLE_OF[operation.role]]},
+        ],
+        "x-required-role": operation.role.label,
+    }
 
 
 def build_openapi() -> dict[str, Any]:
@@ -408,20 +435,33 @@ def build_openapi() -> dict[str, Any]:
             "title": "Scan orchestration service",
             "version": "1.0.0",
             "description": "Trigger and track compliance and inventory scans of Git repositories, "
-            "Azure subscriptions and Linux hosts. Every call but /api/health needs X-API-Key.",
+            "Azure subscriptions and Linux hosts. Every call but /api/health needs an Entra ID "
+            "access token or an API key holding the operation's role (x-required-role): reader, "
+            "operator or admin.",
         },
         "paths": paths,
         "components": {
             "schemas": spec.schemas,
             "securitySchemes": {
-                "ApiKey": {"type": "apiKey", "in": "header", "name": API_KEY_HEADER}
+                "ApiKey": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": API_KEY_HEADER,
+                    "description": "A scoped API key (name:role:key in the service's settings)",
+                },
+                "EntraId": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "An Entra ID access token for the API's app registration; "
+                    "the role comes from its app roles (Scans.Read, Scans.Run, Scans.Admin)",
+                },
             },
         },
-        "security": [{"ApiKey": []}],
+        "security": [{"ApiKey": []}, {"EntraId": []}],
     }
 
 
 @route(bp, routes.OPENAPI)
-@api_endpoint()
 def openapi_document(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(build_openapi())

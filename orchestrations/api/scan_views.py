@@ -24,7 +24,7 @@ import azure.functions as func
 from pydantic import ConfigDict, Field
 
 from orchestrations.api import routes
-from orchestrations.api.http import ApiError, api_endpoint, json_response, route
+from orchestrations.api.http import ApiError, json_response, route
 from orchestrations.api.views import existing_scan
 from orchestrations.core.models import ApiModel
 from orchestrations.core.settings import get_settings
@@ -124,7 +124,6 @@ def finding_views(items: list[ItemResult]) -> list[FindingView]:
 
 
 @route(bp, routes.SCAN_FINDINGS)
-@api_endpoint()
 def scan_findings(req: func.HttpRequest) -> func.HttpResponse:
     """GET /api/v1/scans/{scanId}/findings: every finding, flat, with service and controls."""
     stores, record = _record(req)
@@ -233,7 +232,6 @@ def _repository_index(stores: Stores, record: ScanRecord) -> ScanIndex:
 
 
 @route(bp, routes.SCAN_TRACE)
-@api_endpoint()
 def scan_trace(req: func.HttpRequest) -> func.HttpResponse:
     """GET /api/v1/scans/{scanId}/trace: a repository scan's artifacts for the trace matrix."""
     stores, record = _record(req)
@@ -242,7 +240,6 @@ def scan_trace(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @route(bp, routes.SCAN_DOCUMENT)
-@api_endpoint()
 def scan_source(req: func.HttpRequest) -> func.HttpResponse:
     """GET /api/v1/scans/{scanId}/source?path=: one indexed document at the scanned commit."""
     stores, record = _record(req)

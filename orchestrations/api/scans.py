@@ -11,7 +11,6 @@ from common.continuation import encode_token
 from orchestrations.api import routes
 from orchestrations.api.http import (
     ApiError,
-    api_endpoint,
     continuation,
     json_body,
     json_response,
@@ -227,7 +226,6 @@ async def cancel(req: func.HttpRequest, client: df.DurableOrchestrationClient) -
 
 
 @route(bp, routes.SCAN_REPORT)
-@api_endpoint()
 def scan_report(req: func.HttpRequest) -> func.HttpResponse:
     """GET /api/v1/scans/{scanId}/report?format=json|sarif|csv|html."""
     fmt = (req.params.get("format") or "json").lower()

@@ -41,7 +41,6 @@ def _config(kind: TargetKind, registration: Any) -> dict[str, Any]:
 
 
 @http.route(bp, routes.REGISTER_TARGET)
-@http.api_endpoint()
 def register_target(req: func.HttpRequest) -> func.HttpResponse:
     """Register a repository, host or subscription (with an optional cron schedule)."""
     kind = _kind(req)
@@ -66,7 +65,6 @@ def register_target(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @http.route(bp, routes.LIST_TARGETS)
-@http.api_endpoint()
 def list_targets(req: func.HttpRequest) -> func.HttpResponse:
     kind = _kind(req)
     limit = http.query_int(req, "limit", 50, 1, 200)
@@ -88,7 +86,6 @@ def _existing(req: func.HttpRequest, kind: TargetKind) -> tuple[Stores, TargetRe
 
 
 @http.route(bp, routes.GET_TARGET)
-@http.api_endpoint()
 def get_target(req: func.HttpRequest) -> func.HttpResponse:
     kind = _kind(req)
     _, record = _existing(req, kind)
@@ -96,7 +93,6 @@ def get_target(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @http.route(bp, routes.UPDATE_TARGET)
-@http.api_endpoint()
 def update_target(req: func.HttpRequest) -> func.HttpResponse:
     """Change a target's settings or schedule; fields left out keep their value."""
     kind = _kind(req)
@@ -118,7 +114,6 @@ def update_target(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @http.route(bp, routes.DELETE_TARGET)
-@http.api_endpoint()
 def delete_target(req: func.HttpRequest) -> func.HttpResponse:
     """Forget a target (its scans and their results stay)."""
     kind = _kind(req)

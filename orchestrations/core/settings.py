@@ -31,8 +31,19 @@ class AppSettings(BaseSettings):
     )
     # Prefix of this service's tables and blob container, so deployments can share an account.
     scan_storage_prefix: str = "scan"
-    # Comma-separated API keys accepted in X-API-Key. Empty: every protected call answers 401.
+    # Scoped API keys for X-API-Key: comma-separated `name:role:key` entries (docs/identity.md).
     scan_api_keys: SecretStr = SecretStr("")
+    # An app setting or Key Vault secret holding more such entries, re-read every few minutes.
+    scan_api_keys_secret: str = ""
+    key_vault_url: str = ""
+    # Entra ID sign-in: access tokens of this tenant for this API (comma-separated audiences:
+    # the app registration's client id and/or application id URI). Empty tenant: keys only.
+    entra_tenant_id: str = ""
+    entra_api_audience: str = ""
+    entra_authority_host: str = Field(
+        "https://login.microsoftonline.com",
+        validation_alias=AliasChoices("ENTRA_AUTHORITY_HOST", "AZURE_AUTHORITY_HOST"),
+    )
     history_retention_days: float = Field(30, ge=0, le=3650)
     # Subscriptions scanned by POST /api/scans/trigger when the body names none.
     scan_subscription_ids: str = ""
@@ -49,8 +60,8 @@ class AppSettings(BaseSettings):
         return value
 
     @property
-    def api_keys(self) -> list[str]:
-        return [k.strip() for k in self.scan_api_keys.get_secret_value().split(",") if k.strip()]
+    def entra_audiences(self) -> tuple[str, ...]:
+        return tuple(a.strip() for a in self.entra_api_audience.split(",") if a.strip())
 
     @property
     def default_subscriptions(self) -> list[str]:

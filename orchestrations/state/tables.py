@@ -11,6 +11,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
+from common.continuation import Position
 from orchestrations.state.storage import Storage
 
 _KEY_UNSAFE = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
@@ -44,6 +45,17 @@ class TableStore:
 
     def _entity(self, record: Any) -> dict[str, Any]:
         raise NotImplementedError
+
+    def _partition_page(
+        self, partition: str, limit: int, continuation: Position | None
+    ) -> tuple[list[dict[str, Any]], Position | None]:
+        """One page of a partition's rows in key order, and where the next page starts."""
+        pages: Any = self._table.query_entities(
+            "PartitionKey eq @pk", parameters={"pk": partition}, results_per_page=limit
+        ).by_page(continuation_token=continuation)
+        for page in pages:
+            return list(page), pages.continuation_token
+        return [], None
 
     def save(self, record: Any, if_unchanged: bool = True) -> bool:
         """Write the record (`_entity(record)`); with `if_unchanged`, only if nobody wrote it

@@ -98,12 +98,8 @@ class TargetStore(TableStore):
     def page(
         self, target_type: str, limit: int, continuation: Position | None
     ) -> tuple[list[TargetRecord], Position | None]:
-        pages: Any = self._table.query_entities(
-            "PartitionKey eq @pk", parameters={"pk": target_type}, results_per_page=limit
-        ).by_page(continuation_token=continuation)
-        for page in pages:
-            return [self._record(e) for e in page], pages.continuation_token
-        return [], None
+        entities, following = self._partition_page(target_type, limit, continuation)
+        return [self._record(e) for e in entities], following
 
     def scheduled(self) -> list[TargetRecord]:
         return [

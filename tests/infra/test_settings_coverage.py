@@ -20,7 +20,7 @@ FLEX_FORBIDDEN = {
     "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING",
 }
 # Settings holding secrets: in Azure they must be Key Vault references, never literals.
-SECRET_SETTINGS = {"SCAN_API_KEYS", "SSH_PRIVATE_KEY_PASSPHRASE"}
+SECRET_SETTINGS = {"SSH_PRIVATE_KEY_PASSPHRASE"}
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,10 @@ import requests
 from tests.support.host_process import ROOT, HostProcess
 
 SCAN_API_APP = ROOT / "tests" / "apps" / "scan_api"
-API_KEY = "test-key-" + uuid.uuid4().hex
+# One API key per role (`name:role:key`); API_KEY is the admin's, which most tests use.
+ROLE_KEYS = {role: f"test-{role}-{uuid.uuid4().hex}" for role in ("reader", "operator", "admin")}
+API_KEY = ROLE_KEYS["admin"]
+API_KEYS_SETTING = ",".join(f"tests-{role}:{role}:{key}" for role, key in ROLE_KEYS.items())
 
 
 def scan_api_env(azurite: str, **overrides: str) -> dict[str, str]:
@@ -23,7 +26,7 @@ def scan_api_env(azurite: str, **overrides: str) -> dict[str, str]:
         "AzureWebJobsStorage": azurite,
         "TASKHUB_NAME": f"Api{unique}",
         "SCAN_STORAGE_PREFIX": f"t{unique}",
-        "SCAN_API_KEYS": f"other-key,{API_KEY}",
+        "SCAN_API_KEYS": API_KEYS_SETTING,
         "SCAN_SCHEDULER_CRON": "0 0 0 1 1 *",
         "HISTORY_PURGE_CRON": "0 0 0 1 1 *",
         "PYTHON_THREADPOOL_THREAD_COUNT": "16",

@@ -63,6 +63,22 @@ def _offset(token: str | None) -> int:
     return int(json.loads(base64.urlsafe_b64decode(token.encode()))["offset"])
 
 
+def openid_configuration(base_url: str, tenant: str) -> dict[str, Any]:
+    """A tenant's v2.0 OpenID configuration document (the fields clients read)."""
+    prefix = f"{base_url}/{tenant}"
+    return {
+        "issuer": f"{prefix}/v2.0",
+        "authorization_endpoint": f"{prefix}/oauth2/v2.0/authorize",
+        "token_endpoint": f"{prefix}/oauth2/v2.0/token",
+        "device_authorization_endpoint": f"{prefix}/oauth2/v2.0/devicecode",
+        "jwks_uri": f"{prefix}/discovery/v2.0/keys",
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "response_types_supported": ["code", "id_token", "token"],
+        "token_endpoint_auth_methods_supported": ["client_secret_post"],
+        "tenant_region_scope": "EU",
+    }
+
+
 class TokenService(Service):
     name = "token"
 
@@ -74,20 +90,7 @@ class TokenService(Service):
         tenant = self.tenant.tenant_id
         base = request.base_url
         if request.path.endswith("/.well-known/openid-configuration"):
-            prefix = f"{base}/{tenant}"
-            return Reply(
-                200,
-                {
-                    "issuer": f"{prefix}/v2.0",
-                    "authorization_endpoint": f"{prefix}/oauth2/v2.0/authorize",
-                    "token_endpoint": f"{prefix}/oauth2/v2.0/token",
-                    "device_authorization_endpoint": f"{prefix}/oauth2/v2.0/devicecode",
-                    "jwks_uri": f"{prefix}/discovery/v2.0/keys",
-                    "response_types_supported": ["code", "id_token", "token"],
-                    "token_endpoint_auth_methods_supported": ["client_secret_post"],
-                    "tenant_region_scope": "EU",
-                },
-            )
+            return Reply(200, openid_configuration(base, tenant))
         if request.path.endswith("/discovery/instance"):
             return Reply(
                 200,
