@@ -17,7 +17,7 @@ from scanctl.errors import INTERRUPTED, USAGE, CliError
 URL_ENV = "SCAN_API_URL"
 OUTPUTS = ("table", "json", "sarif")
 EPILOG = """\
-exit codes: 0 passed, 1 a finding reached --fail-on/--fail-on-new, 2 usage or input error,
+exit codes: 0 passed, 1 a finding reached --fail-on or --fail-on-new, 2 usage or input error,
 3 a scan failed or was cancelled, 4 credentials refused, 5 service unreachable or timed out,
 130 interrupted (the scans keep running).
 configuration: SCAN_API_URL (default http://127.0.0.1:7071), SCAN_API_KEY or SCAN_API_KEY_FILE."""

@@ -143,6 +143,16 @@ class ApiClient:
         )
         return result
 
+    def diff(self, scan_id: str, against: str, fmt: str = "json") -> bytes:
+        """The comparison of a scan with `against` (previous, or a scan id), in `fmt`."""
+        result: bytes = self.request(
+            "GET",
+            f"/api/v1/scans/{_segment(scan_id)}/diff",
+            params={"against": against, "format": fmt},
+            raw=True,
+        )
+        return result
+
     # -- targets ------------------------------------------------------------------------------
 
     def targets(

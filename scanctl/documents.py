@@ -100,6 +100,11 @@ def scans_output(
     }
 
 
+def diff_output(comparison: dict[str, Any]) -> dict[str, Any]:
+    """The service's comparison document as it is (docs/scan-comparison.md describes it)."""
+    return {"schemaVersion": SCHEMA_VERSION, "kind": "diff", "diff": comparison}
+
+
 def targets_output(
     targets: list[dict[str, Any]], continuation: str | None = None
 ) -> dict[str, Any]:

@@ -12,6 +12,9 @@ ENDED_BADLY = ("failed", "cancelled")
 # Where a scan (the API's dict) carries the counts we read from its report: a key the API
 # never uses (its own `findings` is a plain counter).
 COUNTS = "scanctl:findingsBySeverity"
+# ... and the findings new since its baseline: {"baseline": scan id or None, "total": n,
+# "bySeverity": {...} or None when only the total is known}.
+NEW = "scanctl:newFindings"
 
 
 def at_or_above(threshold: str) -> tuple[str, ...]:
@@ -83,15 +86,54 @@ def label(scan: dict[str, Any]) -> str:
     return f"{scan.get('targetType')} {scan.get('targetId')}"
 
 
+def new_from_scan(scan: dict[str, Any]) -> dict[str, Any] | None:
+    """What `NEW` holds, from the delta a completed scan carries (its total only); None when
+    the service recorded none."""
+    total = scan.get("newFindings")
+    if not isinstance(total, int):
+        return None
+    comparison = (scan.get("results") or {}).get("comparison") or {}
+    return {"baseline": comparison.get("baselineScanId"), "total": total, "bySeverity": None}
+
+
+def new_from_comparison(comparison: dict[str, Any]) -> dict[str, Any]:
+    """What `NEW` holds, from the API's comparison of a scan with its baseline."""
+    findings = comparison.get("findings") or {}
+    by_severity = (findings.get("bySeverity") or {}).get("new") or {}
+    return {
+        "baseline": (comparison.get("baseline") or {}).get("scanId"),
+        "total": int((findings.get("counts") or {}).get("new") or 0),
+        "bySeverity": {s: int(by_severity.get(s) or 0) for s in SEVERITIES},
+    }
+
+
+def _new_hit(scan: dict[str, Any], fail_on: str | None) -> str | None:
+    new = scan.get(NEW) or {}
+    since = f"since scan {new['baseline']}" if new.get("baseline") else "(no earlier scan)"
+    if fail_on is None:
+        if not new.get("total"):
+            return None
+        return f"{label(scan)}: {new['total']} new finding(s) {since} (--fail-on-new)"
+    counted = at_or_above(fail_on)
+    counts = new.get("bySeverity") or {}
+    if not any(counts.get(s) for s in counted):
+        return None
+    found = describe_counts(counts, counted)
+    return f"{label(scan)}: {found} finding(s) new {since} (--fail-on-new --fail-on {fail_on})"
+
+
 def judge(scans: list[dict[str, Any]], fail_on: str | None, fail_on_new: bool) -> Gate:
-    """A scan that failed or was cancelled outranks a threshold hit (its findings are partial)."""
+    """A scan that failed or was cancelled outranks a threshold hit (its findings are partial).
+    With --fail-on-new only new findings count (of --fail-on's severity or worse, if given)."""
     gate = Gate(fail_on, fail_on_new)
     failed = [s for s in scans if s.get("status") in ENDED_BADLY]
     for scan in failed:
         why = f": {scan['errorMessage']}" if scan.get("errorMessage") else ""
         gate.reasons.append(f"{label(scan)}: scan {scan['scanId']} {scan['status']}{why}")
     hits = []
-    if fail_on is not None:
+    if fail_on_new:
+        hits = [hit for scan in scans if (hit := _new_hit(scan, fail_on))]
+    elif fail_on is not None:
         counted = at_or_above(fail_on)
         for scan in scans:
             counts = scan.get(COUNTS) or {}

@@ -10,7 +10,7 @@ from typing import Any
 from scanctl.context import Context
 from scanctl.documents import scans_output
 from scanctl.errors import INTERRUPTED, SCAN_FAILED, ApiError, UnreachableError
-from scanctl.findings import Gate, judge
+from scanctl.findings import NEW, Gate, judge, new_from_comparison, new_from_scan
 from scanctl.views import progress, tables
 from scanctl.views.console import note
 from scanctl.waiting import WaitInterrupted, WaitTimeout, wait_for
@@ -34,6 +34,12 @@ def add_wait_options(parser: argparse.ArgumentParser) -> None:
         help="exit 1 when a finding of this severity or worse is found (implies --wait)",
     )
     parser.add_argument(
+        "--fail-on-new",
+        action="store_true",
+        help="exit 1 when a finding is new since the target's previous scan (with --fail-on: "
+        "a new one of that severity or worse); implies --wait",
+    )
+    parser.add_argument(
         "--timeout",
         type=seconds,
         metavar="SECONDS",
@@ -51,6 +57,17 @@ def add_wait_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="Ctrl-C cancels the scans (default: they keep running)",
     )
+
+
+def with_new_findings(ctx: Context, scan: dict[str, Any], by_severity: bool) -> dict[str, Any]:
+    """A completed scan with its findings new since the target's previous completed scan: the
+    count the scan carries, or (for their severities, or when it carries none) the comparison."""
+    if scan.get("status") != "completed":
+        return scan
+    new = None if by_severity else new_from_scan(scan)
+    if new is None:
+        new = new_from_comparison(json.loads(ctx.client.diff(str(scan["scanId"]), "previous")))
+    return {**scan, NEW: new}
 
 
 def follow_hint(ctx: Context, scan_ids: list[str]) -> str:
@@ -78,9 +95,9 @@ def show_results(ctx: Context, scans: list[dict[str, Any]], gate: Gate | None) -
         ctx.print_json(sarif_of(ctx, scans))
     else:
         tables.scan_results(scans)
-    if gate is not None and not ctx.quiet:
-        for reason in gate.reasons:
-            note(reason)
+    # Even with -q: the reasons explain the exit code.
+    for reason in gate.reasons if gate is not None else []:
+        note(reason)
 
 
 def _interrupted(ctx: Context, args: argparse.Namespace, running: list[str]) -> int:
@@ -112,6 +129,9 @@ def follow(ctx: Context, args: argparse.Namespace, scans: list[dict[str, Any]]) 
             f"still running after {args.timeout:g} s; it goes on, follow with: "
             f"{follow_hint(ctx, exc.pending)}"
         ) from None
-    gate = judge(final, args.fail_on, getattr(args, "fail_on_new", False))
+    if args.fail_on_new:
+        by_severity = args.fail_on is not None
+        final = [with_new_findings(ctx, scan, by_severity) for scan in final]
+    gate = judge(final, args.fail_on, args.fail_on_new)
     show_results(ctx, final, gate)
     return gate.exit_code

@@ -117,7 +117,7 @@ def _name(body: dict[str, Any]) -> str:
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
     bodies = requests_for(args)
-    wait = args.wait or args.fail_on is not None or ctx.output == "sarif"
+    wait = args.wait or args.fail_on is not None or args.fail_on_new or ctx.output == "sarif"
     started: list[dict[str, Any]] = []
     refused = 0
     for body, outcome in zip(bodies, _start(ctx, bodies), strict=True):

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from typing import Any
 
 from scanctl.commands.follow import add_wait_options, follow, sarif_of
 from scanctl.context import Context, Parents
-from scanctl.documents import scans_output
+from scanctl.documents import diff_output, scans_output
 from scanctl.errors import PASSED, UsageError
 from scanctl.views import tables
 from scanctl.views.console import note
@@ -50,6 +51,18 @@ def add_parser(commands: Any, common: Parents) -> None:
     cancel = verbs.add_parser("cancel", parents=common.all, help="stop scans (their results stay)")
     cancel.add_argument("scan_ids", nargs="+", metavar="SCAN_ID")
     cancel.set_defaults(run=cancel_scans)
+
+    diff = verbs.add_parser(
+        "diff", parents=common.all, help="what changed since the previous scan (or another)"
+    )
+    diff.add_argument("scan_id", metavar="SCAN_ID")
+    diff.add_argument(
+        "--against",
+        default="previous",
+        metavar="previous|SCAN_ID",
+        help="the scan to compare with (default: the target's previous completed scan)",
+    )
+    diff.set_defaults(run=diff_scans)
 
     # Without the output options: here -o names the file to write, --format the document's.
     report = verbs.add_parser(
@@ -112,6 +125,19 @@ def cancel_scans(ctx: Context, args: argparse.Namespace) -> int:
         ctx.print_json(scans_output(cancelled, ctx.client.url))
     else:
         tables.scan_list(cancelled)
+    return PASSED
+
+
+def diff_scans(ctx: Context, args: argparse.Namespace) -> int:
+    if ctx.output == "sarif":  # SARIF 2.1.0 with baselineState, as the service renders it
+        sys.stdout.buffer.write(ctx.client.diff(args.scan_id, args.against, "sarif"))
+        sys.stdout.write("\n")
+        return PASSED
+    comparison = json.loads(ctx.client.diff(args.scan_id, args.against))
+    if ctx.output == "json":
+        ctx.print_json(diff_output(comparison))
+    else:
+        tables.comparison(comparison)
     return PASSED
 
 

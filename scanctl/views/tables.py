@@ -248,3 +248,85 @@ def target_detail(target: dict[str, Any]) -> None:
             ("Last scanned", when(target.get("lastScannedAt"))),
         ]
     )
+
+
+# -- comparison of two scans ---------------------------------------------------------------
+
+# Parts of `facts` that are not changes: counts (said by the rows), settings of the comparison.
+_NOT_CHANGES = {"counts", "notCompared", "thresholdPercentPoints", "typesCompared"}
+
+
+def _change_text(change: Any) -> str:
+    """One change as a line: 'kernel: 6.1.0-17 -> 6.1.0-18', 'US-001: status: DRAFT -> APPROVED',
+    'jq amd64 1.6-2.1', 'a1b2c3d4e5f6 fix the trace'."""
+    if not isinstance(change, dict):
+        return str(change)
+    subject = next(
+        (str(change[k]) for k in ("field", "name", "interface", "mount", "id") if k in change), ""
+    )
+    if isinstance(change.get("changes"), list):
+        parts = "; ".join(_change_text(c) for c in change["changes"])
+        return f"{subject}: {parts}" if subject else parts
+    if "sha" in change:
+        return f"{str(change['sha'])[:12]} {change.get('subject') or ''}".strip()
+    if "from" in change and "to" in change:
+        prefix = f"{subject}: " if subject else ""
+        kind = f" ({change['kind']})" if change.get("kind") else ""
+        before, after = ("not set" if change[k] is None else change[k] for k in ("from", "to"))
+        return f"{prefix}{before} -> {after}{kind}"
+    scalars = [str(v) for v in change.values() if isinstance(v, str | int | float) and v != ""]
+    return " ".join(scalars)
+
+
+def fact_rows(facts: Any, group: str = "") -> list[tuple[str, str]]:
+    """Every change in a comparison's `facts`, whatever the kind: (what, change) pairs."""
+    rows: list[tuple[str, str]] = []
+    if isinstance(facts, dict):
+        if "from" in facts and "to" in facts and group:
+            return [(group, _change_text(facts))]
+        for key, value in facts.items():
+            if key not in _NOT_CHANGES:
+                label = group if key == "items" else f"{group} {key}".strip()
+                rows += fact_rows(value, label)
+    elif isinstance(facts, list):
+        rows += [(group, _change_text(change)) for change in facts]
+    return rows
+
+
+def comparison(document: dict[str, Any]) -> None:
+    """`scans diff`: the two scans, the findings new and resolved, then the facts changed."""
+    findings = document.get("findings") or {}
+    counts = findings.get("counts") or {}
+    baseline = document.get("baseline")
+    target = f"{document.get('targetType')} {_escape(str(document.get('targetId')))}"
+    since = (
+        f"against scan {baseline['scanId']} ({when(baseline.get('completedAt'))})"
+        if baseline
+        else "[yellow]no earlier completed scan: every finding is new[/]"
+    )
+    console().print(f"[bold]{target}[/]: scan {document.get('scanId')} {since}")
+    console().print(
+        f"Findings: [red]{counts.get('new', 0)} new[/], [green]{counts.get('resolved', 0)} "
+        f"resolved[/], {counts.get('unchanged', 0)} unchanged"
+    )
+    changed = [("new", f) for f in findings.get("new") or []]
+    changed += [("resolved", f) for f in findings.get("resolved") or []]
+    if changed:
+        table = _table("CHANGE", "SEVERITY", "RULE", "MESSAGE")
+        for change, finding in changed:
+            severity = str(finding.get("severity"))
+            table.add_row(
+                "[red]new[/]" if change == "new" else "[green]resolved[/]",
+                f"[{SEVERITY_STYLE.get(severity, '')}]{severity}[/]",
+                _escape(str(finding.get("ruleId"))),
+                _escape(str(finding.get("message") or finding.get("title") or "")),
+            )
+        _print(table)
+    rows = fact_rows(document.get("facts"))
+    if rows:
+        table = _table("FACT", "CHANGE")
+        for what, change in rows:
+            table.add_row(_escape(what), _escape(change))
+        _print(table)
+    elif baseline:
+        console().print("Facts: no change")

@@ -11,6 +11,9 @@ from pathlib import Path
 from standalone.azurite import Azurite
 from tests.dashboard.browser import DESKTOP, PHONE, Console, chromium, save_path, sign_in
 from tests.dashboard.service import DashboardService, dashboard_service
+from tests.support import git_repos as docs
+from tests.support.azure_fakes.changes import changed_tenant
+from tests.support.azure_fakes.dataset import planted_tenant
 from tests.support.scan_api import API_KEY
 
 
@@ -19,8 +22,20 @@ def populate(service: DashboardService) -> dict[str, str]:
     service.register_repository()
     accepted = service.api("POST", "/api/v1/repositories/gxp-docs/scan", json={}).json()
     repository = service.wait(accepted["scanId"])
+    # A commit, then a rescan: what changed since the first scan.
+    service.repo.write_artifacts(docs.clean_tree("003"))
+    service.repo.write("reqs/REQ-004.md", docs.requirement("REQ-004"))
+    service.repo.commit("trace REQ-003, add REQ-004")
+    rescanned = service.api("POST", "/api/v1/repositories/gxp-docs/scan", json={}).json()
+    rescan = service.wait(rescanned["scanId"])
+    service.host_scan("full")
     host = service.host_scan("full")
     subscription = service.subscription_scan()
+    service.azure.use(changed_tenant()[0])
+    try:
+        week_later = service.subscription_scan()
+    finally:
+        service.azure.use(planted_tenant())
     running = service.slow_scan("long-running", items=200, delay_ms=2000)
     first_document = "reqs/REQ-001.md"
     return {
@@ -37,6 +52,9 @@ def populate(service: DashboardService) -> dict[str, str]:
         "subscription": f"#/scans/{subscription['scanId']}/services",
         "subscription-findings": f"#/scans/{subscription['scanId']}/findings?severity=high",
         "scan-running": f"#/scans/{running}",
+        "compare-repository": f"#/scans/{rescan['scanId']}/compare",
+        "compare-host": f"#/scans/{host['scanId']}/compare",
+        "compare-subscription": f"#/scans/{week_later['scanId']}/compare",
     }
 
 
@@ -54,6 +72,10 @@ def shoot(service: DashboardService, pages: dict[str, str], out: Path) -> list[s
             for name, fragment in pages.items():
                 page.goto(service.url + "/" + fragment)
                 page.wait_for_load_state("networkidle")
+                # Nothing still loading (a page reached by a hash change may show the last one's).
+                page.wait_for_function(
+                    "() => !document.querySelector('main [aria-live=polite].muted')", timeout=30_000
+                )
                 page.wait_for_timeout(300)
                 page.screenshot(path=save_path(out, name, size), full_page=True)
                 problems += [f"{name} @{size['width']}: {e}" for e in console.take()]

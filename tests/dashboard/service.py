@@ -46,6 +46,7 @@ class DashboardService:
     repo: docs.GitRepo
     sshd: Sshd
     azure: FakeAzure
+    client_key: Path  # the key the service logs in to hosts with
 
     @property
     def url(self) -> str:
@@ -75,13 +76,15 @@ class DashboardService:
         scan_id = response.json()["scanId"]
         return self.wait(scan_id) if wait else {"scanId": scan_id}
 
-    def host_scan(self, scan_type: str = "full") -> dict[str, Any]:
+    def host_scan(self, scan_type: str = "full", sshd: Sshd | None = None) -> dict[str, Any]:
+        """A scan of the test sshd, or of another one on this machine that logs the key in."""
+        server = sshd or self.sshd
         return self.scan(
             {
                 "targetType": "host",
                 "hostname": "127.0.0.1",
-                "port": self.sshd.port,
-                "username": LOGIN_USER,
+                "port": server.port,
+                "username": server.user,
                 "scanType": scan_type,
             }
         )
@@ -119,7 +122,7 @@ def dashboard_service(azurite: str, workdir: Path) -> Iterator[DashboardService]
                 extra_args=["--dashboard-dir", str(DASHBOARD_DIR)],
             ).start()
             try:
-                yield DashboardService(host, repo, sshd, azure)
+                yield DashboardService(host, repo, sshd, azure, client_key)
             finally:
                 host.stop()
     finally:

@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 from tests.scanctl.conftest import valid_output
-from tests.support.cli_service import SCANCTL, Service
+from tests.support.cli_service import SCANCTL, Service, gxp_repository
+from tests.support.git_repos import example_story
 from tests.support.scan_api import API_KEY
 from tests.support.sshd import closed_port
 
@@ -406,3 +407,58 @@ def test_python_m_and_targets_from_a_file(service: Service, tmp_path: Path) -> N
     assert_one_line_error(empty, 2, "name at least one host")
     never = service.run("scan", "host", "web1", "--timeout", "0")
     assert never.returncode == 2 and "more than 0 seconds" in never.stderr
+
+
+# -- what changed: diff and --fail-on-new ----------------------------------------------------------
+
+
+def test_fail_on_new_passes_on_old_findings_and_fails_on_a_new_one(service: Service) -> None:
+    repo = gxp_repository(service.work / "gxp-changing")
+    assert (
+        service.run(
+            "targets", "add", "repository", str(repo.path), "--id", "gxp-changing", "-q"
+        ).returncode
+        == 0
+    )
+    # The first scan has no earlier one: every finding is new.
+    first = service.run("scan", "repository", "gxp-changing", "--fail-on-new")
+    assert first.returncode == 1, first.stderr
+    assert "(no earlier scan)" in first.stderr
+
+    # A rescan with only the old findings passes, even though they are high.
+    again = service.run(
+        "scan", "repository", "gxp-changing", "--fail-on-new", "--fail-on", "high", "-o", "json"
+    )
+    assert again.returncode == 0, again.stderr
+    scan = valid_output(again.stdout)["scans"][0]
+    assert scan["findings"]["high"] >= 1 and scan["newFindings"] == 0
+    old_scan = scan["scanId"]
+
+    # One more story with the example story's gaps: new findings, and the gate fails.
+    repo.write("stories/US-006-002.md", example_story().replace("US-006-001", "US-006-002"))
+    repo.commit("a second story, as incomplete as the first")
+    hit = service.run("scan", "repository", "gxp-changing", "--fail-on-new", "-o", "json")
+    assert hit.returncode == 1, hit.stderr
+    document = valid_output(hit.stdout)
+    new_scan = document["scans"][0]
+    assert new_scan["newFindings"] >= 1 and document["gate"]["failOnNew"] is True
+    assert f"since scan {old_scan}" in document["gate"]["reasons"][0]
+
+    # scans diff: the same delta, as a table, as JSON (schema) and as SARIF.
+    table = service.run("scans", "diff", new_scan["scanId"])
+    assert table.returncode == 0, table.stderr
+    assert f"against scan {old_scan}" in table.stdout
+    new_rows = [line for line in table.stdout.splitlines() if line.lstrip().startswith("new ")]
+    assert len(new_rows) == new_scan["newFindings"]
+    assert any("US-006-002" in row for row in new_rows)
+    diff = valid_output(service.run("scans", "diff", new_scan["scanId"], "-o", "json").stdout)
+    assert diff["diff"]["baseline"]["scanId"] == old_scan
+    assert diff["diff"]["findings"]["counts"]["new"] == new_scan["newFindings"]
+    assert diff["diff"]["findings"]["counts"]["resolved"] == 0
+    against = service.json("scans", "diff", old_scan, "--against", new_scan["scanId"])
+    assert against["diff"]["findings"]["counts"]["resolved"] == new_scan["newFindings"]
+    sarif = json.loads(service.run("scans", "diff", new_scan["scanId"], "-o", "sarif").stdout)
+    states = {r.get("baselineState") for run in sarif["runs"] for r in run["results"]}
+    assert {"new", "unchanged"} <= states
+    running = service.run("scans", "diff", "01NOSUCHSCAN0000000000000")
+    assert_one_line_error(running, 2, "no scan")

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from scanctl.errors import PASSED, SCAN_FAILED, THRESHOLD, UsageError
-from scanctl.findings import COUNTS, judge, severity_counts
+from scanctl.findings import COUNTS, NEW, judge, new_from_comparison, new_from_scan, severity_counts
 from scanctl.targets_input import HostSpec, parse_host
+from scanctl.views.tables import fact_rows
 
 
 @pytest.mark.parametrize(
@@ -55,3 +56,92 @@ def test_gate_threshold_is_inclusive_and_failures_outrank_it() -> None:
     assert judge([_scan("completed", high=9)], None, False).exit_code == PASSED
     mixed = judge([_scan("completed", high=1), _scan("failed")], "high", False)
     assert mixed.exit_code == SCAN_FAILED and len(mixed.reasons) == 2
+
+
+def test_gate_on_new_findings_counts_only_what_is_new() -> None:
+    # Nine old high findings, one new low one: the scan carries the total of new ones.
+    scan = {
+        **_scan("completed", high=9, low=1),
+        "newFindings": 1,
+        "results": {"comparison": {"baselineScanId": "01OLD", "newFindings": 1}},
+    }
+    new = new_from_scan(scan)
+    assert new == {"baseline": "01OLD", "total": 1, "bySeverity": None}
+    alone = judge([{**scan, NEW: new}], None, True)
+    assert alone.exit_code == THRESHOLD
+    assert alone.reasons == ["host h-22: 1 new finding(s) since scan 01OLD (--fail-on-new)"]
+    assert judge([{**scan, NEW: {**new, "total": 0}}], None, True).exit_code == PASSED
+    # With a threshold, the comparison's severities decide: the new low one passes --fail-on
+    # high, which the old high ones would have failed.
+    comparison = {
+        "baseline": {"scanId": "01OLD"},
+        "findings": {"counts": {"new": 1}, "bySeverity": {"new": {"low": 1}}},
+    }
+    by_severity = {**scan, NEW: new_from_comparison(comparison)}
+    assert judge([by_severity], "high", True).exit_code == PASSED
+    assert judge([by_severity], "high", False).exit_code == THRESHOLD
+    hit = judge([by_severity], "low", True)
+    assert hit.reasons == [
+        "host h-22: 1 low finding(s) new since scan 01OLD (--fail-on-new --fail-on low)"
+    ]
+    # A scan with no delta recorded says so; a first scan names no baseline.
+    assert new_from_scan(_scan("completed")) is None
+    first = new_from_comparison({"baseline": None, "findings": {"counts": {"new": 2}}})
+    assert "(no earlier scan)" in judge([{**scan, NEW: first}], None, True).reasons[0]
+
+
+def test_comparison_facts_of_every_kind_become_readable_rows() -> None:
+    # Shapes as docs/scan-comparison.md gives them.
+    host = {
+        "system": [{"field": "kernel", "from": "6.1.0-17-amd64", "to": "6.1.0-18-amd64"}],
+        "packages": {
+            "counts": {"added": 1},
+            "added": [{"name": "jq", "arch": "amd64", "version": "1.6-2.1"}],
+            "upgraded": [{"name": "libssl3", "arch": "amd64", "from": "3.0.11", "to": "3.0.13"}],
+        },
+        "disk": {"thresholdPercentPoints": 5.0, "removed": ["/mnt/old"]},
+        "notCompared": {"vulnerabilities": "neither scan has it"},
+    }
+    assert fact_rows(host) == [
+        ("system", "kernel: 6.1.0-17-amd64 -> 6.1.0-18-amd64"),
+        ("packages added", "jq amd64 1.6-2.1"),
+        ("packages upgraded", "libssl3: 3.0.11 -> 3.0.13"),
+        ("disk removed", "/mnt/old"),
+    ]
+    repository = {
+        "commit": {"from": "aaa", "to": "bbb"},
+        "commits": {"count": 1, "items": [{"sha": "b" * 40, "time": 1, "subject": "fix"}]},
+        "artifacts": {
+            "changed": [
+                {
+                    "id": "US-1",
+                    "changes": [
+                        {"field": "status", "from": "DRAFT", "to": "DONE"},
+                        {"field": "approved_by", "from": None, "to": "QA"},
+                    ],
+                }
+            ]
+        },
+        "links": {"added": [{"from": "SPEC-1", "to": "US-1", "kind": "parent"}]},
+    }
+    assert fact_rows(repository) == [
+        ("commit", "aaa -> bbb"),
+        ("commits", "bbbbbbbbbbbb fix"),
+        ("artifacts changed", "US-1: status: DRAFT -> DONE; approved_by: not set -> QA"),
+        ("links added", "SPEC-1 -> US-1 (parent)"),
+    ]
+    subscription = {
+        "resources": {
+            "counts": {"added": 1},
+            "added": [{"id": "/subscriptions/s/rg/x", "type": "t", "name": "x"}],
+            "typesCompared": ["t"],
+            "typesNotCompared": ["u"],
+        },
+        "findingsByCisControl": [{"control": "3.1", "new": 1, "resolved": 0, "rules": ["ST-1"]}],
+    }
+    # The types compared are a setting of the comparison, not a change; the others are.
+    assert fact_rows(subscription) == [
+        ("resources added", "/subscriptions/s/rg/x t x"),
+        ("resources typesNotCompared", "u"),
+        ("findingsByCisControl", "3.1 1 0"),
+    ]

@@ -11,6 +11,7 @@ import { HostFacts } from "./host-facts.js";
 import { TraceMatrix } from "./trace-matrix.js";
 import { ByService } from "./by-service.js";
 import { SourceView } from "./source.js";
+import { Compare } from "./compare.js";
 
 const REPORTS = [
   { format: "json", title: "JSON", extension: "json" },
@@ -53,9 +54,23 @@ function Items({ scan }) {
   </table></div>`;
 }
 
+// What a completed scan carries about the previous one, with the way to the comparison.
+function Delta({ scan }) {
+  const comparison = scan.results && scan.results.comparison;
+  if (scan.status !== "completed" || !comparison) return null;
+  const link = "#/scans/" + encodeURIComponent(scan.scanId) + "/compare";
+  return html`<p class="delta" data-testid="delta">
+    ${comparison.baselineScanId
+      ? html`Since the previous scan: <strong>${comparison.newFindings} new</strong>, <strong>${comparison.resolvedFindings} resolved</strong> findings.`
+      : "The target's first completed scan: every finding is new."}
+    ${" "}<a href=${link}>Compare with the previous scan</a>
+  </p>`;
+}
+
 function Summary({ scan }) {
   const counters = Object.entries(scan.counters || {});
-  return html`<dl class="facts">
+  return html`<${Delta} scan=${scan} />
+    <dl class="facts">
       <div><dt>Target</dt><dd>${scan.targetType}: ${scan.targetId}</dd></div>
       <div><dt>Trigger</dt><dd>${scan.trigger}</dd></div>
       <div><dt>Created</dt><dd>${dateTime(scan.createdAt)}</dd></div>
@@ -125,6 +140,7 @@ export function ScanPage({ scanId, tab, params }) {
     { id: "summary", href: base, title: "Summary" },
     { id: "findings", href: base + "/findings", title: "Findings" },
     ...(kindView ? [{ id: kindView.id, href: base + "/" + kindView.id, title: kindView.title }] : []),
+    { id: "compare", href: base + "/compare", title: "Compare" },
   ];
   let body;
   if (tab === "findings") body = html`<${Findings} scan=${scan} params=${params} />`;
@@ -132,6 +148,7 @@ export function ScanPage({ scanId, tab, params }) {
   else if (tab === "trace" && scan.targetType === "repository") body = html`<${TraceMatrix} scan=${scan} params=${params} />`;
   else if (tab === "source" && scan.targetType === "repository") body = html`<${SourceView} scan=${scan} params=${params} />`;
   else if (tab === "services" && scan.targetType === "subscription") body = html`<${ByService} scan=${scan} />`;
+  else if (tab === "compare") body = html`<${Compare} scan=${scan} params=${params} />`;
   else body = html`<${Summary} scan=${scan} />`;
   return html`<${Header} scan=${scan} onChanged=${reload} />
     <${ErrorNote} error=${error} />
