@@ -37,6 +37,11 @@ dashboard/vendor/.installed: node_modules/.installed
 	sed 's#from"preact"#from"./preact.mjs"#' node_modules/preact/hooks/dist/hooks.mjs \
 	  > dashboard/vendor/preact-hooks.mjs
 	cp node_modules/htm/dist/htm.mjs dashboard/vendor/htm.mjs
+	# MSAL for the browser (Entra ID sign-in; loaded only when config.json asks for it) and its
+	# redirect bridge (signed-in.html): the library's own minified builds, as published.
+	cp node_modules/@azure/msal-browser/lib/msal-browser.min.js dashboard/vendor/msal-browser.min.js
+	cp node_modules/@azure/msal-browser/lib/redirect-bridge/msal-redirect-bridge.min.js \
+	  dashboard/vendor/msal-redirect-bridge.min.js
 	@touch $@
 
 # The folder azd deploys to the dashboard's Static Web App (azure.yaml service `web`).

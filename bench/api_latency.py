@@ -2,11 +2,12 @@
 clients; each client triggers a scan, polls its status until it ends, then takes the next.
 
 Runs the service's blueprints (plus the tests' synthetic target kind, one no-op item per scan)
-on the standalone host with Azurite, all on this machine. Prints JSON with p50/p99 per endpoint,
-then the latency of one burst of simultaneous triggers on a quiet service, and where the CPU
-went while measuring (service, Azurite, clients; all share this machine's cores).
+on the standalone host, on its default embedded database or (`--store azurite`) on Azure
+Storage in an Azurite, all on this machine. Prints JSON with p50/p99 per endpoint, then the
+latency of one burst of simultaneous triggers on a quiet service, and where the CPU went while
+measuring (service, Azurite when used, clients; all share this machine's cores).
 Targets: POST p99 <= 150 ms, GET p99 <= 50 ms.
-Run: `.venv/bin/python bench/api_latency.py [--targets 200] [--clients 20]`.
+Run: `.venv/bin/python bench/api_latency.py [--targets 200] [--clients 20] [--store azurite]`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from standalone.azurite import Azurite  # noqa: E402
+from tests.support.bench_store import BenchStore, add_store_argument  # noqa: E402
 from tests.support.scan_api import API_KEY, scan_api_env, start_api  # noqa: E402
 
 # A dashboard polls every second or two; poll five times faster to load the service more.
@@ -85,8 +86,10 @@ def client(base: str, targets: list[str]) -> tuple[list[float], list[float], int
     return posts, gets, completed
 
 
-def cpu_seconds(process: psutil.Process, with_children: bool = True) -> float:
+def cpu_seconds(process: psutil.Process | None, with_children: bool = True) -> float:
     """CPU time of a process (and its living descendants) so far."""
+    if process is None:
+        return 0.0
     processes = [process, *(process.children(recursive=True) if with_children else [])]
     total = 0.0
     for each in processes:
@@ -113,12 +116,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--targets", type=int, default=200)
     parser.add_argument("--clients", type=int, default=20)
+    add_store_argument(parser)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as temp:
         work = Path(temp)
-        azurite = Azurite(work / "azurite")
-        env = scan_api_env(azurite.start(), STANDALONE_LOG_LEVEL="WARNING")
+        store = BenchStore(args.store, work)
+        env = scan_api_env(store.start(), STANDALONE_LOG_LEVEL="WARNING")
         host = start_api(work / "host", env)
         try:
             run = uuid.uuid4().hex[:6]
@@ -129,10 +133,10 @@ def main() -> None:
             names = [f"bench-{run}-{i}" for i in range(args.targets)]
             shares = [names[i :: args.clients] for i in range(args.clients)]
             # Where the CPU goes while measuring: the service (front, engine, workers),
-            # Azurite and these clients all share this machine's cores.
-            assert host.process is not None and azurite.process is not None
+            # Azurite when used and these clients all share this machine's cores.
+            assert host.process is not None
             service = psutil.Process(host.process.pid)
-            storage = psutil.Process(azurite.process.pid)
+            storage = None if store.pid is None else psutil.Process(store.pid)
             me = psutil.Process()
             before = (cpu_seconds(service), cpu_seconds(storage), cpu_seconds(me, False))
             began = time.perf_counter()
@@ -146,7 +150,7 @@ def main() -> None:
                 burst_posts = list(pool.map(lambda name: trigger(host.base_url, name), burst))
         finally:
             host.stop()
-            azurite.stop()
+            store.stop()
 
     posts = [v for o in outcomes for v in o[0]]
     gets = [v for o in outcomes for v in o[1]]
@@ -154,6 +158,7 @@ def main() -> None:
     report = {
         "benchmark": "api_latency",
         "cpus": os.cpu_count(),
+        "store": args.store,
         "targets": args.targets,
         "clients": args.clients,
         "scans_completed": sum(o[2] for o in outcomes),
@@ -165,7 +170,7 @@ def main() -> None:
         "burst_of_concurrent_posts": summary(burst_posts),
         "cpu_seconds": {
             "service": round(after[0] - before[0], 2),
-            "azurite": round(after[1] - before[1], 2),
+            "azurite": round(after[1] - before[1], 2) if storage is not None else None,
             "clients": round(after[2] - before[2], 2),
             "busy_fraction_of_all_cores": round(
                 (sum(after) - sum(before)) / (wall * (os.cpu_count() or 1)), 2

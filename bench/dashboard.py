@@ -10,9 +10,10 @@ Measured (median of runs, each in a fresh browser context: no cache, no warm JS)
   2,000 TC), scanned by the service; time from opening the matrix to its first page rendered,
   and from typing a search to the filtered matrix;
 - size: every JS and CSS file the page loads (dashboard/app, dashboard/vendor, app.css),
-  gzipped (as the host serves them).
-Targets: first meaningful paint < 1 s; JS+CSS < 150 KB gzipped; each scan-list page < 1 s;
-the matrix of 10,000 artifacts first shown < 3 s and filtered < 1 s.
+  gzipped (as the host serves them); MSAL (Entra ID sign-in) apart, since the page loads it only
+  where config.json asks for Entra ID sign-in, and the redirect bridge only on signed-in.html.
+Targets: first meaningful paint < 1 s; JS+CSS < 150 KB gzipped, with MSAL; each scan-list
+page < 1 s; the matrix of 10,000 artifacts first shown < 3 s and filtered < 1 s.
 Run: `.venv/bin/python bench/dashboard.py [--runs 5] [--artifacts-scale 1.0]`.
 """
 
@@ -43,14 +44,25 @@ DASHBOARD = ROOT / "dashboard"
 SIGNED_IN = f"() => sessionStorage.setItem('scan-dashboard.api-key', {json.dumps(API_KEY)})"
 
 
+SIGN_IN_LIBRARY = "vendor/msal-browser.min.js"
+SIGN_IN_RETURN = "vendor/msal-redirect-bridge.min.js"
+
+
 def gzipped_assets() -> dict[str, int]:
+    """The page's own JS and CSS, gzipped (without the Entra ID sign-in's)."""
     files = [DASHBOARD / "app.css", *DASHBOARD.glob("app/**/*.js"), *DASHBOARD.glob("vendor/*")]
     sizes = {
         str(p.relative_to(DASHBOARD)): len(gzip.compress(p.read_bytes(), compresslevel=9))
         for p in files
         if p.suffix in (".js", ".mjs", ".css")
+        and str(p.relative_to(DASHBOARD)) not in (SIGN_IN_LIBRARY, SIGN_IN_RETURN)
     }
     return dict(sorted(sizes.items()))
+
+
+def gzipped_sign_in() -> int:
+    """MSAL, which the page adds when it signs people in with Entra ID."""
+    return len(gzip.compress((DASHBOARD / SIGN_IN_LIBRARY).read_bytes(), compresslevel=9))
 
 
 def store_scans(env: dict[str, str], count: int) -> None:
@@ -153,6 +165,7 @@ def main() -> int:
     parser.add_argument("--artifacts-scale", type=float, default=1.0)
     args = parser.parse_args()
     assets = gzipped_assets()
+    sign_in = gzipped_sign_in()
     with tempfile.TemporaryDirectory(prefix="bench-dashboard-") as work:
         emulator = Azurite(Path(work) / "azurite")
         connection = emulator.start()
@@ -229,9 +242,11 @@ def main() -> int:
         },
         "assets_gzip_bytes": sum(assets.values()),
         "assets": assets,
+        "entra_sign_in_gzip_bytes": sign_in,
+        "assets_with_entra_sign_in_gzip_bytes": sum(assets.values()) + sign_in,
         "targets": {
             "first_meaningful_paint_s": 1.0,
-            "assets_gzip_bytes": 150 * 1024,
+            "assets_with_entra_sign_in_gzip_bytes": 150 * 1024,
             "scan_list_page_s": 1.0,
             "trace_matrix_first_page_s": 3.0,
             "trace_matrix_filter_s": 1.0,
@@ -239,7 +254,7 @@ def main() -> int:
     }
     result["met"] = (
         result["first_meaningful_paint_s"] < 1.0
-        and result["assets_gzip_bytes"] < 150 * 1024
+        and result["assets_with_entra_sign_in_gzip_bytes"] < 150 * 1024
         and result["scan_list"]["slowest_page_s"] < 1.0
         and result["trace_matrix"]["first_page_s"] < 3.0
         and result["trace_matrix"]["filter_s"] < 1.0

@@ -2,7 +2,8 @@
 
 Prints JSON: {"results": [{"n", "seconds", "activities_per_s"}, ...], "ratio", "targets", "met"}.
 Targets (2 cores): 1000 activities in at most 10 s, time(1000)/time(100) at most 12.
-Run: `.venv/bin/python bench/durable_fanout.py [--sizes 100 1000] [--repeat 1]`.
+Run: `.venv/bin/python bench/durable_fanout.py [--sizes 100 1000] [--repeat 1]
+[--store embedded|azurite]` (the host's default database, or Azure Storage on Azurite).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from standalone.azurite import Azurite  # noqa: E402
+from tests.support.bench_store import BenchStore, add_store_argument  # noqa: E402
 from tests.support.host_process import HostProcess  # noqa: E402
 
 DEMO_APP = ROOT / "tests" / "apps" / "durable_demo"
@@ -49,12 +50,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
     parser.add_argument("--repeat", type=int, default=1, help="runs per size; the best is kept")
+    add_store_argument(parser)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as temp:
         work = Path(temp)
-        azurite = Azurite(work / "azurite")
-        connection = azurite.start()
+        store = BenchStore(args.store, work)
+        connection = store.start()
         env = {
             "AzureWebJobsStorage": connection,
             "TASKHUB_NAME": "BenchHub",
@@ -77,12 +79,13 @@ def main() -> None:
                 )
         finally:
             host.stop()
-            azurite.stop()
+            store.stop()
 
     by_n = {r["n"]: r["seconds"] for r in results}
     report: dict[str, object] = {
         "benchmark": "durable_fanout",
         "cpus": os.cpu_count(),
+        "store": args.store,
         "results": results,
     }
     if 100 in by_n and 1000 in by_n:

@@ -1,6 +1,7 @@
 """Host scans end to end through the API, against Ansible fact gathering, on loopback sshd.
 
-Starts Azurite, the service (function_app.py on the standalone host) and real OpenSSH servers
+Starts the service (function_app.py on the standalone host, on its default embedded database
+or, with `--store azurite`, on Azure Storage in an Azurite) and real OpenSSH servers
 on 127.0.0.1 (own host keys, ports, authorized key; non-root login user), then measures:
 1. one quick scan, POST /api/v1/scans until the scan reads `completed` (polling every 20 ms),
    several times on one host, against `ansible -m setup` (ansible-core, installed by this
@@ -36,7 +37,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from standalone.azurite import Azurite  # noqa: E402
+from tests.support.bench_store import BenchStore, add_store_argument  # noqa: E402
 from tests.support.host_process import HostProcess  # noqa: E402
 from tests.support.sshd import LOGIN_USER, Sshd, make_key, public_key  # noqa: E402
 
@@ -196,6 +197,7 @@ def main() -> None:
         action="store_true",
         help="also time `ansible -f N -m setup` on the fleet",
     )
+    add_store_argument(parser)
     args = parser.parse_args()
 
     ansible = None if args.no_ansible else ensure_ansible()
@@ -204,8 +206,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as temp:
         work = Path(temp)
         key = make_key(work / "id_ed25519")
-        azurite = Azurite(work / "azurite")
-        connection = azurite.start()
+        store = BenchStore(args.store, work)
+        connection = store.start()
         api_key = "bench-" + uuid.uuid4().hex
         env = {
             "AzureWebJobsStorage": connection,
@@ -261,10 +263,11 @@ def main() -> None:
             host.stop()
             for server in servers:
                 server.remove()
-            azurite.stop()
+            store.stop()
 
     single_median = statistics.median(runs)
     result: dict[str, Any] = {
+        "store": args.store,
         "measured": "single: POST /api/v1/scans until GET /api/v1/scans/{id} reads completed "
         f"(polled every {POLL_S} s); fleet: {args.fleet} concurrent POSTs until the last "
         f"scan's completedAt (watched through GET /api/v1/scans every {FLEET_POLL_S} s)",

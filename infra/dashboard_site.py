@@ -1,9 +1,11 @@
 """Build the folder azd deploys to the dashboard's Static Web App (`make dashboard-site`).
 
 The pages are the same files the standalone host serves; what differs on Azure is where the
-API is. This writes `config.json` naming the Function App's URL (azd's SERVICE_API_URI) and
-`staticwebapp.config.json` with the same security headers as the standalone host, except that
-the Content-Security-Policy lets the pages call that one API origin.
+API is and how people sign in. This writes `config.json` naming the Function App's URL (azd's
+SERVICE_API_URI) and, when the API's app registration is set (ENTRA_API_CLIENT_ID), the Entra ID
+sign-in (the tenant's authority, the registration as the dashboard's client, the API's scope),
+and `staticwebapp.config.json` with the same security headers as the standalone host, except
+that the Content-Security-Policy lets the pages call the origins config.json names.
 """
 
 from __future__ import annotations
@@ -13,12 +15,21 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
-from standalone.dashboard_files import CONTENT_TYPES, SECURITY_HEADERS
+from standalone.dashboard_files import (
+    CONTENT_TYPES,
+    SIGN_IN_RETURN_HEADERS,
+    SIGN_IN_RETURN_PAGE,
+    config_origins,
+    https_origin,
+    security_headers,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DASHBOARD = ROOT / "dashboard"
+DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
 
 
 def api_origin(url: str) -> str:
@@ -28,15 +39,21 @@ def api_origin(url: str) -> str:
     return f"https://{parts.netloc}"
 
 
-def site_headers(origin: str) -> dict[str, str]:
-    headers = dict(SECURITY_HEADERS)
-    headers["Content-Security-Policy"] = headers["Content-Security-Policy"].replace(
-        "connect-src 'self'", f"connect-src 'self' {origin}"
-    )
-    return headers
+def entra_sign_in(tenant_id: str, client_id: str, authority_host: str = "") -> dict[str, Any]:
+    """The dashboard's Entra ID sign-in: the API's own app registration signs people in (its
+    single-page-application redirect URI is the site's signed-in.html) and asks for the API's
+    `access_as_user` scope; the token's roles are the person's app roles."""
+    host = https_origin(authority_host or DEFAULT_AUTHORITY_HOST)
+    if host is None:
+        raise ValueError(f"the authority host must be https://host (got {authority_host!r})")
+    return {
+        "clientId": client_id,
+        "authority": f"{host}/{tenant_id}",
+        "scopes": [f"api://{client_id}/access_as_user"],
+    }
 
 
-def build(out: Path, api_url: str) -> None:
+def build(out: Path, api_url: str, entra: dict[str, Any] | None = None) -> None:
     origin = api_origin(api_url)
     if not (DASHBOARD / "vendor" / "preact.mjs").is_file():
         raise FileNotFoundError("dashboard/vendor is missing: run `make setup` first")
@@ -51,9 +68,13 @@ def build(out: Path, api_url: str) -> None:
             target = out / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)
-    (out / "config.json").write_text(json.dumps({"apiBaseUrl": origin}, indent=2) + "\n")
+    site: dict[str, Any] = {"apiBaseUrl": origin}
+    if entra:
+        site["entra"] = entra
+    (out / "config.json").write_text(json.dumps(site, indent=2) + "\n")
     config = {
-        "globalHeaders": site_headers(origin),
+        "globalHeaders": security_headers(config_origins(site)),
+        "routes": [{"route": f"/{SIGN_IN_RETURN_PAGE}", "headers": SIGN_IN_RETURN_HEADERS}],
         "mimeTypes": {".mjs": "text/javascript", ".js": "text/javascript"},
     }
     (out / "staticwebapp.config.json").write_text(json.dumps(config, indent=2) + "\n")
@@ -65,7 +86,14 @@ def main(argv: list[str]) -> int:
     if not api_url:
         sys.stderr.write("SERVICE_API_URI is not set (azd sets it after `azd provision`)\n")
         return 2
-    build(out, api_url)
+    client_id = os.environ.get("ENTRA_API_CLIENT_ID", "")
+    tenant_id = os.environ.get("AZURE_TENANT_ID", "")
+    if client_id and not tenant_id:
+        sys.stderr.write("ENTRA_API_CLIENT_ID needs AZURE_TENANT_ID (azd provision sets it)\n")
+        return 2
+    authority_host = os.environ.get("AZURE_AUTHORITY_HOST", "")
+    entra = entra_sign_in(tenant_id, client_id, authority_host) if client_id else None
+    build(out, api_url, entra)
     sys.stdout.write(f"dashboard site for {api_origin(api_url)} in {out}\n")
     return 0
 

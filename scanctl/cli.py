@@ -20,7 +20,8 @@ EPILOG = """\
 exit codes: 0 passed, 1 a finding reached --fail-on or --fail-on-new, 2 usage or input error,
 3 a scan failed or was cancelled, 4 credentials refused, 5 service unreachable or timed out,
 130 interrupted (the scans keep running).
-configuration: SCAN_API_URL (default http://127.0.0.1:7071), SCAN_API_KEY or SCAN_API_KEY_FILE."""
+configuration: SCAN_API_URL (default http://127.0.0.1:7071), SCAN_API_KEY or SCAN_API_KEY_FILE,
+or an Entra ID token: SCAN_API_TOKEN, or SCAN_API_ENTRA_SCOPE to ask az for one."""
 
 
 def _options(suppress: bool) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
@@ -38,6 +39,12 @@ def _options(suppress: bool) -> tuple[argparse.ArgumentParser, argparse.Argument
     )
     group.add_argument(
         "--api-key-file", default=default(None), metavar="FILE", help="file holding the API key"
+    )
+    group.add_argument(
+        "--entra-scope",
+        default=default(None),
+        metavar="SCOPE",
+        help="Entra ID token for SCOPE (api://<app id>/.default) from az (SCAN_API_ENTRA_SCOPE)",
     )
     group.add_argument(
         "-q", "--quiet", action="store_true", default=default(False), help="no progress or notes"
@@ -94,7 +101,7 @@ def run(argv: list[str]) -> int:
 
     args = build_parser().parse_args(argv)
     url = args.url or os.environ.get(URL_ENV) or DEFAULT_URL
-    credential = credentials.resolve(args.api_key, args.api_key_file)
+    credential = credentials.resolve(args.api_key, args.api_key_file, entra_scope=args.entra_scope)
     _warn_plain_http(url, credential is not None)
     follow = f" --url {url}" if args.url else ""
     ctx = Context(

@@ -65,10 +65,13 @@ class ApiClient:
         if body is not None:
             payload = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
-        try:
-            status, data = self.transport.request(method, target, payload, headers)
-        except TransportError as exc:
-            raise UnreachableError(f"cannot reach the scan service at {self.url}: {exc}") from None
+        status, data = self._send(method, target, payload, headers)
+        if status == 401 and self.credential is not None and self.credential.renew is not None:
+            # Refused before anything happened: renew the token once and ask again.
+            self.credential = self.credential.renew()
+            self.headers.update(self.credential.headers())
+            headers.update(self.credential.headers())
+            status, data = self._send(method, target, payload, headers)
         if status >= 400:
             raise self._error(status, data)
         if raw:
@@ -82,6 +85,14 @@ class ApiClient:
                 f"{self.url} answered {status} with something that is not JSON: "
                 "is --url the scan service?"
             ) from None
+
+    def _send(
+        self, method: str, target: str, payload: bytes | None, headers: dict[str, str]
+    ) -> tuple[int, bytes]:
+        try:
+            return self.transport.request(method, target, payload, headers)
+        except TransportError as exc:
+            raise UnreachableError(f"cannot reach the scan service at {self.url}: {exc}") from None
 
     def _error(self, status: int, data: bytes) -> ApiError:
         try:

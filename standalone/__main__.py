@@ -1,4 +1,5 @@
-"""`python -m standalone`: run function_app.py on http://127.0.0.1:7071 with embedded Azurite."""
+"""`python -m standalone`: run function_app.py on http://127.0.0.1:7071, all state in an embedded
+database in the data folder unless a storage connection is configured."""
 
 from __future__ import annotations
 
@@ -9,13 +10,10 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from standalone.app_loader import AppLoadError
-from standalone.azurite import AzuriteError
-from standalone.durable.engine_process import EngineStartError
-from standalone.host import HostOptions, StandaloneHost
-from standalone.host_config import HostConfigError
-from standalone.settings import SettingsError
+if TYPE_CHECKING:
+    from standalone.host import HostOptions
 
 log = logging.getLogger("standalone")
 
@@ -37,7 +35,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--data-dir",
         type=Path,
         default=None,
-        help="folder for Azurite's data and the host keys (APP_DIR/.standalone)",
+        help="folder for the embedded database and the host keys (APP_DIR/.standalone)",
     )
     parser.add_argument(
         "--dashboard-dir",
@@ -62,6 +60,15 @@ def configure_logging(level: str) -> None:
 
 
 async def serve(options: HostOptions) -> int:
+    # Imported here, not at the top: the engine and worker processes (spawned) import this
+    # module again, and they need none of the host's HTTP side.
+    from standalone.app_loader import AppLoadError
+    from standalone.azurite import AzuriteError
+    from standalone.durable.engine_process import EngineStartError
+    from standalone.host import StandaloneHost
+    from standalone.host_config import HostConfigError
+    from standalone.settings import SettingsError
+
     host = StandaloneHost(options)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -87,6 +94,8 @@ async def serve(options: HostOptions) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from standalone.host import HostOptions
+
     args = parse_args(argv)
     configure_logging(args.log_level)
     options = HostOptions(

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import logging
 import os
 import re
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -37,31 +40,72 @@ CONTENT_TYPES = {
 _COMPRESSIBLE = {".html", ".js", ".mjs", ".css", ".json", ".svg", ".txt"}
 _SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
-# No inline script, no eval, no inline style attributes; the page talks to its own origin only.
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'none'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "connect-src 'self'",
-        "font-src 'self'",
-        "manifest-src 'self'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-        "object-src 'none'",
-    ]
-)
-SECURITY_HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "Cross-Origin-Opener-Policy": "same-origin",
-    # Revalidate every time (cheap: an ETag match answers 304), so a new release shows at once.
-    "Cache-Control": "no-cache",
-}
+
+# No inline script, no eval, no inline style attributes; the page talks to its own origin and to
+# the origins config.json names (the API's elsewhere, the sign-in authority's).
+def content_security_policy(connect: Sequence[str] = ()) -> str:
+    return "; ".join(
+        [
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            " ".join(["connect-src 'self'", *connect]),
+            "font-src 'self'",
+            "manifest-src 'self'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+            "object-src 'none'",
+        ]
+    )
+
+
+def security_headers(connect: Sequence[str] = ()) -> dict[str, str]:
+    return {
+        "Content-Security-Policy": content_security_policy(connect),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "X-Frame-Options": "DENY",
+        "Cross-Origin-Opener-Policy": "same-origin",
+        # Revalidate every time (cheap: an ETag match answers 304), so a new release shows at once.
+        "Cache-Control": "no-cache",
+    }
+
+
+SECURITY_HEADERS = security_headers()
+CONTENT_SECURITY_POLICY = SECURITY_HEADERS["Content-Security-Policy"]
+# The page Entra ID sends people back to carries the sign-in answer: never cached, and not
+# isolated from the window that opened the sign-in (MSAL's redirect bridge hands it over).
+SIGN_IN_RETURN_PAGE = "signed-in.html"
+SIGN_IN_RETURN_HEADERS = {"Cache-Control": "no-store", "Cross-Origin-Opener-Policy": "unsafe-none"}
+
+
+def https_origin(url: str) -> str | None:
+    """`https://host[:port]` of a URL, or None when it is not an https URL."""
+    parts = urlsplit(url.strip())
+    if parts.scheme != "https" or not parts.hostname:
+        return None
+    return f"https://{parts.netloc}"
+
+
+def config_origins(config: object) -> list[str]:
+    """The origins a dashboard configuration (config.json) lets the pages call besides their
+    own: the API's (`apiBaseUrl`) and the Entra ID authority's (`entra.authority`)."""
+    if not isinstance(config, dict):
+        return []
+    entra = config.get("entra")
+    urls = [config.get("apiBaseUrl"), entra.get("authority") if isinstance(entra, dict) else None]
+    origins = [https_origin(url) for url in urls if isinstance(url, str) and url]
+    return list(dict.fromkeys(o for o in origins if o))
+
+
+def _read_config(root: Path) -> object:
+    try:
+        return json.loads((root / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        log.info("dashboard config.json not read (%s): the pages call their own origin only", exc)
+        return {}
 
 
 @dataclass(frozen=True)
@@ -78,6 +122,8 @@ class DashboardFiles:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         self._cache: dict[str, _Cached] = {}
+        # config.json is read once, at start: the origins it names join the CSP's connect-src.
+        self.headers = security_headers(config_origins(_read_config(self.root)))
 
     @property
     def available(self) -> bool:
@@ -139,10 +185,11 @@ class DashboardFiles:
             return web.json_response(
                 {"error": {"code": "not_found", "message": "no such file"}},
                 status=404,
-                headers=SECURITY_HEADERS,
+                headers=self.headers,
             )
         headers = {
-            **SECURITY_HEADERS,
+            **self.headers,
+            **(SIGN_IN_RETURN_HEADERS if relative == SIGN_IN_RETURN_PAGE else {}),
             "Content-Type": CONTENT_TYPES[path.suffix.lower()],
             "ETag": cached.etag,
             "Vary": "Accept-Encoding",

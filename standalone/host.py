@@ -1,7 +1,8 @@
 """The standalone host: runs `function_app.py` unchanged on one machine, without Azure.
 
-Start-up order: settings -> host.json -> storage (embedded Azurite when none is configured)
--> import the app -> Durable engine (resumes unfinished orchestrations) -> HTTP -> timers.
+Start-up order: settings -> host.json -> storage (the embedded database when none is
+configured) -> import the app -> Durable engine (resumes unfinished orchestrations) -> HTTP ->
+timers.
 """
 
 from __future__ import annotations
@@ -16,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from azure.data.tables.aio import TableClient
 
+from common.storage import Storage
 from standalone.app_loader import AppIndex, load_app
-from standalone.azurite import Azurite
 from standalone.dashboard_files import DashboardFiles
 from standalone.durable.client import DurableClient
 from standalone.durable.engine_process import EngineOptions, EngineProcess
@@ -28,7 +28,8 @@ from standalone.durable.webhooks import DurableHttpApi
 from standalone.host_config import HostConfig, load_host_config
 from standalone.http_triggers import HttpTriggers, client_binding_json, json_error
 from standalone.keys import HostKeys, load_or_create_keys
-from standalone.settings import apply_settings, expand_development_storage
+from standalone.settings import apply_settings
+from standalone.store_location import StoreLocation, choose_store
 from standalone.timer_triggers import TimerTriggers
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ class StandaloneHost:
 
     def __init__(self, options: HostOptions) -> None:
         self.options = options
-        self.azurite: Azurite | None = None
+        self.storage: Storage | None = None
         self.engine: EngineProcess | None = None
         self.store: DurableStore | None = None
         self.timers: TimerTriggers | None = None
@@ -101,19 +102,6 @@ class StandaloneHost:
             self.keys.system_key,
         )
 
-    async def _storage(self, config: HostConfig, data_dir: Path) -> str:
-        configured = os.environ.get(config.storage_setting, "").strip()
-        if configured:
-            connection = expand_development_storage(configured)
-        else:
-            self.azurite = Azurite(data_dir / "azurite")
-            # Started from the main thread on purpose: Azurite dies with the thread that
-            # started it (PDEATHSIG), and the main thread lives as long as the host.
-            connection = self.azurite.start()
-        # App code reads the same setting, as it would in Azure.
-        os.environ[config.storage_setting] = connection
-        return connection
-
     async def start(self) -> None:
         options = self.options
         app_dir = options.app_dir.resolve()
@@ -121,22 +109,18 @@ class StandaloneHost:
         data_dir.mkdir(parents=True, exist_ok=True)
         apply_settings(app_dir)
         self.config = config = load_host_config(app_dir)
-        connection = await self._storage(config, data_dir)
+        location: StoreLocation = await asyncio.to_thread(
+            choose_store, config.storage_setting, data_dir
+        )
+        self.storage = storage = location.open()
         self.keys = load_or_create_keys(data_dir)
-        self.index = index = load_app(app_dir)
-        for entry in index.unsupported:
-            log.warning("function %s (%s) is not supported here", entry.name, entry.trigger_type)
-
-        threads = int(os.environ.get("PYTHON_THREADPOOL_THREAD_COUNT") or DEFAULT_WORKER_THREADS)
-        self.executor = ThreadPoolExecutor(max(1, threads), thread_name_prefix="function")
-        # asyncio.to_thread in async functions uses the worker's thread pool, as in Azure.
-        asyncio.get_running_loop().set_default_executor(self.executor)
         # The engine (episodes, activity workers) runs in its own process; this one serves
         # HTTP and answers client calls from storage, telling the engine what it stored.
+        # Launched first: it and its workers import the app while this process does.
         self.engine = EngineProcess(
             EngineOptions(
                 app_dir=str(app_dir),
-                connection=connection,
+                store=location,
                 hub_name=config.hub_name,
                 max_orchestrators=config.max_orchestrators,
                 max_activities=config.max_activities,
@@ -145,8 +129,17 @@ class StandaloneHost:
                 log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()),
             )
         )
-        self.engine.start()  # from the main thread: the engine dies with it
-        self.store = DurableStore(connection, config.hub_name)
+        self.engine.launch()  # from the main thread: the engine dies with it
+        self.index = index = load_app(app_dir)
+        for entry in index.unsupported:
+            log.warning("function %s (%s) is not supported here", entry.name, entry.trigger_type)
+
+        threads = int(os.environ.get("PYTHON_THREADPOOL_THREAD_COUNT") or DEFAULT_WORKER_THREADS)
+        self.executor = ThreadPoolExecutor(max(1, threads), thread_name_prefix="function")
+        # asyncio.to_thread in async functions uses the worker's thread pool, as in Azure.
+        asyncio.get_running_loop().set_default_executor(self.executor)
+        self.engine.wait_ready()
+        self.store = DurableStore(storage, config.hub_name)
         await self.store.open()
         client = DurableClient(
             self.store, set(index.orchestrators), self.engine.send, config.refuse_running_instances
@@ -193,7 +186,7 @@ class StandaloneHost:
             ", ".join(sorted(index.activities)) or "none",
         )
 
-        status_table = TableClient.from_connection_string(connection, "StandaloneTimerStatus")
+        status_table = await asyncio.to_thread(storage.table, "StandaloneTimerStatus")
         self.timers = TimerTriggers(
             index.timers,
             status_table,
@@ -207,10 +200,9 @@ class StandaloneHost:
         )
 
     async def stop(self) -> None:
-        """Stop timers, HTTP, the engine and Azurite, in that order; each step bounded."""
+        """Stop timers, HTTP, the engine and storage, in that order; each step bounded."""
         if self.timers is not None:
             await self.timers.stop()
-            await self.timers.table.close()
         if self.runner is not None:
             await self.runner.cleanup()
         if self.engine is not None:
@@ -224,5 +216,5 @@ class StandaloneHost:
             await http_utils._close_session()
         if self.executor is not None:
             self.executor.shutdown(wait=False, cancel_futures=True)
-        if self.azurite is not None:
-            self.azurite.stop()
+        if self.storage is not None:
+            self.storage.close()

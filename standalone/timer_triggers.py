@@ -3,7 +3,7 @@
 NCRONTAB has six fields, seconds first (`*/5 * * * * *`); a `hh:mm:ss` TimeSpan means a fixed
 interval; `%NAME%` takes the schedule from a setting. As in Azure: one invocation of a function
 at a time, `runOnStartup` honoured, and a schedule missed while the host was down fires once
-at start with `past_due` set (the last and next occurrences are kept in Table Storage).
+at start with `past_due` set (the last and next occurrences are kept in the host's storage).
 """
 
 from __future__ import annotations
@@ -16,11 +16,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-from azure.data.tables.aio import TableClient
 from azure.functions.timer import TimerRequest
 
 from common import cron
+from common.storage import Table
 from standalone.app_loader import FunctionEntry
 from standalone.durable.history import iso
 from standalone.invoker import invoke
@@ -70,7 +69,7 @@ class TimerTriggers:
     def __init__(
         self,
         functions: list[FunctionEntry],
-        status_table: TableClient,
+        status_table: Table,
         app_key: str,
         client_binding: Callable[[], str],
         executor: ThreadPoolExecutor,
@@ -85,8 +84,6 @@ class TimerTriggers:
     async def start(self) -> None:
         if not self.functions:
             return
-        with contextlib.suppress(ResourceExistsError):
-            await self.table.create_table()
         for entry in self.functions:
             expression = resolve_setting_refs(str(entry.trigger.get("schedule", "")))
             try:
@@ -106,16 +103,18 @@ class TimerTriggers:
         self._tasks.clear()
 
     async def _load_status(self, name: str) -> tuple[datetime | None, datetime | None]:
-        try:
-            entity = await self.table.get_entity(self.app_key, name)
-        except ResourceNotFoundError:
+        loop = asyncio.get_running_loop()
+        entity = await loop.run_in_executor(self.executor, self.table.get, self.app_key, name)
+        if entity is None:
             return None, None
         return entity.get("Last"), entity.get("Next")
 
     async def _save_status(self, name: str, last: datetime, following: datetime) -> None:
         entity = {"PartitionKey": self.app_key, "RowKey": name, "Last": last, "Next": following}
         try:
-            await self.table.upsert_entity(entity)
+            await asyncio.get_running_loop().run_in_executor(
+                self.executor, self.table.upsert, entity
+            )
         except Exception:
             log.exception("could not record the schedule status of %s", name)
 

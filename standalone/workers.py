@@ -142,9 +142,16 @@ class ActivityWorkers:
 
     def start(self) -> None:
         """Start every worker and wait until each has loaded the app."""
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        """Start every worker process (each loads the app; `wait_ready` waits for that)."""
         level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
         for _ in range(self.processes):
             self._workers.append(self._spawn(str(level)))
+
+    def wait_ready(self) -> None:
         for worker in self._workers:
             if not worker.conn.poll(START_TIMEOUT_S):
                 raise WorkerStartError("an activity worker did not start in time")

@@ -43,6 +43,7 @@ STANDALONE_BASICS = {
     "azurite",
     "host_config",
     "invoker",
+    "store_location",
 }
 STANDALONE_TOP = ["host", "__main__"]  # __main__ starts the host
 

@@ -1,8 +1,7 @@
 // The JSON API is the dashboard's only contract. Errors arrive as ApiError with the service's
 // code and message; a 401 signs out, which brings the sign-in form back.
-import { headers, signOut } from "./auth.js";
-
-let base = "";
+import { credentialRefused, headers } from "./auth.js";
+import { config } from "./config.js";
 
 export class ApiError extends Error {
   constructor(status, code, message, details = null, extra = {}) {
@@ -14,27 +13,19 @@ export class ApiError extends Error {
   }
 }
 
-// config.json names the API's origin when the dashboard is served elsewhere (a Static Web App).
-// Read while the page renders; the first API call waits for it (no round trip before rendering).
-async function loadConfig() {
-  try {
-    const response = await fetch("config.json", { cache: "no-cache" });
-    if (response.ok) {
-      const config = await response.json();
-      base = String(config.apiBaseUrl || "").replace(/\/+$/, "");
-    }
-  } catch {
-    base = "";
-  }
-}
-const configured = loadConfig();
+// The API's origin when the dashboard is served elsewhere (config.json); the first API call
+// waits for it (no round trip before rendering).
+let base = "";
+const configured = config.then((settings) => {
+  base = String(settings.apiBaseUrl || "").replace(/\/+$/, "");
+});
 
 export function apiUrl(path) {
   return base + path;
 }
 
 export async function request(path, { method = "GET", body, signal } = {}) {
-  const init = { method, headers: { ...headers(), Accept: "application/json" }, signal };
+  const init = { method, headers: { ...(await headers()), Accept: "application/json" }, signal };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -48,7 +39,7 @@ export async function request(path, { method = "GET", body, signal } = {}) {
     throw new ApiError(0, "unreachable", "The service did not answer. Is it running?");
   }
   if (response.status === 401) {
-    signOut("The service did not accept the API key. Sign in again.");
+    credentialRefused();
     throw new ApiError(401, "unauthorized", "Sign in again.");
   }
   if (!response.ok) {
@@ -86,7 +77,7 @@ export function query(params) {
   return entries.length ? "?" + new URLSearchParams(entries).toString() : "";
 }
 
-// Save what the API answers as a file (reports need the key header, so no plain link).
+// Save what the API answers as a file (reports need the credentials header, so no plain link).
 export async function download(path, filename) {
   const response = await request(path);
   saveBlob(await response.blob(), filename);

@@ -2,7 +2,7 @@
 import { render } from "../vendor/preact.mjs";
 import { useEffect, useState } from "../vendor/preact-hooks.mjs";
 import { html } from "./html.js";
-import { onAuthChange, signedIn, signOut } from "./auth.js";
+import { authStarting, onAuthChange, signedIn, signedInAs, signOut } from "./auth.js";
 import { useRoute } from "./router.js";
 import { SignIn } from "./pages/sign-in.js";
 import { Overview } from "./pages/overview.js";
@@ -59,15 +59,22 @@ function Layout() {
             html`<a href=${item.href} aria-current=${item.id === current.id ? "page" : undefined}>${item.title}</a>`,
         )}
       </nav>
+      <span class="signed-in-as">${signedInAs()}</span>
       <button type="button" class="link sign-out" onClick=${() => signOut("")}>Sign out</button>
     </header>
     <main id="main" class="page" tabindex="-1">${current.view}</main>`;
 }
 
 function App() {
-  const [authenticated, setAuthenticated] = useState(signedIn());
-  useEffect(() => onAuthChange(() => setAuthenticated(signedIn())), []);
-  return authenticated ? html`<${Layout} />` : html`<${SignIn} />`;
+  const state = () => (authStarting() ? "starting" : signedIn() ? "in" : "out");
+  const [auth, setAuth] = useState(state());
+  useEffect(() => {
+    const stop = onAuthChange(() => setAuth(state()));
+    setAuth(state()); // whatever changed before this effect subscribed
+    return stop;
+  }, []);
+  if (auth === "starting") return html`<main id="main" class="page"><p class="muted">Signing in…</p></main>`;
+  return auth === "in" ? html`<${Layout} />` : html`<${SignIn} />`;
 }
 
 const root = document.getElementById("root");

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.alias_generators import to_snake
 
 from common.continuation import InvalidTokenError, Position, decode_token
+from common.storage import StorageUnavailableError
 from orchestrations.api.access import AccessDenied, authorize, caller, record_change
 from orchestrations.api.routes import Operation, Route
 from orchestrations.core.settings import AppSettings, get_settings
@@ -222,7 +223,9 @@ def api_endpoint(served: Route) -> Callable[[F], F]:
         def failed(exc: Exception) -> func.HttpResponse:
             if isinstance(exc, ApiError):
                 return error_response(exc)
-            if isinstance(exc, ServiceRequestError | ServiceResponseError):
+            if isinstance(
+                exc, ServiceRequestError | ServiceResponseError | StorageUnavailableError
+            ):
                 log.warning("%s: storage unreachable: %s", handler.__name__, exc)
                 return error_response(
                     ApiError(503, "storage_unavailable", "storage did not answer; try again")

@@ -29,6 +29,9 @@ class AppSettings(BaseSettings):
     storage_blob_uri: str = Field(
         "", validation_alias=AliasChoices("AzureWebJobsStorage__blobServiceUri")
     )
+    # An SQLite database holding all state instead of Azure Storage (the standalone host sets
+    # it to a file in its data folder when AzureWebJobsStorage is empty). Never set in Azure.
+    embedded_store_path: str = ""
     # Prefix of this service's tables and blob container, so deployments can share an account.
     scan_storage_prefix: str = "scan"
     # Scoped API keys for X-API-Key: comma-separated `name:role:key` entries (docs/identity.md).

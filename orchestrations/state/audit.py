@@ -43,7 +43,7 @@ class AuditStore(TableStore):
     TABLE = "Audit"
 
     def record(self, entry: AuditEntry) -> None:
-        self._table.create_entity(
+        self._table.insert(
             {
                 "PartitionKey": PARTITION,
                 "RowKey": inverted(entry.entry_id),

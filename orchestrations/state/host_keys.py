@@ -10,8 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-
+from common.storage import EntityExistsError, eq
 from orchestrations.state.tables import TableStore, safe_key, utcnow
 from scanner.hosts.host_keys import KnownHostKey
 
@@ -31,11 +30,7 @@ class TableKnownHostKeys(TableStore):
     TABLE = HOST_KEYS_TABLE
 
     def entries(self, host_key_id: str) -> list[dict[str, Any]]:
-        return list(
-            self._table.query_entities(
-                "PartitionKey eq @pk", parameters={"pk": safe_key(host_key_id)}
-            )
-        )
+        return list(self._table.query([eq("PartitionKey", safe_key(host_key_id))]))
 
     def lookup(self, host: str, port: int) -> list[KnownHostKey]:
         return [
@@ -57,8 +52,8 @@ class TableKnownHostKeys(TableStore):
 
     def remember(self, host: str, port: int, key: KnownHostKey) -> bool:
         try:
-            self._table.create_entity(self._key_entity(host, port, key, "first-contact"))
-        except ResourceExistsError:
+            self._table.insert(self._key_entity(host, port, key, "first-contact"))
+        except EntityExistsError:
             return False
         log.info(
             "host key of %s recorded: %s %s", host_id(host, port), key.key_type, key.fingerprint
@@ -68,17 +63,14 @@ class TableKnownHostKeys(TableStore):
     def pin(self, host: str, port: int, key: KnownHostKey) -> None:
         """Make `key` the host's only known key (an operator's decision)."""
         self.forget(host, port)
-        self._table.upsert_entity(self._key_entity(host, port, key, "api"))
+        self._table.upsert(self._key_entity(host, port, key, "api"))
         log.info("host key of %s pinned: %s %s", host_id(host, port), key.key_type, key.fingerprint)
 
     def forget(self, host: str, port: int) -> int:
         """Forget every key of the host; how many there were."""
         forgotten = 0
         for entity in self.entries(host_id(host, port)):
-            try:
-                self._table.delete_entity(entity["PartitionKey"], entity["RowKey"])
-            except ResourceNotFoundError:
-                continue
+            self._table.delete(entity["PartitionKey"], entity["RowKey"])
             forgotten += 1
         if forgotten:
             log.info("host key(s) of %s forgotten: %d", host_id(host, port), forgotten)

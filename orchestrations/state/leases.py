@@ -11,15 +11,12 @@ import contextlib
 import time
 from datetime import datetime
 
-from azure.core import MatchConditions
-from azure.core.exceptions import (
-    HttpResponseError,
-    ResourceExistsError,
-    ResourceModifiedError,
-    ResourceNotFoundError,
+from common.storage import (
+    EntityChangedError,
+    EntityExistsError,
+    EntityNotFoundError,
+    StorageUnavailableError,
 )
-from azure.data.tables import UpdateMode
-
 from orchestrations.state.tables import TableStore, target_key, utcnow
 
 
@@ -53,19 +50,18 @@ class LeaseStore(TableStore):
         }
         for _ in range(3):
             try:
-                return str(table.create_entity(entity).get("etag"))
-            except ResourceExistsError:
+                return table.insert(entity)
+            except EntityExistsError:
                 pass
-            try:
-                current = table.get_entity("lease", str(entity["RowKey"]))
-            except ResourceNotFoundError:
+            current = table.get("lease", str(entity["RowKey"]))
+            if current is None:
                 continue  # released between the two calls (the previous scan just ended)
             if current["ScanId"] == scan_id:
-                return str(current.metadata["etag"])
+                return current.etag
             raise LeaseHeldError(
                 current["ScanId"], current["InstanceId"], current.get("AcquiredAt")
             )
-        return str(table.create_entity(entity).get("etag"))
+        return table.insert(entity)
 
     def take_over(
         self, target_type: str, target_id: str, stale_scan_id: str, scan_id: str, instance_id: str
@@ -74,15 +70,14 @@ class LeaseStore(TableStore):
         Returns the new lease's ETag, or None when someone else got it."""
         table = self._table
         key = target_key(target_type, target_id)
-        try:
-            current = table.get_entity("lease", key)
-        except ResourceNotFoundError:
+        current = table.get("lease", key)
+        if current is None:
             try:
                 return self.acquire(target_type, target_id, scan_id, instance_id)
             except LeaseHeldError:
                 return None
         if current["ScanId"] != stale_scan_id:
-            return str(current.metadata["etag"]) if current["ScanId"] == scan_id else None
+            return current.etag if current["ScanId"] == scan_id else None
         replacement = {
             "PartitionKey": "lease",
             "RowKey": key,
@@ -91,15 +86,9 @@ class LeaseStore(TableStore):
             "AcquiredAt": utcnow(),
         }
         try:
-            metadata = table.update_entity(
-                replacement,
-                mode=UpdateMode.REPLACE,
-                etag=current.metadata["etag"],
-                match_condition=MatchConditions.IfNotModified,
-            )
-        except (ResourceModifiedError, ResourceNotFoundError):
+            return table.replace(replacement, current.etag)
+        except (EntityChangedError, EntityNotFoundError):
             return None
-        return str(metadata.get("etag"))
 
     def release(
         self, target_type: str, target_id: str, scan_id: str, etag: str | None = None
@@ -109,34 +98,19 @@ class LeaseStore(TableStore):
         table = self._table
         key = target_key(target_type, target_id)
         if etag:
-            with contextlib.suppress(ResourceNotFoundError, ResourceModifiedError):
-                table.delete_entity(
-                    "lease", key, etag=etag, match_condition=MatchConditions.IfNotModified
-                )
+            with contextlib.suppress(EntityChangedError):
+                table.delete("lease", key, etag)
             return
         for _ in range(5):
-            try:
-                current = table.get_entity("lease", key)
-            except ResourceNotFoundError:
-                return
-            if current["ScanId"] != scan_id:
+            current = table.get("lease", key)
+            if current is None or current["ScanId"] != scan_id:
                 return
             try:
-                table.delete_entity(
-                    "lease",
-                    key,
-                    etag=current.metadata["etag"],
-                    match_condition=MatchConditions.IfNotModified,
-                )
+                table.delete("lease", key, current.etag)
                 return
-            except ResourceNotFoundError:
-                return
-            except (ResourceModifiedError, HttpResponseError):
+            except (EntityChangedError, StorageUnavailableError):
                 time.sleep(0.05)
 
     def holder(self, target_type: str, target_id: str) -> str | None:
-        try:
-            entity = self._table.get_entity("lease", target_key(target_type, target_id))
-        except ResourceNotFoundError:
-            return None
-        return str(entity["ScanId"])
+        entity = self._table.get("lease", target_key(target_type, target_id))
+        return None if entity is None else str(entity["ScanId"])

@@ -9,6 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from common.storage import Table
+
 OSV_CACHE_TABLE = "OsvCache"
 _MAX_CACHED_CHARS = 30_000
 _CACHE_THREADS = 8
@@ -19,7 +21,7 @@ class TableOsvCache:
     query answers, "v" for vulnerability details; RowKey a hash of the key), dropped after
     `ttl_hours`."""
 
-    def __init__(self, table: Any, ttl_hours: float) -> None:
+    def __init__(self, table: Table, ttl_hours: float) -> None:
         self.table = table
         self.ttl = timedelta(hours=ttl_hours)
 
@@ -28,12 +30,9 @@ class TableOsvCache:
         return key.split(":", 1)[0] or "k", hashlib.sha256(key.encode("utf-8")).hexdigest()
 
     def _get(self, key: str) -> tuple[str, Any] | None:
-        from azure.core.exceptions import ResourceNotFoundError
-
         partition, row = self._address(key)
-        try:
-            entity = self.table.get_entity(partition, row)
-        except ResourceNotFoundError:
+        entity = self.table.get(partition, row)
+        if entity is None:
             return None
         fetched = entity.get("FetchedAt")
         if not isinstance(fetched, datetime) or datetime.now(UTC) - fetched > self.ttl:
@@ -68,4 +67,4 @@ class TableOsvCache:
         for entities in by_partition.values():
             for start in range(0, len(entities), 100):  # a transaction holds 100 operations
                 chunk = entities[start : start + 100]
-                self.table.submit_transaction([("upsert", e) for e in chunk])
+                self.table.batch([("upsert", e) for e in chunk])

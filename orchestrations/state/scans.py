@@ -12,19 +12,15 @@
 
 from __future__ import annotations
 
-import itertools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from azure.core.exceptions import (
-    ResourceNotFoundError,
-)
-from azure.data.tables import UpdateMode
 from ulid import ULID
 
 from common.continuation import Position
+from common.storage import Condition, eq
 from orchestrations.core.lifecycle import ACTIVE, COMPLETED, PENDING, QUEUED, TERMINAL
 from orchestrations.state.tables import TableStore, safe_key, target_key, utcnow
 from scanner.engine import ItemResult
@@ -140,17 +136,16 @@ class ScanStore(TableStore):
             completed_at=entity.get("CompletedAt"),
             error_message=entity.get("ErrorMessage"),
             results=self.storage.unpack(entity.get("Results")),
-            etag=entity.metadata.get("etag"),
+            etag=entity.etag,
         )
 
     def create(self, record: ScanRecord) -> None:
         """Insert the scan record (its by-target pointer is `add_pointer`)."""
-        metadata = self._table.create_entity(self._entity(record))
-        record.etag = metadata.get("etag")
+        record.etag = self._table.insert(self._entity(record))
 
     def add_pointer(self, record: ScanRecord) -> None:
         """The row that lists this scan under its target (for listing one target's scans)."""
-        self.storage.table("ScansByTarget").upsert_entity(
+        self.storage.table("ScansByTarget").upsert(
             {
                 "PartitionKey": target_key(record.target_type, record.target_id),
                 "RowKey": inverted(record.scan_id),
@@ -161,10 +156,8 @@ class ScanStore(TableStore):
     def get(self, scan_id: str) -> ScanRecord | None:
         if not is_scan_id(scan_id):
             return None
-        try:
-            return self._record(self._table.get_entity("scan", inverted(scan_id)))
-        except ResourceNotFoundError:
-            return None
+        entity = self._table.get("scan", inverted(scan_id))
+        return None if entity is None else self._record(entity)
 
     def modify(self, record: ScanRecord, change: Any) -> ScanRecord | None:
         """Apply `change` to a record read earlier and save it if nobody wrote it since; on a
@@ -205,28 +198,18 @@ class ScanStore(TableStore):
         """Newest first, one page, and the continuation for the next page."""
         if target_type and target_id:
             return self._list_by_target(target_type, target_id, status, limit, continuation)
-        clauses = ["PartitionKey eq 'scan'"]
-        parameters: dict[str, Any] = {}
+        where: list[Condition] = [eq("PartitionKey", "scan")]
         if target_type:
-            clauses.append("TargetType eq @tt")
-            parameters["tt"] = target_type
+            where.append(eq("TargetType", target_type))
         if target_id:
-            clauses.append("TargetId eq @tid")
-            parameters["tid"] = target_id
+            where.append(eq("TargetId", target_id))
         if status:
-            clauses.append("Status eq @st")
-            parameters["st"] = status
-        pages: Any = self._table.query_entities(
-            " and ".join(clauses), parameters=parameters, results_per_page=limit
-        ).by_page(continuation_token=continuation)
-        records: list[ScanRecord] = []
-        next_token = None
-        for page in pages:
-            records = [self._record(e) for e in page]
-            next_token = pages.continuation_token
-            if records or not next_token:
-                break
-        return records, next_token
+            where.append(eq("Status", status))
+        position = continuation
+        while True:
+            entities, position = self._table.page(where, limit, position)
+            if entities or position is None:
+                return [self._record(e) for e in entities], position
 
     def _list_by_target(
         self,
@@ -236,41 +219,38 @@ class ScanStore(TableStore):
         limit: int,
         continuation: Position | None,
     ) -> tuple[list[ScanRecord], Position | None]:
-        pointers = self.storage.table("ScansByTarget").query_entities(
-            "PartitionKey eq @pk",
-            parameters={"pk": target_key(target_type, target_id)},
-            results_per_page=limit,
+        pointers, position = self.storage.table("ScansByTarget").page(
+            [eq("PartitionKey", target_key(target_type, target_id))], limit, continuation
         )
-        pages: Any = pointers.by_page(continuation_token=continuation)  # type: ignore[arg-type]
         records: list[ScanRecord] = []
-        next_token = None
-        for page in pages:
-            for pointer in page:
-                record = self.get(pointer["ScanId"])
-                if record is not None and (status is None or record.status == status):
-                    records.append(record)
-            next_token = pages.continuation_token
-            break
-        return records, next_token
+        for pointer in pointers:
+            record = self.get(pointer["ScanId"])
+            if record is not None and (status is None or record.status == status):
+                records.append(record)
+        return records, position
 
     def previous(
         self, record: ScanRecord, status: str = COMPLETED, look_back: int = 100
     ) -> ScanRecord | None:
         """The latest scan of the same target before `record` (by scan id) in `status`, among
         the `look_back` scans before it (a bound on what one look-up reads)."""
-        older = self.storage.table("ScansByTarget").query_entities(
-            "PartitionKey eq @pk and RowKey gt @rk",
-            parameters={
-                "pk": target_key(record.target_type, record.target_id),
-                "rk": inverted(record.scan_id),
-            },
-            select=["ScanId"],
-            results_per_page=10,  # the previous scan is almost always the first
-        )
-        for pointer in itertools.islice(older, look_back):  # newest first (inverted ids)
-            earlier = self.get(pointer["ScanId"])
-            if earlier is not None and earlier.status == status:
-                return earlier
+        table = self.storage.table("ScansByTarget")
+        where = [
+            eq("PartitionKey", target_key(record.target_type, record.target_id)),
+            Condition("RowKey", "gt", inverted(record.scan_id)),
+        ]
+        # The previous scan is almost always the first: a small first page.
+        pointers, position = table.page(where, 10, None, ["ScanId"])
+        read = 0
+        while read < look_back:
+            for pointer in pointers[: look_back - read]:  # newest first (inverted ids)
+                earlier = self.get(pointer["ScanId"])
+                if earlier is not None and earlier.status == status:
+                    return earlier
+            read += len(pointers)
+            if position is None:
+                break
+            pointers, position = table.page(where, look_back - read, position, ["ScanId"])
         return None
 
     # -- item rows ------------------------------------------------------------------------------
@@ -292,13 +272,11 @@ class ScanStore(TableStore):
             "Error": (result.error or "")[:8000],
             "DurationMs": result.duration_ms,
         }
-        self.storage.table("ScanItems").upsert_entity(entity, mode=UpdateMode.REPLACE)
+        self.storage.table("ScanItems").upsert(entity)
 
     def items(self, scan_id: str) -> list[ItemResult]:
         results = []
-        for entity in self.storage.table("ScanItems").query_entities(
-            "PartitionKey eq @pk", parameters={"pk": scan_id}
-        ):
+        for entity in self.storage.table("ScanItems").query([eq("PartitionKey", scan_id)]):
             results.append(
                 ItemResult(
                     item_id=entity["ItemId"],
@@ -313,7 +291,7 @@ class ScanStore(TableStore):
         return results
 
     def count_items(self, scan_id: str) -> int:
-        rows = self.storage.table("ScanItems").query_entities(
-            "PartitionKey eq @pk", parameters={"pk": scan_id}, select=["RowKey"]
+        rows = self.storage.table("ScanItems").query(
+            [eq("PartitionKey", scan_id)], select=["RowKey"]
         )
         return sum(1 for _ in rows)

@@ -1,23 +1,23 @@
-"""Storage clients for this service's tables and blobs (one set per process, thread-safe).
+"""The service's storage: its tables and its blob container, on the storage port.
 
-Locally and in tests: the `AzureWebJobsStorage` connection string (Azurite). In Azure: the
-identity-based `AzureWebJobsStorage__*` settings with the app's managed identity.
+Where it lives is a setting: `EMBEDDED_STORE_PATH` names an SQLite database (the standalone
+host's default, crash-safe on one machine); otherwise Azure Storage, from the
+`AzureWebJobsStorage` connection string (an Azurite, an account) or, in Azure, the identity-based
+`AzureWebJobsStorage__*` settings with the app's managed identity.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 from typing import TYPE_CHECKING, Any
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-from azure.data.tables import TableClient, TableServiceClient
+from common.storage import Container, Table
+from common.storage import Storage as StoragePort
+from orchestrations.core.settings import AppSettings
 
 if TYPE_CHECKING:  # the blob SDK is imported on first use: it is a third of the app's import time
-    from azure.storage.blob import BlobServiceClient, ContainerClient
-
-from orchestrations.core.settings import AppSettings
+    from azure.storage.blob import BlobServiceClient
 
 # Table string properties hold 32 Ki UTF-16 units; larger JSON goes to a blob.
 MAX_INLINE_UNITS = 30_000
@@ -50,20 +50,26 @@ def _service_client(settings: AppSettings, client_class: Any, service: str, uri:
     return client_class(endpoint, credential=_credential())
 
 
-def _tables(settings: AppSettings) -> TableServiceClient:
-    client: TableServiceClient = _service_client(
-        settings, TableServiceClient, "table", settings.storage_table_uri
-    )
-    return client
+def open_storage(settings: AppSettings) -> StoragePort:
+    """The storage the settings name: the embedded database, else Azure Storage."""
+    if settings.embedded_store_path:
+        from common.storage.sqlite_storage import SqliteStorage
 
+        return SqliteStorage(settings.embedded_store_path)
+    from azure.data.tables import TableServiceClient
 
-def _blobs(settings: AppSettings) -> BlobServiceClient:
-    from azure.storage.blob import BlobServiceClient
+    from common.storage.azure_storage import AzureStorage
 
-    client: BlobServiceClient = _service_client(
-        settings, BlobServiceClient, "blob", settings.storage_blob_uri
-    )
-    return client
+    def blobs() -> BlobServiceClient:
+        from azure.storage.blob import BlobServiceClient
+
+        client: BlobServiceClient = _service_client(
+            settings, BlobServiceClient, "blob", settings.storage_blob_uri
+        )
+        return client
+
+    tables = _service_client(settings, TableServiceClient, "table", settings.storage_table_uri)
+    return AzureStorage(tables, blobs)
 
 
 class Storage:
@@ -71,39 +77,15 @@ class Storage:
 
     def __init__(self, settings: AppSettings) -> None:
         self.prefix = settings.scan_storage_prefix
-        self._tables = _tables(settings)
-        self._blobs = _blobs(settings)
-        self._lock = threading.Lock()
-        self._table_clients: dict[str, TableClient] = {}
-        self._container_client: ContainerClient | None = None
+        self.port = open_storage(settings)
 
-    def table(self, name: str) -> TableClient:
-        """The table's client, created (with its table) once and reused after: each client
-        holds its own connection pool, so a new one per call would reconnect every time."""
-        client = self._table_clients.get(name)
-        if client is None:
-            with self._lock:
-                client = self._table_clients.get(name)
-                if client is None:
-                    full = f"{self.prefix}{name}"
-                    with contextlib.suppress(ResourceExistsError):
-                        self._tables.create_table(full)
-                    client = self._tables.get_table_client(full)
-                    self._table_clients[name] = client
-        return client
+    def table(self, name: str) -> Table:
+        """The table `{prefix}{name}` (created on first use)."""
+        return self.port.table(f"{self.prefix}{name}")
 
     @property
-    def container(self) -> ContainerClient:
-        client = self._container_client
-        if client is None:
-            with self._lock:
-                client = self._container_client
-                if client is None:
-                    client = self._blobs.get_container_client(f"{self.prefix.lower()}-artifacts")
-                    with contextlib.suppress(ResourceExistsError):
-                        client.create_container()
-                    self._container_client = client
-        return client
+    def container(self) -> Container:
+        return self.port.container(f"{self.prefix.lower()}-artifacts")
 
     # -- JSON values that may be large ------------------------------------------------------
 
@@ -111,15 +93,12 @@ class Storage:
         return self._put_blob_text(name, json.dumps(value))
 
     def _put_blob_text(self, name: str, text: str) -> str:
-        self.container.upload_blob(name, text.encode("utf-8"), overwrite=True)
+        self.container.put(name, text.encode("utf-8"))
         return BLOB_REF + name
 
     def get_blob_json(self, ref: str) -> Any:
-        name = ref.removeprefix(BLOB_REF)
-        try:
-            return json.loads(self.container.download_blob(name).readall())
-        except ResourceNotFoundError:
-            return None
+        data = self.container.get(ref.removeprefix(BLOB_REF))
+        return None if data is None else json.loads(data)
 
     def pack(self, value: Any, blob_name: str) -> str:
         """JSON text for a table property, or a blob reference when it is too large."""
@@ -139,7 +118,9 @@ class Storage:
 
 
 def get_storage(settings: AppSettings) -> Storage:
-    key = f"{settings.scan_storage_prefix}|{settings.storage_table_uri}"
+    key = "|".join(
+        (settings.scan_storage_prefix, settings.storage_table_uri, settings.embedded_store_path)
+    )
     with _lock:
         if key not in _clients:
             _clients[key] = Storage(settings)

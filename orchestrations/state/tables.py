@@ -7,11 +7,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from azure.core import MatchConditions
-from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import UpdateMode
-
 from common.continuation import Position
+from common.storage import EntityChangedError, EntityNotFoundError, Table, eq
 from orchestrations.state.storage import Storage
 
 _KEY_UNSAFE = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
@@ -40,7 +37,7 @@ class TableStore:
         self.storage = storage
 
     @property
-    def _table(self) -> Any:  # Any: the SDK types paging tokens as str; Tables' are dicts
+    def _table(self) -> Table:
         return self.storage.table(self.TABLE)
 
     def _entity(self, record: Any) -> dict[str, Any]:
@@ -50,24 +47,15 @@ class TableStore:
         self, partition: str, limit: int, continuation: Position | None
     ) -> tuple[list[dict[str, Any]], Position | None]:
         """One page of a partition's rows in key order, and where the next page starts."""
-        pages: Any = self._table.query_entities(
-            "PartitionKey eq @pk", parameters={"pk": partition}, results_per_page=limit
-        ).by_page(continuation_token=continuation)
-        for page in pages:
-            return list(page), pages.continuation_token
-        return [], None
+        entities, following = self._table.page([eq("PartitionKey", partition)], limit, continuation)
+        return list(entities), following
 
     def save(self, record: Any, if_unchanged: bool = True) -> bool:
         """Write the record (`_entity(record)`); with `if_unchanged`, only if nobody wrote it
         since it was read (its ETag). False: someone else wrote or deleted it meanwhile."""
-        kwargs: dict[str, Any] = {}
-        if if_unchanged and record.etag:
-            kwargs = {"etag": record.etag, "match_condition": MatchConditions.IfNotModified}
+        etag = record.etag if if_unchanged and record.etag else None
         try:
-            metadata = self._table.update_entity(
-                self._entity(record), mode=UpdateMode.REPLACE, **kwargs
-            )
-        except (ResourceModifiedError, ResourceNotFoundError):
+            record.etag = self._table.replace(self._entity(record), etag)
+        except (EntityChangedError, EntityNotFoundError):
             return False
-        record.etag = metadata.get("etag")
         return True

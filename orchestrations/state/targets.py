@@ -9,9 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-
 from common.continuation import Position
+from common.storage import EntityExistsError, ne
 from orchestrations.state.tables import TableStore, safe_key, utcnow
 
 
@@ -70,29 +69,23 @@ class TargetStore(TableStore):
             last_scan_id=entity.get("LastScanId"),
             last_status=entity.get("LastStatus"),
             last_scheduled_at=entity.get("LastScheduledAt"),
-            etag=entity.metadata.get("etag"),
+            etag=entity.etag,
         )
 
     def create(self, record: TargetRecord) -> None:
         try:
-            metadata = self._table.create_entity(self._entity(record))
-        except ResourceExistsError as exc:
+            record.etag = self._table.insert(self._entity(record))
+        except EntityExistsError as exc:
             raise TargetExistsError(record.target_id) from exc
-        record.etag = metadata.get("etag")
 
     def get(self, target_type: str, target_id: str) -> TargetRecord | None:
-        try:
-            return self._record(self._table.get_entity(target_type, safe_key(target_id)))
-        except ResourceNotFoundError:
-            return None
+        entity = self._table.get(target_type, safe_key(target_id))
+        return None if entity is None else self._record(entity)
 
     def delete(self, target_type: str, target_id: str) -> bool:
         if self.get(target_type, target_id) is None:
             return False
-        try:
-            self._table.delete_entity(target_type, safe_key(target_id))
-        except ResourceNotFoundError:
-            return False
+        self._table.delete(target_type, safe_key(target_id))
         return True
 
     def page(
@@ -103,9 +96,7 @@ class TargetStore(TableStore):
 
     def scheduled(self) -> list[TargetRecord]:
         return [
-            self._record(e)
-            for e in self._table.query_entities("Schedule ne ''", select=None)
-            if e.get("Schedule")
+            self._record(e) for e in self._table.query([ne("Schedule", "")]) if e.get("Schedule")
         ]
 
     def record_scan(self, target_type: str, target_id: str, scan_id: str, status: str) -> None:

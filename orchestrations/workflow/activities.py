@@ -21,6 +21,7 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 
+from common.storage import StorageUnavailableError
 from orchestrations.core import lifecycle
 from orchestrations.core.contract import (
     FINISH_ACTIVITY,
@@ -63,7 +64,10 @@ _RECORD_WAIT_S = 10.0
 
 
 def is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, TransientScanError | ServiceRequestError | ServiceResponseError):
+    if isinstance(
+        exc,
+        TransientScanError | ServiceRequestError | ServiceResponseError | StorageUnavailableError,
+    ):
         return True
     if isinstance(exc, HttpResponseError):
         return exc.status_code is None or exc.status_code >= 500 or exc.status_code in (408, 429)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from standalone.durable.client import Command
+from standalone.store_location import StoreLocation
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class EngineStartError(Exception):
 @dataclass(frozen=True)
 class EngineOptions:
     app_dir: str
-    connection: str
+    store: StoreLocation
     hub_name: str
     max_orchestrators: int
     max_activities: int
@@ -51,13 +52,15 @@ async def _serve(options: EngineOptions, conn: Connection) -> None:
     from standalone.durable.store import DurableStore
     from standalone.workers import ActivityWorkers, messages
 
-    index = load_app(Path(options.app_dir))
     processes = max(1, options.worker_processes)
     workers = ActivityWorkers(
         Path(options.app_dir), processes, -(-options.max_activities // processes)
     )
-    workers.start()
-    store = DurableStore(options.connection, options.hub_name)
+    workers.launch()  # the workers import the app while this process does the same
+    index = load_app(Path(options.app_dir))
+    workers.wait_ready()
+    storage = options.store.open()
+    store = DurableStore(storage, options.hub_name)
     engine = DurableEngine(
         store, index, workers.submit, options.max_orchestrators, options.refuse_running_instances
     )
@@ -76,6 +79,7 @@ async def _serve(options: EngineOptions, conn: Connection) -> None:
     await engine.stop()
     with contextlib.suppress(Exception):
         await store.close()
+    storage.close()
     workers.stop()
 
 
@@ -110,8 +114,9 @@ class EngineProcess:
         self._process: Any = None
         self._lock = threading.Lock()
 
-    def start(self) -> None:
-        """Start the engine (call from the main thread: it dies with the starting thread)."""
+    def launch(self) -> None:
+        """Start the engine process (call from the main thread: it dies with the starting
+        thread); `wait_ready` waits until it runs."""
         parent, child = self._context.Pipe(duplex=True)
         self._process = self._context.Process(
             target=engine_main, args=(self.options, child), name="durable-engine"
@@ -119,6 +124,12 @@ class EngineProcess:
         self._process.start()
         child.close()
         self._conn = parent
+
+    def wait_ready(self) -> None:
+        """Wait until the engine has loaded the app, started its workers and resumed every
+        unfinished orchestration."""
+        parent = self._conn
+        assert parent is not None, "engine not launched"
         if not parent.poll(START_TIMEOUT_S):
             raise EngineStartError("the Durable engine did not start in time")
         kind, detail = parent.recv()

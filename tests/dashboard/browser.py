@@ -39,15 +39,20 @@ def chromium_path() -> str:
     return found
 
 
+def launch(browser_type: Any, extra_args: tuple[str, ...] = ()) -> Any:
+    """Debian's Chromium with our flags (and `extra_args`)."""
+    return browser_type.launch(
+        executable_path=chromium_path(), headless=True, args=[*CHROMIUM_ARGS, *extra_args]
+    )
+
+
 @contextmanager
 def chromium() -> Iterator[Any]:
     os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
-        )
+        browser = launch(playwright.chromium)
         try:
             yield browser
         finally:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.dashboard_site import DASHBOARD, api_origin, build
+from infra.dashboard_site import DASHBOARD, api_origin, build, entra_sign_in
 from standalone.dashboard_files import SECURITY_HEADERS
 
 API = "https://func-scan-abc123.azurewebsites.net"
@@ -36,3 +36,30 @@ def test_builds_the_pages_with_the_api_origin_pinned(tmp_path: Path) -> None:
 def test_refuses_an_api_url_that_is_not_an_https_origin(url: str) -> None:
     with pytest.raises(ValueError, match="https://host"):
         api_origin(url)
+
+
+def test_entra_sign_in_goes_into_config_json_and_the_csp(tmp_path: Path) -> None:
+    tenant, client = "4f1c0d62-6a0e-4c53-9e55-1d1b4d8f0c11", "6e0c2f51-8a5c-4d0e-9b71-3f1c2a9d4e80"
+    out = tmp_path / "site"
+    build(out, API, entra_sign_in(tenant, client))
+    assert json.loads((out / "config.json").read_text())["entra"] == {
+        "clientId": client,
+        "authority": f"https://login.microsoftonline.com/{tenant}",
+        "scopes": [f"api://{client}/access_as_user"],
+    }
+    site = json.loads((out / "staticwebapp.config.json").read_text())
+    policy = site["globalHeaders"]["Content-Security-Policy"]
+    assert f"connect-src 'self' {API} https://login.microsoftonline.com;" in policy
+    assert site["routes"] == [
+        {
+            "route": "/signed-in.html",
+            "headers": {"Cache-Control": "no-store", "Cross-Origin-Opener-Policy": "unsafe-none"},
+        }
+    ]
+    assert (out / "signed-in.html").is_file() and (out / "signed-in.js").is_file()
+    # A sovereign cloud's authority host; never a plain-http one.
+    assert entra_sign_in(tenant, client, "https://login.microsoftonline.us")["authority"] == (
+        f"https://login.microsoftonline.us/{tenant}"
+    )
+    with pytest.raises(ValueError, match="https://host"):
+        entra_sign_in(tenant, client, "http://login.example")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -181,3 +182,49 @@ def test_the_dashboard_preloads_every_module_it_ships() -> None:
     vendored = {"vendor/preact.mjs", "vendor/preact-hooks.mjs", "vendor/htm.mjs"}
     assert preloaded == modules | vendored
     assert "<script>" not in index and "style=" not in index  # nothing inline (CSP)
+
+
+def test_the_sign_in_authority_config_json_names_joins_connect_src(
+    site: tuple[Path, Path],
+) -> None:
+    root, _ = site
+    authority = "https://login.microsoftonline.com/4f1c0d62-6a0e-4c53-9e55-1d1b4d8f0c11"
+    config = {"apiBaseUrl": "", "entra": {"clientId": "c", "authority": authority}}
+    (root / "config.json").write_text(json.dumps(config))
+    (root / "signed-in.html").write_text("<!doctype html><title>Signing in</title>")
+
+    async def scenario(client: TestClient) -> dict[str, Any]:
+        index = await client.get("/")
+        back = await client.get("/signed-in.html")
+        return {"index": dict(index.headers), "back": dict(back.headers)}
+
+    seen = _client_run(root, scenario)
+    policy = seen["index"]["Content-Security-Policy"]
+    assert "connect-src 'self' https://login.microsoftonline.com;" in policy
+    assert policy.replace(" https://login.microsoftonline.com", "") == CONTENT_SECURITY_POLICY
+    assert seen["index"]["Cross-Origin-Opener-Policy"] == "same-origin"
+    # The page the tenant sends people back to holds a code: never cached; not isolated from
+    # the window that asked (MSAL's redirect bridge); the same CSP.
+    assert seen["back"]["Cache-Control"] == "no-store"
+    assert seen["back"]["Cross-Origin-Opener-Policy"] == "unsafe-none"
+    assert seen["back"]["Content-Security-Policy"] == policy
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"entra": {"authority": "http://login.example/t"}},  # not https: never allowed
+        {"entra": {"authority": "javascript:alert(1)"}},
+        {"entra": "https://login.example"},
+        ["https://login.example"],
+        "not json at all",
+    ],
+)
+def test_a_config_json_without_https_origins_adds_nothing(
+    site: tuple[Path, Path], config: Any
+) -> None:
+    root, _ = site
+    text = config if isinstance(config, str) else json.dumps(config)
+    (root / "config.json").write_text(text)
+    policy = DashboardFiles(root).headers["Content-Security-Policy"]
+    assert policy == CONTENT_SECURITY_POLICY

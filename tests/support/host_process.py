@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -16,6 +17,21 @@ import requests
 from standalone.azurite import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def live_group_members(group: int) -> list[int]:
+    """Processes of a process group that still run (zombies waiting to be reaped are dead)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":  # state, ppid, pgrp
+            members.append(int(entry.name))
+    return members
 
 
 class HostProcess:
@@ -63,7 +79,10 @@ class HostProcess:
             *self.extra_args,
         ]
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
+        # A process group of its own: kill() reaches every process of the host at once.
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -79,11 +98,22 @@ class HostProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def processes(self) -> list[int]:
+        """The live processes of the host's group: the host, its Durable engine, activity
+        workers and whatever else they started."""
+        return [] if self.process is None else live_group_members(self.process.pid)
+
     def kill(self) -> None:
-        """SIGKILL: no clean-up of any kind, like a crashed machine."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(10)
+        """SIGKILL every process of the host at once (the host, its engine and worker
+        processes, any storage process): no clean-up of any kind, like a crashed machine."""
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+        deadline = time.monotonic() + 10
+        while self.processes() and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def stop(self, sig: int = signal.SIGINT, timeout: float = 20.0) -> int:
         if self.process is None:
@@ -93,8 +123,7 @@ class HostProcess:
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+                self.kill()
         return int(self.process.returncode)
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:

@@ -78,9 +78,7 @@ def test_the_previous_scans_findings_read_or_kept_give_the_same_counts(
     # Kept: this process summarized the previous scan; its rows are not read again (gone here,
     # read they would make every finding new).
     comparison.findings_delta(stores.scans, before, before_items)
-    stores.scans.storage.table("ScanItems").delete_entity(
-        before.scan_id, safe_key("GXP-LINK-SUSPECT")
-    )
+    stores.scans.storage.table("ScanItems").delete(before.scan_id, safe_key("GXP-LINK-SUSPECT"))
     assert stores.scans.items(before.scan_id) == []
     kept = comparison.findings_delta(stores.scans, after, after_items)
     assert kept == read

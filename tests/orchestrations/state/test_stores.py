@@ -1,5 +1,6 @@
-"""The Table Storage stores on Azurite: ETag-conditional saves, terminal records left alone,
-leases with one winner, target keys that Table Storage accepts."""
+"""The stores on both adapters of the storage port (Azure Table Storage on Azurite, the embedded
+database): ETag-conditional saves, terminal records left alone, leases with one winner, target
+keys that Table Storage accepts."""
 
 from __future__ import annotations
 
@@ -17,9 +18,13 @@ from orchestrations.state.tables import safe_key
 from orchestrations.state.targets import TargetExistsError, TargetRecord
 
 
-@pytest.fixture(scope="module")
-def stores(azurite: str) -> Stores:
+@pytest.fixture(scope="module", params=["azurite", "embedded"])
+def stores(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Stores:
     prefix = "st" + uuid.uuid4().hex[:10]
+    if request.param == "embedded":
+        path = tmp_path_factory.mktemp("stores") / "store.sqlite3"
+        return Stores.of(AppSettings(embedded_store_path=str(path), scan_storage_prefix=prefix))
+    azurite = request.getfixturevalue("azurite")
     return Stores.of(AppSettings(AzureWebJobsStorage=azurite, scan_storage_prefix=prefix))
 
 

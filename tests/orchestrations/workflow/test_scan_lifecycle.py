@@ -235,14 +235,16 @@ def test_every_endpoint_but_health_needs_the_api_key(api: Api) -> None:
     assert checked >= 40
 
 
-def test_sigkill_mid_scan_then_restart_completes_consistently(azurite: str, tmp_path: Path) -> None:
-    env = scan_api_env(azurite)
+def test_sigkill_mid_scan_then_restart_completes_consistently(tmp_path: Path) -> None:
+    env = scan_api_env("")  # the default store: the embedded database in the data folder
     host = start_api(tmp_path / "data", env)
     api = Api(host)
     target = name()
     scan_id = api.scan(name=target, items=12, itemDelayMs=600).json()["scanId"]
     api.wait(scan_id, done=lambda s: s["status"] == "running" and s.get("itemsCompleted", 0) >= 1)
+    assert len(host.processes()) >= 3  # the host, its Durable engine, an activity worker
     host.kill()
+    assert host.processes() == []
 
     restarted = start_api(tmp_path / "data", env, port=host.port)
     try:

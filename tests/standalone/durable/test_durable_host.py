@@ -261,10 +261,10 @@ def test_timer_trigger_fires_on_a_seconds_schedule(demo: HostProcess) -> None:
 
 
 def test_sigkill_mid_orchestration_then_restart_completes_with_every_result(
-    azurite: str, tmp_path: Path
+    tmp_path: Path,
 ) -> None:
     env = {
-        "AzureWebJobsStorage": azurite,
+        "AzureWebJobsStorage": "",  # the default: the embedded database in the data folder
         "TASKHUB_NAME": "Kill" + str(time.time_ns())[-12:],
         "DEMO_SCRATCH_DIR": str(tmp_path / "scratch"),
     }
@@ -277,7 +277,9 @@ def test_sigkill_mid_orchestration_then_restart_completes_with_every_result(
         if runs.exists() and len(runs.read_text().splitlines()) >= 12:
             break
         time.sleep(0.02)
+    assert len(host.processes()) >= 3  # the host, its Durable engine, an activity worker
     host.kill()
+    assert host.processes() == []
     ran_before_kill = len(runs.read_text().splitlines())
     assert ran_before_kill < n, "the orchestration finished before the kill; make it slower"
 
