@@ -345,6 +345,12 @@ def test_a_target_the_service_refuses_does_not_stop_the_others(service: Service)
 # -- Ctrl-C ---------------------------------------------------------------------------------------
 
 
+def _sigint_as_at_a_terminal() -> None:
+    # A runner that starts the suite in the background (a CI job, `make test &`) ignores SIGINT,
+    # and an ignored signal stays ignored across exec: the client would never see Ctrl-C.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _interrupt_while_waiting(service: Service, *extra: str) -> tuple[int, str, str]:
     """Start a wait on the slow host, Ctrl-C it once the scan runs; (code, scan id, stderr)."""
     process = subprocess.Popen(
@@ -353,6 +359,7 @@ def _interrupt_while_waiting(service: Service, *extra: str) -> tuple[int, str, s
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_sigint_as_at_a_terminal,
     )
     deadline = time.monotonic() + 30
     scan_id = None
