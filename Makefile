@@ -8,7 +8,7 @@ PORT ?= 7071
 HOST ?= 127.0.0.1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup run test lint format sshd tmux chromium screenshots bench clean
+.PHONY: setup run test lint format host-scan-tools tmux chromium screenshots bench clean
 
 setup: $(VENV)/.installed node_modules/.installed dashboard/vendor/.installed
 
@@ -52,36 +52,37 @@ dashboard-site: setup
 run: setup
 	$(PY) -m standalone --host $(HOST) --port $(PORT)
 
-# OpenSSH server for the host-scan tests: installed when missing and we may use apt.
-sshd:
-	@if [ ! -x /usr/sbin/sshd ]; then \
+# Debian packages the tests need, installed with apt when a file of theirs is missing (and we
+# may use apt). $(1): `file:package` entries.
+define install_missing
+	@missing=""; for tool in $(1); do \
+	  [ -x "$${tool%%:*}" ] || missing="$$missing $${tool#*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
 	  if command -v apt-get >/dev/null 2>&1 && { [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null 2>&1; }; then \
-	    echo "installing openssh-server"; \
-	    $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq openssh-server; \
-	  else echo "openssh-server is missing and cannot be installed here" >&2; exit 1; fi; \
+	    echo "installing$$missing"; \
+	    $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	  else echo "missing and cannot be installed here:$$missing" >&2; exit 1; fi; \
 	fi
+endef
 
-# tmux for the command-line client's live-view test (a real terminal): installed when missing.
+# The host-scan tests: OpenSSH's and Dropbear's servers, BusyBox (a small device's userland),
+# iproute2 (network namespaces).
+host-scan-tools:
+	$(call install_missing,/usr/sbin/sshd:openssh-server /usr/sbin/dropbear:dropbear-bin \
+	  /bin/busybox:busybox /usr/sbin/ip:iproute2)
+
+# tmux for the command-line client's live-view test (a real terminal).
 tmux:
-	@if ! command -v tmux >/dev/null 2>&1; then \
-	  if command -v apt-get >/dev/null 2>&1 && { [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null 2>&1; }; then \
-	    echo "installing tmux"; \
-	    $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq tmux; \
-	  else echo "tmux is missing and cannot be installed here" >&2; exit 1; fi; \
-	fi
+	$(call install_missing,/usr/bin/tmux:tmux)
 
 # Debian's Chromium for the dashboard's browser tests (driven by Playwright through the system
 # executable; a browser is never downloaded).
 chromium:
-	@if [ ! -x /usr/bin/chromium ]; then \
-	  if command -v apt-get >/dev/null 2>&1 && { [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null 2>&1; }; then \
-	    echo "installing chromium"; \
-	    $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; \
-	  else echo "chromium is missing and cannot be installed here" >&2; exit 1; fi; \
-	fi
+	$(call install_missing,/usr/bin/chromium:chromium)
 
 # PNGs of every dashboard page at desktop and phone width, in screenshots/ (git-ignored).
-screenshots: setup sshd chromium
+screenshots: setup host-scan-tools chromium
 	$(PY) -m tests.dashboard.screenshots screenshots
 
 lint: setup
@@ -116,7 +117,7 @@ $(CHECKOV_STAMP):
 	$(CHECKOV_VENV)/bin/python -m pip install -q checkov==$(CHECKOV_VERSION)
 	@touch $@
 
-test: setup sshd tmux chromium lint infra-check
+test: setup host-scan-tools tmux chromium lint infra-check
 	$(PY) -m pytest
 
 bench: setup

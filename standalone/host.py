@@ -26,7 +26,12 @@ from standalone.durable.engine_process import EngineOptions, EngineProcess
 from standalone.durable.store import DurableStore
 from standalone.durable.webhooks import DurableHttpApi
 from standalone.host_config import HostConfig, load_host_config
-from standalone.http_triggers import HttpTriggers, client_binding_json, json_error
+from standalone.http_triggers import (
+    MAX_REQUEST_BYTES,
+    HttpTriggers,
+    client_binding_json,
+    json_error,
+)
 from standalone.keys import HostKeys, load_or_create_keys
 from standalone.settings import apply_settings
 from standalone.store_location import StoreLocation, choose_store
@@ -145,7 +150,7 @@ class StandaloneHost:
             self.store, set(index.orchestrators), self.engine.send, config.refuse_running_instances
         )
 
-        app = web.Application(client_max_size=16 * 1024 * 1024, middlewares=[json_errors])
+        app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=[json_errors])
         self._api = DurableHttpApi(client, config.hub_name, self.keys.system_key)
         self._api.add_routes(app)
         triggers = HttpTriggers(

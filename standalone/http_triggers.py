@@ -19,6 +19,9 @@ from standalone.routes import Route, RouteError, compile_route, sort_routes
 log = logging.getLogger(__name__)
 
 JSON_TYPE = "application/json"
+# The largest request body the host reads (the Functions host has a limit of its own too);
+# an app may accept less.
+MAX_REQUEST_BYTES = 16 * 1024 * 1024
 
 
 def json_error(status: int, code: str, message: str) -> web.Response:
@@ -111,6 +114,15 @@ class HttpTriggers:
             return json_error(401, "unauthorized", "this function needs a function key")
         try:
             result = await self.invoke(entry, request, params)
+        except web.HTTPRequestEntityTooLarge:
+            log.info(
+                "%s %s: 413 body over %d bytes", request.method, request.path, MAX_REQUEST_BYTES
+            )
+            return json_error(
+                413,
+                "payload_too_large",
+                f"the request body is larger than {MAX_REQUEST_BYTES} bytes",
+            )
         except Exception:
             log.exception("function %s raised", entry.name)
             return json_error(500, "internal_error", "the function failed; see the host log")

@@ -28,7 +28,9 @@ from orchestrations.identity.roles import Principal
 log = logging.getLogger(__name__)
 
 JSON = "application/json"
+# Request bodies: at most this many bytes (413 above), nested at most this deep (400 deeper).
 MAX_BODY_BYTES = 1_000_000
+MAX_BODY_DEPTH = 32
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -83,20 +85,66 @@ def _validation_details(exc: ValidationError) -> list[dict[str, Any]]:
     ]
 
 
+def _media_type(req: func.HttpRequest) -> str:
+    return str(req.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _check_shape(value: Any) -> None:
+    """Nested no deeper than MAX_BODY_DEPTH; every string encodable (no lone surrogates from
+    `\\ud800`-style escapes, which no store or response could carry)."""
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list):
+            if depth > MAX_BODY_DEPTH:
+                raise ApiError(
+                    400, "invalid_json", f"the body is nested deeper than {MAX_BODY_DEPTH} levels"
+                )
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise ApiError(
+                    400, "invalid_json", "the body holds a string that is not valid Unicode"
+                ) from exc
+
+
 def json_body(req: func.HttpRequest, required: bool = True) -> dict[str, Any]:
+    """The request's JSON object: UTF-8, at most MAX_BODY_BYTES, nested at most
+    MAX_BODY_DEPTH deep. Anything else is a 4xx ApiError that says what is wrong."""
     raw = req.get_body() or b""
     if len(raw) > MAX_BODY_BYTES:
-        raise ApiError(413, "payload_too_large", "the request body is larger than 1 MB")
+        raise ApiError(
+            413, "payload_too_large", f"the request body is larger than {MAX_BODY_BYTES} bytes"
+        )
     if not raw.strip():
         if required:
             raise ApiError(400, "invalid_json", "a JSON object body is required")
         return {}
+    media_type = _media_type(req)
+    if media_type and media_type != JSON and not media_type.endswith("+json"):
+        raise ApiError(
+            415, "unsupported_media_type", f"the body must be {JSON}, not {media_type[:100]}"
+        )
     try:
-        value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        value = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, "invalid_json", f"the body is not UTF-8: {exc.reason}") from exc
+    except RecursionError as exc:
+        raise ApiError(
+            400, "invalid_json", f"the body is nested deeper than {MAX_BODY_DEPTH} levels"
+        ) from exc
+    except ValueError as exc:
         raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from exc
     if not isinstance(value, dict):
         raise ApiError(400, "invalid_json", "the body must be a JSON object")
+    _check_shape(value)
     return value
 
 
@@ -184,6 +232,12 @@ def serve(
     route(blueprint, served)(function)
 
 
+def _path(req: func.HttpRequest) -> str:
+    """The request's path, for log lines (no query: it may hold a key)."""
+    rest = str(req.url).partition("://")[2]
+    return "/" + rest.partition("/")[2].split("?", 1)[0][:200]
+
+
 @dataclass(frozen=True)
 class _Access:
     settings: AppSettings
@@ -220,8 +274,17 @@ def api_endpoint(served: Route) -> Callable[[F], F]:
     JSON error, anything else -> JSON 500."""
 
     def decorate(handler: F) -> F:
-        def failed(exc: Exception) -> func.HttpResponse:
+        def failed(req: func.HttpRequest, exc: Exception) -> func.HttpResponse:
             if isinstance(exc, ApiError):
+                # One line per refused request; never the body, never a traceback.
+                log.info(
+                    "%s %s: %d %s: %s",
+                    req.method,
+                    _path(req),
+                    exc.status,
+                    exc.code,
+                    exc.message[:300],
+                )
                 return error_response(exc)
             if isinstance(
                 exc, ServiceRequestError | ServiceResponseError | StorageUnavailableError
@@ -246,7 +309,7 @@ def api_endpoint(served: Route) -> Callable[[F], F]:
                     await asyncio.to_thread(_audit, req, access, response)
                     return response
                 except Exception as exc:
-                    return failed(exc)
+                    return failed(req, exc)
 
             return run_async  # type: ignore[return-value]
 
@@ -258,7 +321,7 @@ def api_endpoint(served: Route) -> Callable[[F], F]:
                 _audit(req, access, response)
                 return response
             except Exception as exc:
-                return failed(exc)
+                return failed(req, exc)
 
         return run  # type: ignore[return-value]
 

@@ -16,7 +16,7 @@ from orchestrations.api import routes
 from orchestrations.api.audit import AuditList
 from orchestrations.api.comparison_models import ScanComparison
 from orchestrations.api.host_keys import HOST_ID_PATTERN, HostKeyIn, HostKeys
-from orchestrations.api.http import json_response, route
+from orchestrations.api.http import MAX_BODY_BYTES, MAX_BODY_DEPTH, json_response, route
 from orchestrations.api.models import (
     ErrorResponse,
     Health,
@@ -40,17 +40,19 @@ from scanner.reports import CONTENT_TYPES, FORMATS
 bp = df.Blueprint()
 
 _ERRORS = {
-    400: "Malformed request (invalid JSON or parameter)",
+    400: f"Malformed request: a parameter, or a body that is not a UTF-8 JSON object nested at "
+    f"most {MAX_BODY_DEPTH} levels deep",
     401: f"No valid credentials (an Entra ID bearer token or an {API_KEY_HEADER})",
     403: "Valid credentials without the role this operation needs (see requiredRole)",
     404: "Not found",
     409: "Conflict (e.g. a scan of this target is active; see activeScanId)",
-    413: "Body too large",
+    413: f"Body larger than {MAX_BODY_BYTES} bytes",
+    415: "Body not application/json",
     422: "The request is well-formed but not valid",
     502: "A system the service reads from (e.g. the Git server) failed",
     503: "The scan could not be started",
 }
-_START_ERRORS = [400, 404, 409, 413, 422, 503]
+_START_ERRORS = [400, 404, 409, 413, 415, 422, 503]
 
 
 class _Spec:
@@ -244,7 +246,7 @@ def _target_operations(spec: _Spec, kind: TargetKind) -> dict[routes.Route, dict
         routes.REGISTER_TARGET: {
             "requestBody": spec.body(spec.ref(kind.registration_model, "validation")),
             "responses": spec.responses(
-                spec.json_ok(201, TargetOut, "Registered", location=True), [400, 409, 413, 422]
+                spec.json_ok(201, TargetOut, "Registered", location=True), [400, 409, 413, 415, 422]
             ),
         },
         routes.LIST_TARGETS: {
@@ -259,7 +261,7 @@ def _target_operations(spec: _Spec, kind: TargetKind) -> dict[routes.Route, dict
             "requestBody": spec.body(spec.ref(kind.update_model, "validation")),
             "parameters": [item],
             "responses": spec.responses(
-                spec.json_ok(200, TargetOut, "Updated"), [400, 404, 409, 413, 422]
+                spec.json_ok(200, TargetOut, "Updated"), [400, 404, 409, 413, 415, 422]
             ),
         },
         routes.DELETE_TARGET: {
@@ -286,7 +288,7 @@ def _host_key_operations(spec: _Spec) -> dict[routes.Route, dict[str, Any]]:
         routes.PIN_HOST_KEY: {
             "parameters": [host],
             "requestBody": spec.body(spec.ref(HostKeyIn, "validation")),
-            "responses": spec.responses(keys, [400, 413, 422]),
+            "responses": spec.responses(keys, [400, 413, 415, 422]),
         },
         routes.FORGET_HOST_KEY: {
             "parameters": [host],

@@ -108,9 +108,18 @@ def accepted(req: Any, record: ScanRecord) -> ScanAccepted:
     )
 
 
+def _camel_keys(value: Any) -> Any:
+    """Nested settings (e.g. a host's jump hosts) in the API's spelling, unset fields left out."""
+    if isinstance(value, list):
+        return [_camel_keys(v) for v in value]
+    if isinstance(value, dict):
+        return {to_camel(k): _camel_keys(v) for k, v in value.items() if v is not None}
+    return value
+
+
 def target_view(record: TargetRecord) -> TargetOut:
     """A registered target; its kind-specific settings appear as top-level fields."""
-    config = {to_camel(k): v for k, v in record.config.items()}
+    config = {to_camel(k): _camel_keys(v) for k, v in record.config.items()}
     for reserved in TargetOut.model_fields:
         config.pop(to_camel(reserved), None)
     shown = {name: getattr(record, name) for name in _TARGET_FIELDS}

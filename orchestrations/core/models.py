@@ -20,6 +20,8 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 USERNAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9._-]{0,31}$"
 RULE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 COMMIT_PATTERN = r"^[0-9a-fA-F]{4,40}$"
+# A credentials reference: the name of an app setting or Key Vault secret.
+REF_PATTERN = r"^[A-Za-z0-9_.-]{1,256}$"
 
 
 class ApiModel(BaseModel):

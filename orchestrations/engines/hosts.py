@@ -1,8 +1,10 @@
-"""Wiring of the host scan engine: its settings, its private key, its known-hosts store.
+"""Wiring of the host scan engine: its settings, its private keys, its known-hosts store.
 
-`HostSettings` are the SSH_* settings (docs/settings.md). The private key comes from a file
-(`SSH_PRIVATE_KEY_PATH`, standalone host) or a Key Vault secret (`SSH_PRIVATE_KEY_SECRET` in the
-vault at `KEY_VAULT_URL`); it is read in the worker that connects, kept in memory only.
+`HostSettings` are the SSH_* settings (docs/settings.md). The service-wide private key comes
+from a file (`SSH_PRIVATE_KEY_PATH`, standalone host) or a Key Vault secret
+(`SSH_PRIVATE_KEY_SECRET` in the vault at `KEY_VAULT_URL`). A host, or a jump host, may name its
+own (`credentialsRef`, `passphraseRef`), read through the secret reader. Keys are read in the
+worker that connects, kept in memory only, never logged or stored.
 """
 
 from __future__ import annotations
@@ -70,6 +72,12 @@ def _key_vault_reader(vault_url: str, secret_name: str) -> Callable[[], str]:
     return read
 
 
+def has_service_key() -> bool:
+    """Whether a service-wide key is set up (hosts without a credentialsRef need it)."""
+    host = load_settings(HostSettings, "host scans")
+    return bool(host.ssh_private_key_path or host.ssh_private_key_secret)
+
+
 def create_engine(settings: AppSettings) -> ScanEngine:
     # Imported here: paramiko loads only in processes that scan hosts.
     from scanner.hosts.engine import HostEngineConfig, HostScanEngine
@@ -77,15 +85,18 @@ def create_engine(settings: AppSettings) -> ScanEngine:
 
     host = load_settings(HostSettings, "host scans")
     passphrase = host.ssh_private_key_passphrase.get_secret_value() or None
+    # Without a service-wide key, only hosts that name their own can be scanned (the others
+    # are refused when triggered, with the settings to set).
+    key = None
     if host.ssh_private_key_path:
-        reader = _file_reader(host.ssh_private_key_path)
-    elif host.ssh_private_key_secret and host.key_vault_url:
+        key = PrivateKeySource(_file_reader(host.ssh_private_key_path), passphrase)
+    elif host.ssh_private_key_secret:
+        if not host.key_vault_url:
+            raise EngineUnavailableError(
+                "host scans are misconfigured: SSH_PRIVATE_KEY_SECRET needs KEY_VAULT_URL"
+            )
         reader = _key_vault_reader(host.key_vault_url, host.ssh_private_key_secret)
-    else:
-        raise EngineUnavailableError(
-            "host scans need an SSH private key: set SSH_PRIVATE_KEY_PATH, or "
-            "SSH_PRIVATE_KEY_SECRET with KEY_VAULT_URL"
-        )
+        key = PrivateKeySource(reader, passphrase)
     config = HostEngineConfig(
         default_username=host.ssh_default_username,
         host_key_policy=HostKeyPolicy(host.ssh_host_key_policy),
@@ -94,9 +105,10 @@ def create_engine(settings: AppSettings) -> ScanEngine:
     )
     return HostScanEngine(
         config,
-        PrivateKeySource(reader, passphrase),
+        key,
         TableKnownHostKeys(get_storage(settings)),
         enrich_packages=_lazy_osv_enricher(settings),
+        read_secret=SecretReader(host.key_vault_url),
     )
 
 

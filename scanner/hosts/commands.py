@@ -2,8 +2,11 @@
 
 Every command is a fixed string: nothing from a request or a target ever reaches the remote
 shell. Machine-readable variants come first (`ip -j`, `df -B1`, `/proc` files, dpkg-query and
-rpm query formats), with text fallbacks for older or smaller systems. Each command names the
-result field it fills and the pure parser that reads its output.
+rpm query formats); where the host's tools refuse them (BusyBox: `ps` without `--sort`, `df`
+without `-l`, `ip` without `-j`) the next variant runs, so what runs is chosen by what the
+host answers, never guessed from its name. Package databases are found where they live
+(dpkg, rpm, apk), and a host with none says so. Each command names the result field it
+fills and the pure parser that reads its output.
 """
 
 from __future__ import annotations
@@ -27,18 +30,25 @@ class HostCommand:
     result_key: str
 
 
-_PACKAGES = r"""if command -v dpkg-query >/dev/null 2>&1; then
+# A manager counts when its database is there: BusyBox has an `rpm` applet that cannot list
+# anything, and a BusyBox userland on a Debian base has the dpkg database but no dpkg-query.
+_PACKAGES = r"""if [ -f /var/lib/dpkg/status ]; then
   echo manager=dpkg
-  dpkg-query -W -f='${db:Status-Abbrev}\t${Package}\t${Version}\t${Architecture}\n'
-elif command -v rpm >/dev/null 2>&1; then
+  if command -v dpkg-query >/dev/null 2>&1; then
+    dpkg-query -W -f='${db:Status-Abbrev}\t${Package}\t${Version}\t${Architecture}\n'
+  else
+    echo format=dpkg-status
+    cat /var/lib/dpkg/status
+  fi
+elif { [ -d /var/lib/rpm ] || [ -d /usr/lib/sysimage/rpm ]; } && command -v rpm >/dev/null 2>&1
+then
   echo manager=rpm
   rpm -qa --qf '%{NAME}\t%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\t%{ARCH}\n'
-elif command -v apk >/dev/null 2>&1; then
+elif [ -f /lib/apk/db/installed ]; then
   echo manager=apk
-  apk list -I 2>/dev/null
+  cat /lib/apk/db/installed
 else
-  echo 'no package manager found (dpkg-query, rpm, apk)' >&2
-  exit 127
+  echo manager=none
 fi"""
 
 QUICK: tuple[HostCommand, ...] = (
@@ -65,19 +75,24 @@ QUICK: tuple[HostCommand, ...] = (
     HostCommand(
         "disk",
         "Disk usage per mount (df)",
-        "LC_ALL=C df -P -T -B1 -l 2>/dev/null || LC_ALL=C df -P -k",
+        "LC_ALL=C df -P -T -B1 -l 2>/dev/null || LC_ALL=C df -P -T -B1 2>/dev/null"
+        " || LC_ALL=C df -P -k",
         parsers.parse_df,
         "disk",
     ),
     HostCommand(
-        "memory", "Memory (/proc/meminfo)", "cat /proc/meminfo", parsers.parse_meminfo, "memory"
+        "memory",
+        "Memory (/proc/meminfo)",
+        "cat /proc/meminfo 2>/dev/null || free -b",
+        parsers.parse_memory,
+        "memory",
     ),
 )
 
 FULL_ONLY: tuple[HostCommand, ...] = (
     HostCommand(
         "packages",
-        "Installed packages (dpkg-query / rpm)",
+        "Installed packages (dpkg, rpm or apk database)",
         _PACKAGES,
         parsers.parse_packages,
         "packages",
@@ -86,7 +101,7 @@ FULL_ONLY: tuple[HostCommand, ...] = (
         "processes",
         "Top processes by memory (ps)",
         "LC_ALL=C ps -eo pid,user:32,pcpu,pmem,rss,args --sort=-rss 2>/dev/null"
-        " || LC_ALL=C ps -eo pid,user,rss,args 2>/dev/null || ps",
+        " || LC_ALL=C ps -eo pid,user,vsz,rss,args 2>/dev/null || ps",
         parsers.parse_ps,
         "processes",
     ),

@@ -1,11 +1,14 @@
 """The host scan engine: plan (connect, list the commands), run (one command), summarize.
 
-- plan opens the scan's SSH connection, so a host that cannot be reached, or whose key or
-  credentials are wrong, fails the scan at once with the failure named; the connection stays
-  in this process's cache for the scan's commands.
+- plan opens the scan's SSH connection (through the host's jump hosts, with the host's own
+  credentials reference or the service's key), so a host that cannot be reached, or whose key
+  or credentials are wrong, fails the scan at once with the failure and the hop named; the
+  connection stays in this process's cache for the scan's commands.
 - run executes one command of the catalogue on the scan's connection (opening one in this
   process if the plan ran elsewhere) and parses its output. A command that fails, times out
-  or prints nothing usable is a soft failure: the scan completes with partial results.
+  or prints nothing usable is a soft failure: the scan completes with partial results. A
+  connection that broke is opened again once, at once; a server that keeps refusing session
+  channels is a transient failure the orchestration retries, never a failed command.
 - summarize closes the connection and merges every command's data into the results; a host
   that is not Linux gets a clear `unsupported OS` note.
 """
@@ -32,9 +35,10 @@ from scanner.engine import (
 )
 from scanner.hosts.commands import CATALOGUE, HostCommand, commands_for
 from scanner.hosts.connections import CONNECTIONS, ConnectionCache
-from scanner.hosts.failures import Failure, HostScanError
+from scanner.hosts.credentials import KeyRing, SecretReader
+from scanner.hosts.failures import ConnectionLostError, Failure, HostScanError
 from scanner.hosts.host_keys import HostKeyPolicy, HostKeyVerifier, KnownHostKeys
-from scanner.hosts.ssh import Endpoint, PrivateKeySource, SshConnection, connect
+from scanner.hosts.ssh import Endpoint, Hop, PrivateKeySource, SshConnection, connect
 from scanner.hosts.target import ENGINE_INFO, HostTarget
 
 log = logging.getLogger(__name__)
@@ -52,6 +56,15 @@ class HostEngineConfig:
     command_timeout_s: float = 30.0
 
 
+@dataclass(frozen=True)
+class _Route:
+    """Where a scan connects, who logs in with which key, and through which jump hosts."""
+
+    endpoint: Endpoint
+    key: PrivateKeySource
+    jumps: tuple[Hop, ...]
+
+
 class HostScanEngine(Engine):
     """Quick and full scans of Linux hosts over SSH (see the module docstring)."""
 
@@ -60,27 +73,22 @@ class HostScanEngine(Engine):
     def __init__(
         self,
         config: HostEngineConfig,
-        key: PrivateKeySource,
+        key: PrivateKeySource | None,
         known_hosts: KnownHostKeys,
         connections: ConnectionCache = CONNECTIONS,
         enrich_packages: PackageEnricher | None = None,
+        read_secret: SecretReader | None = None,
     ) -> None:
         self.config = config
-        self.key = key
+        self.keys = KeyRing(key, read_secret)
         self.verifier = HostKeyVerifier(known_hosts, config.host_key_policy)
         self.connections = connections
         self.enrich_packages = enrich_packages
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _endpoint(self, target: ScanTarget, username: str | None = None) -> Endpoint:
-        try:
-            config = HostTarget.model_validate(target.config)
-        except ValueError as exc:
-            raise HostScanError(
-                Failure.CONFIGURATION, f"the host target is not valid: {exc}"
-            ) from exc
-        user = username or config.username or self.config.default_username
+    def _user(self, *choices: str | None) -> str:
+        user = next((c for c in choices if c), None) or self.config.default_username
         if not user:
             raise HostScanError(
                 Failure.CONFIGURATION,
@@ -88,15 +96,51 @@ class HostScanEngine(Engine):
             )
         if not USERNAME.match(user):
             raise HostScanError(Failure.CONFIGURATION, f"invalid SSH username {user[:40]!r}")
-        return Endpoint(config.hostname, config.port, user)
+        return user
 
-    def _connection(self, session: str, endpoint: Endpoint) -> SshConnection:
+    def _route(self, target: ScanTarget, username: str | None = None) -> _Route:
+        """The target's endpoint, key and jump hosts. A jump host without a username or
+        credentials reference of its own uses the target's."""
+        try:
+            config = HostTarget.model_validate(target.config)
+        except ValueError as exc:
+            raise HostScanError(
+                Failure.CONFIGURATION, f"the host target is not valid: {exc}"
+            ) from exc
+        user = self._user(username, config.username)
+        jumps = tuple(
+            Hop(
+                Endpoint(jump.hostname, jump.port, self._user(jump.username, user)),
+                self.keys.key(
+                    jump.credentials_ref or config.credentials_ref,
+                    jump.passphrase_ref if jump.credentials_ref else config.passphrase_ref,
+                ),
+            )
+            for jump in config.proxy_jump or []
+        )
+        return _Route(
+            Endpoint(config.hostname, config.port, user),
+            self.keys.key(config.credentials_ref, config.passphrase_ref),
+            jumps,
+        )
+
+    def _connection(self, session: str, route: _Route) -> SshConnection:
+        endpoint = route.endpoint
+
         def open_connection() -> SshConnection:
-            connection = connect(endpoint, self.key, self.verifier, self.config.connect_timeout_s)
+            connection = connect(
+                endpoint,
+                route.key,
+                self.verifier,
+                self.config.connect_timeout_s,
+                jumps=route.jumps,
+            )
+            via = "".join(f" via {hop.endpoint}" for hop in reversed(route.jumps))
             log.info(
-                "ssh %s@%s: connected (%s, host key %s)",
+                "ssh %s@%s%s: connected (%s, host key %s)",
                 endpoint.username,
                 endpoint,
+                via,
                 connection.server_version,
                 connection.host_key.fingerprint,
             )
@@ -107,24 +151,26 @@ class HostScanEngine(Engine):
     # -- the engine protocol -----------------------------------------------------------------
 
     def plan(self, target: ScanTarget, store: ArtifactStore, progress: ProgressCallback) -> Plan:
-        endpoint = self._endpoint(target)
+        route = self._route(target)
         scan_type = str(target.config.get("scan_type") or "quick")
         commands = commands_for(scan_type)
-        progress("Plan", f"connecting to {endpoint}")
+        progress("Plan", f"connecting to {route.endpoint}")
         session = uuid.uuid4().hex
-        connection = self._connection(session, endpoint)
-        return Plan(
-            items=[WorkItem(item_id=c.id, title=c.title) for c in commands],
-            context={
-                "session": session,
-                "username": endpoint.username,
-                "scanType": scan_type,
-                "hostKey": {
-                    "type": connection.host_key.key_type,
-                    "fingerprint": connection.host_key.fingerprint,
-                },
-                "server": connection.server_version[:120],
+        connection = self._connection(session, route)
+        context: dict[str, Any] = {
+            "session": session,
+            "username": route.endpoint.username,
+            "scanType": scan_type,
+            "hostKey": {
+                "type": connection.host_key.key_type,
+                "fingerprint": connection.host_key.fingerprint,
             },
+            "server": connection.server_version[:120],
+        }
+        if route.jumps:
+            context["via"] = [str(hop.endpoint) for hop in route.jumps]
+        return Plan(
+            items=[WorkItem(item_id=c.id, title=c.title) for c in commands], context=context
         )
 
     def run(
@@ -133,26 +179,40 @@ class HostScanEngine(Engine):
         command = CATALOGUE.get(item.item_id)
         if command is None:
             return _failed(item, Failure.CONFIGURATION, f"unknown command {item.item_id[:40]!r}")
-        endpoint = self._endpoint(target, context.get("username"))
+        route = self._route(target, context.get("username"))
         session = str(context.get("session") or uuid.uuid4().hex)
-        connection = self._connection(session, endpoint)
-        output = connection.run(command.script, self.config.command_timeout_s)
+        connection = self._connection(session, route)
+        try:
+            output = connection.run(command.script, self.config.command_timeout_s)
+        except ConnectionLostError as lost:
+            # A server may drop the whole connection (Dropbear does when channels race): once
+            # more on a fresh one, which starts at the channel limit this one taught us.
+            log.info("ssh %s: %s; running %s on a new connection", route.endpoint, lost, command.id)
+            connection = self._connection(session, route)
+            output = connection.run(command.script, self.config.command_timeout_s)
         if output.timed_out:
             return _failed(
                 item,
                 Failure.COMMAND_TIMEOUT,
                 f"{command.id}: no answer within {self.config.command_timeout_s:g} s",
             )
-        value = _parse(command, output.stdout)
+        # Closed without an exit status (killed by a signal): what it wrote may be cut short,
+        # so it is not taken for a fact.
+        cut_short = output.exit_status is None and not output.truncated
+        value = None if cut_short else _parse(command, output.stdout)
         data: dict[str, Any] = {"exitStatus": output.exit_status}
         if output.truncated:
             data["truncated"] = True
+        if output.refusals:
+            data["sessionRefusals"] = output.refusals
         if value is not None and command.id == "packages":
             value = _packages(value, store)
         if value is not None:
             data["value"] = value
         stderr = " ".join(output.stderr.split())[:_STDERR_IN_MESSAGE]
         status = "no exit status" if output.exit_status is None else f"exit {output.exit_status}"
+        if cut_short:
+            status = "closed without an exit status (killed by a signal?)"
         if value is None:
             detail = f"{command.id}: {status}" + (f": {stderr}" if stderr else "")
             if output.exit_status == 0:
@@ -217,6 +277,8 @@ class HostScanEngine(Engine):
                 )
         out["hostKey"] = context.get("hostKey")
         out["sshServer"] = context.get("server")
+        if context.get("via"):
+            out["via"] = context["via"]
         out["commands"] = commands
         out["errors"] = errors
         out["partial"] = bool(errors)
@@ -235,10 +297,20 @@ class HostScanEngine(Engine):
                 f"({', '.join(e['command'] for e in errors)})"
             )
         counters = {"commandsFailed": failed}
+        # Channels the server refused (or closed at once) and the commands took again: how much
+        # a server's session limit cost, never a failure.
+        refusals = sum(int(r.data.get("sessionRefusals") or 0) for r in results)
+        if refusals:
+            counters["sessionRefusals"] = refusals
         packages = out.get("packages")
         if isinstance(packages, dict) and isinstance(packages.get("count"), int):
             counters["packagesFound"] = packages["count"]
-        if scan_type == "full" and isinstance(packages, dict) and self.enrich_packages:
+        if (
+            scan_type == "full"
+            and isinstance(packages, dict)
+            and packages.get("listRef")
+            and self.enrich_packages
+        ):
             out["vulnerabilities"] = known_vulnerabilities(
                 out.get("os"), packages, store, self.enrich_packages
             )
@@ -274,6 +346,13 @@ def _parse(command: HostCommand, stdout: str) -> Any:
 def _packages(parsed: dict[str, Any], store: ArtifactStore) -> dict[str, Any]:
     """The full list goes to the artifact store; the result keeps count, sample, reference."""
     packages = parsed.get("packages") or []
+    if parsed.get("manager") is None:
+        return {
+            "manager": None,
+            "count": 0,
+            "sample": [],
+            "note": "no package manager found (no dpkg, rpm or apk database)",
+        }
     reference = store.put_json("packages.json", packages)
     return {
         "manager": parsed.get("manager"),

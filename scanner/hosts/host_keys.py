@@ -61,10 +61,17 @@ def _where(host: str, port: int) -> str:
 
 
 def decide(
-    policy: HostKeyPolicy, known: list[KnownHostKey], presented: KnownHostKey, host: str, port: int
+    policy: HostKeyPolicy,
+    known: list[KnownHostKey],
+    presented: KnownHostKey,
+    host: str,
+    port: int,
+    label: str | None = None,
 ) -> bool:
     """True: the presented key is known and matches. False: it is new and may be recorded
-    (accept-new only). Raises HostScanError (host key changed / unknown) otherwise."""
+    (accept-new only). Raises HostScanError (host key changed / unknown) otherwise; its
+    message names the host as `label` (e.g. `jump host 10.0.0.1:22`) when given."""
+    where = label or _where(host, port)
     same_type = [k for k in known if k.key_type == presented.key_type]
     if any(k.fingerprint == presented.fingerprint for k in same_type):
         return True
@@ -75,7 +82,7 @@ def decide(
     if same_type:
         raise HostScanError(
             Failure.HOST_KEY_CHANGED,
-            f"{_where(host, port)} presented {presented.key_type} {presented.fingerprint}, "
+            f"{where} presented {presented.key_type} {presented.fingerprint}, "
             f"but {same_type[0].fingerprint} is recorded{hint}",
         )
     if known:
@@ -83,13 +90,13 @@ def decide(
         recorded = ", ".join(f"{k.key_type} {k.fingerprint}" for k in known)
         raise HostScanError(
             Failure.HOST_KEY_CHANGED,
-            f"{_where(host, port)} presented {presented.key_type} {presented.fingerprint}, "
+            f"{where} presented {presented.key_type} {presented.fingerprint}, "
             f"but only {recorded} is recorded{hint}",
         )
     if policy is HostKeyPolicy.STRICT:
         raise HostScanError(
             Failure.HOST_KEY_UNKNOWN,
-            f"{_where(host, port)} presented {presented.key_type} {presented.fingerprint}, "
+            f"{where} presented {presented.key_type} {presented.fingerprint}, "
             "which is not known and the policy is strict; pin it first "
             f"(PUT /api/v1/hosts/{host}-{port}/host-key)",
         )
@@ -107,16 +114,21 @@ class HostKeyVerifier:
         return self.store.lookup(host, port)
 
     def verify(
-        self, host: str, port: int, presented: KnownHostKey, known: list[KnownHostKey]
+        self,
+        host: str,
+        port: int,
+        presented: KnownHostKey,
+        known: list[KnownHostKey],
+        label: str | None = None,
     ) -> None:
         """Raises HostScanError unless the presented key is trusted (recording it if new)."""
-        if decide(self.policy, known, presented, host, port):
+        if decide(self.policy, known, presented, host, port, label):
             return
         if self.store.remember(host, port, presented):
             return
         # Recorded by someone else in the meantime: judge against what is there now.
-        if not decide(self.policy, self.store.lookup(host, port), presented, host, port):
+        if not decide(self.policy, self.store.lookup(host, port), presented, host, port, label):
             raise HostScanError(
                 Failure.HOST_KEY_CHANGED,
-                f"{_where(host, port)}: the recorded key changed while connecting",
+                f"{label or _where(host, port)}: the recorded key changed while connecting",
             )

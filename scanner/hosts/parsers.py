@@ -38,6 +38,21 @@ def _float(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
+_SIZE = re.compile(r"^(\d{1,15}(?:\.\d{1,3})?)([kKmMgGtT]?)$")
+_UNITS = {"": 0, "k": 0, "m": 1, "g": 2, "t": 3}
+
+
+def _kib(text: str) -> int | None:
+    """A size in KiB as ps prints it: `4096`, or BusyBox's rounded `19m`, `1.1g`."""
+    match = _SIZE.match(text.strip())
+    if not match:
+        return None
+    number, unit = match.groups()
+    if unit == "" and "." in number:
+        return None
+    return int(float(number) * 1024 ** _UNITS[unit.lower()])
+
+
 def _percent(used: int | None, total: int | None) -> float | None:
     if used is None or not total:
         return None
@@ -185,6 +200,13 @@ def parse_df(text: str) -> list[dict[str, Any]]:
 _MEMINFO_LINE = re.compile(r"^([A-Za-z0-9_()]+):\s+(\d{1,20})(?:\s+kB)?\s*$")
 
 
+def parse_memory(text: str) -> dict[str, Any] | None:
+    """/proc/meminfo, or `free -b` where /proc/meminfo cannot be read."""
+    if re.search(r"^MemTotal:", text, re.MULTILINE):
+        return parse_meminfo(text)
+    return parse_free(text)
+
+
 def parse_meminfo(text: str) -> dict[str, Any] | None:
     """/proc/meminfo: total, used (= total - available), available, percent; swap."""
     values: dict[str, int] = {}
@@ -198,10 +220,14 @@ def parse_meminfo(text: str) -> dict[str, Any] | None:
     available = values.get("MemAvailable")
     if available is None:  # kernels before 3.14
         available = sum(values.get(k, 0) for k in ("MemFree", "Buffers", "Cached"))
+    return _memory(total, available, values.get("SwapTotal"), values.get("SwapFree"))
+
+
+def _memory(
+    total: int, available: int, swap_total: int | None, swap_free: int | None
+) -> dict[str, Any]:
     available = min(available, total)
     used = total - available
-    swap_total = values.get("SwapTotal")
-    swap_free = values.get("SwapFree")
     swap_used = (
         swap_total - min(swap_free, swap_total)
         if swap_total is not None and swap_free is not None
@@ -217,15 +243,45 @@ def parse_meminfo(text: str) -> dict[str, Any] | None:
     }
 
 
+def parse_free(text: str) -> dict[str, Any] | None:
+    """`free -b` (procps or BusyBox): a header of column names, then `Mem:` and `Swap:` rows.
+    Available is the `available` column, else free + buffers + cache (older versions)."""
+    lines = text.splitlines()
+    header = next((line.split() for line in lines if "total" in line.split()[:1]), None)
+    rows = {
+        line.split()[0].rstrip(":"): [_int(f) for f in line.split()[1:]]
+        for line in lines
+        if line.split()[:1] in (["Mem:"], ["Swap:"])
+    }
+    if header is None or "Mem" not in rows:
+        return None
+    mem = dict(zip(header, rows["Mem"], strict=False))
+    total = mem.get("total")
+    if not total:
+        return None
+    available = mem.get("available")
+    if available is None:
+        parts = [mem.get(k) for k in ("free", "buffers", "cached", "buff/cache")]
+        available = sum(p for p in parts if p is not None)
+    swap = dict(zip(header, rows.get("Swap", []), strict=False))
+    return _memory(total, available, swap.get("total"), swap.get("free"))
+
+
 # -- packages -------------------------------------------------------------------------------------
 
-_MANAGER_LINE = re.compile(r"^manager=(dpkg|rpm|apk)$")
+_MANAGER_LINE = re.compile(r"^manager=(dpkg|rpm|apk|none)$")
+_FORMAT_LINE = re.compile(r"^format=(dpkg-status)$")
 
 
 def parse_packages(text: str) -> dict[str, Any] | None:
-    """The packages command's output: a `manager=<dpkg|rpm|apk>` line, then one package per
-    line (dpkg: status, name, version, arch; rpm: name, version, arch; tab-separated; apk:
-    `apk list -I`). Only installed packages; sorted by name."""
+    """The packages command's output: a `manager=<dpkg|rpm|apk|none>` line, then the
+    installed packages as that manager's database or query lists them: dpkg-query lines
+    (status, name, version, arch; tab-separated) or, after `format=dpkg-status`, the dpkg
+    status file; rpm query lines (name, version, arch); apk's installed database. Sorted by
+    name. `manager=none`: no package database was found, which is said, not guessed.
+
+    None when the output says nothing usable, including a manager with no installed package
+    (every manager is itself installed: its query must have failed)."""
     lines = text.splitlines()
     manager = None
     start = 0
@@ -236,33 +292,79 @@ def parse_packages(text: str) -> dict[str, Any] | None:
             break
     if manager is None:
         return None
-    packages: list[dict[str, str]] = []
-    for line in lines[start:]:
-        entry = _package(manager, line)
-        if entry is not None:
-            packages.append(entry)
+    if manager == "none":
+        return {"manager": None, "packages": []}
+    body = lines[start:]
+    if manager == "dpkg" and body and _FORMAT_LINE.match(body[0].strip()):
+        packages = _dpkg_status(body[1:])
+    elif manager == "apk":
+        packages = _apk_database(body)
+    else:
+        packages = [p for p in (_package(manager, line) for line in body) if p is not None]
+    if not packages:
+        return None
     packages.sort(key=lambda p: (p["name"], p["version"], p["arch"]))
     return {"manager": manager, "packages": packages}
 
 
-_APK_LINE = re.compile(r"^(\S+)-(\d\S*-r\d+)\s+(\S+)\s.*\[installed\]")
+def _paragraphs(lines: list[str]) -> list[dict[str, str]]:
+    """Blank-line separated `Key: value` / `K:value` records (dpkg status, apk database);
+    continuation lines (starting with a space) are skipped."""
+    records: list[dict[str, str]] = []
+    current: dict[str, str] = {}
+    for line in lines:
+        if not line.strip():
+            if current:
+                records.append(current)
+            current = {}
+            continue
+        if line[0].isspace() or ":" not in line:
+            continue
+        key, _, value = line.partition(":")
+        current.setdefault(key, value.strip())
+    if current:
+        records.append(current)
+    return records
+
+
+def _entry(name: str | None, version: str | None, arch: str | None) -> dict[str, str] | None:
+    fields = [name or "", version or "", arch or ""]
+    if not all(fields) or any(" " in f or "\t" in f for f in fields):
+        return None
+    return {"name": _clip(fields[0]), "version": _clip(fields[1]), "arch": _clip(fields[2])}
+
+
+def _dpkg_status(lines: list[str]) -> list[dict[str, str]]:
+    """/var/lib/dpkg/status: the paragraphs whose Status is `<want> <flag> installed`."""
+    packages = []
+    for record in _paragraphs(lines):
+        if record.get("Status", "").split()[-1:] != ["installed"]:
+            continue
+        entry = _entry(record.get("Package"), record.get("Version"), record.get("Architecture"))
+        if entry is not None:
+            packages.append(entry)
+    return packages
+
+
+def _apk_database(lines: list[str]) -> list[dict[str, str]]:
+    """/lib/apk/db/installed: one record per package, P: name, V: version, A: arch."""
+    packages = []
+    for record in _paragraphs(lines):
+        entry = _entry(record.get("P"), record.get("V"), record.get("A"))
+        if entry is not None:
+            packages.append(entry)
+    return packages
 
 
 def _package(manager: str, line: str) -> dict[str, str] | None:
-    if manager == "apk":
-        match = _APK_LINE.match(line.strip())
-        if not match:
-            return None
-        return {"name": match.group(1), "version": match.group(2), "arch": match.group(3)}
     fields = line.rstrip("\r\n").split("\t")
     if manager == "dpkg":
         if len(fields) < 4 or fields[0][1:2] != "i":  # installed: status letter "i"
             return None
         fields = fields[1:]
-    if len(fields) < 3 or not fields[0].strip() or any(" " in f.strip() for f in fields[:3]):
+    if len(fields) < 3:
         return None
-    name, version, arch = (_clip(f.strip()) for f in fields[:3])
-    return {"name": name, "version": version, "arch": arch}
+    return _entry(*(f.strip() for f in fields[:3]))
 
 
 # -- processes ------------------------------------------------------------------------------------
@@ -278,8 +380,10 @@ _PS_COLUMNS = {
 
 
 def parse_ps(text: str, limit: int = TOP_PROCESSES) -> list[dict[str, Any]]:
-    """`ps -eo pid,user,pcpu,pmem,rss,args` (header first; the command is the last column):
-    the `limit` processes using the most memory (resident set size)."""
+    """`ps -eo pid,user,pcpu,pmem,rss,args` (procps) or `ps -o pid,user,vsz,rss,args`
+    (BusyBox, whose sizes over 9999 KiB are rounded: `19m`, `1.1g`). Header first; the
+    command is the last column. The `limit` processes using the most memory (resident set
+    size)."""
     lines = text.splitlines()
     header_index = next((i for i, line in enumerate(lines) if line.split()[:1] == ["PID"]), None)
     if header_index is None:
@@ -295,8 +399,10 @@ def parse_ps(text: str, limit: int = TOP_PROCESSES) -> list[dict[str, Any]]:
             continue
         entry: dict[str, Any] = {}
         for column, value in zip(columns, fields, strict=False):
-            if column in ("pid", "rss", "vsz"):
+            if column == "pid":
                 entry[column] = _int(value)
+            elif column in ("rss", "vsz"):
+                entry[column] = _kib(value)
             elif column in ("cpuPercent", "memPercent"):
                 entry[column] = _float(value)
             elif column == "user":

@@ -7,10 +7,25 @@ from pydantic import BaseModel, ConfigDict, Field
 from scanner.engine import EngineInfo
 
 ENGINE_INFO = EngineInfo("host", "Collect", "commandsCompleted", "totalCommands")
+MAX_JUMP_HOSTS = 8
+
+
+class JumpHost(BaseModel):
+    """A jump host on the way to the target (like one entry of OpenSSH's ProxyJump). Its
+    username and credentials default to the target's."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    hostname: str = Field(min_length=1, max_length=253)
+    port: int = Field(22, ge=1, le=65535)
+    username: str | None = None
+    credentials_ref: str | None = None
+    passphrase_ref: str | None = None
 
 
 class HostTarget(BaseModel):
-    """A host scan's target (never credentials)."""
+    """A host scan's target: references to credentials (names of app settings or Key Vault
+    secrets), never credentials."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -18,3 +33,6 @@ class HostTarget(BaseModel):
     port: int = Field(22, ge=1, le=65535)
     username: str | None = None
     scan_type: str = "quick"
+    credentials_ref: str | None = None
+    passphrase_ref: str | None = None
+    proxy_jump: list[JumpHost] | None = Field(None, max_length=MAX_JUMP_HOSTS)

@@ -23,6 +23,7 @@ import pygit2
 from pygit2.enums import FetchPrune, FileMode
 
 from scanner.engine import ScanError, TransientScanError
+from scanner.repository.urls import RepositoryUrlError, check_repository_url
 
 _HEX = re.compile(r"^[0-9a-fA-F]{4,40}$")
 _USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
@@ -118,14 +119,16 @@ def _classify(exc: Exception, source: Source) -> ScanError:
 
 
 def check_url(source: Source, allow_local_paths: bool) -> None:
-    """Refuse what a scan must not fetch: local paths unless allowed, unknown schemes."""
-    if is_local_path(source.url) or source.url.startswith("file://"):
-        if not allow_local_paths:
-            raise ScanError("local repository paths are not allowed (REPO_ALLOW_LOCAL_PATHS)")
-        if not os.path.isdir(source.url.removeprefix("file://")):
-            raise ScanError(f"repository path {source.url} does not exist")
-    elif not re.match(r"^(https://|ssh://|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:)", source.url):
-        raise ScanError("repository url must be https://, ssh:// or user@host:path")
+    """Refuse what a scan must not fetch: local paths unless allowed, unknown schemes, urls
+    that could smuggle options into a Git client (also for targets registered before the url
+    was checked at registration)."""
+    try:
+        check_repository_url(source.url, allow_local_paths)
+    except RepositoryUrlError as exc:
+        raise ScanError(f"repository url refused: {exc}") from None
+    local = is_local_path(source.url) or source.url.startswith("file://")
+    if local and not os.path.isdir(source.url.removeprefix("file://")):
+        raise ScanError(f"repository path {source.url} does not exist")
 
 
 def clone(source: Source, directory: str, secrets: SecretReader | None) -> pygit2.Repository:

@@ -80,14 +80,18 @@ def decode_payload(raw: bytes) -> str | None:
     text = raw.decode("utf-8").strip()
     if not text:
         return None
-    value = json.loads(text)  # ValueError for invalid JSON: the caller answers 400
+    try:
+        value = json.loads(text)  # ValueError for invalid JSON: the caller answers 400
+        encoded = json.dumps(value)
+    except RecursionError as exc:
+        raise ValueError("the body is nested too deeply") from exc
     if isinstance(value, str):
         try:
             json.loads(value)
             return value
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
-    return json.dumps(value)
+    return encoded
 
 
 def _timestamp(moment: datetime) -> str:

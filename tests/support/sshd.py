@@ -20,7 +20,10 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+from scanner.hosts.host_keys import KnownHostKey
 
 SSHD = Path("/usr/sbin/sshd")
 SFTP_SERVER = Path("/usr/lib/openssh/sftp-server")
@@ -50,6 +53,43 @@ case "$SSH_ORIGINAL_COMMAND" in
 esac
 exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"
 """
+
+# Shell lines that find this session's processes: `$server` the connection's sshd, `$shell`
+# the process sshd started for the command (its child).
+_SESSION_PROCESSES = r"""server=$$; shell=$$
+while [ "$(cat /proc/$server/comm)" != sshd ]; do
+  shell=$server; server=$(cut -d' ' -f4 /proc/$server/stat)
+done
+"""
+
+# A Linux host whose connection goes down the first time the kernel is asked for, after the
+# first line of the answer went out; from then on every command runs normally.
+CONNECTION_LOST_ONCE_FORCE_COMMAND = (
+    r"""#!/bin/sh
+case "$SSH_ORIGINAL_COMMAND" in
+  *"uname -s"*)
+    if mkdir "$0.lost" 2>/dev/null; then
+"""
+    + _SESSION_PROCESSES
+    + r"""      uname -s; sleep 0.3; kill -9 "$server"; sleep 5
+    fi ;;
+esac
+exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"
+"""
+)
+
+# A Linux host on which reading /proc/meminfo is killed by a signal after its first line.
+MEMINFO_KILLED_FORCE_COMMAND = (
+    r"""#!/bin/sh
+case "$SSH_ORIGINAL_COMMAND" in
+  *meminfo*)
+"""
+    + _SESSION_PROCESSES
+    + r"""    head -n 1 /proc/meminfo; sleep 0.3; kill -9 "$shell" $$ ;;
+esac
+exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"
+"""
+)
 
 _user_lock = threading.Lock()
 
@@ -114,6 +154,60 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def launch(command: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    """Start a server in a process group of its own (so that stop_server also stops the
+    sessions it forks), its output appended to `log_path`."""
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+
+
+def wait_until_ready(
+    process: subprocess.Popen[bytes],
+    ready: Callable[[], bool],
+    name: str,
+    timeout: float,
+    log: Callable[[], str],
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited:\n{log()}")
+        if ready():
+            return
+        time.sleep(0.01)
+    raise RuntimeError(f"{name} not ready in {timeout}s:\n{log()}")
+
+
+def stop_server(process: subprocess.Popen[bytes] | None) -> None:
+    """Stop a server started in its own process group, and the sessions it forked."""
+    if process is None or process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(5)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(5)
+
+
+class MemoryKnownHosts:
+    """Known host keys in memory (the service keeps them in Table Storage)."""
+
+    def __init__(self) -> None:
+        self.keys: dict[tuple[str, int], list[KnownHostKey]] = {}
+
+    def lookup(self, host: str, port: int) -> list[KnownHostKey]:
+        return list(self.keys.get((host, port), []))
+
+    def remember(self, host: str, port: int, key: KnownHostKey) -> bool:
+        self.keys.setdefault((host, port), []).append(key)
+        return True
+
+
 class Sshd:
     """One sshd on 127.0.0.1 with its own folder (host key, config, authorized_keys)."""
 
@@ -125,6 +219,9 @@ class Sshd:
         host_key_type: str = "ed25519",
         port: int | None = None,
         extra_config: tuple[str, ...] = (),
+        listen_address: str = "127.0.0.1",
+        netns: list[str] | None = None,
+        allow_forwarding: bool = False,
     ) -> None:
         require_sshd()
         self.account = ensure_login_user(user)
@@ -136,6 +233,10 @@ class Sshd:
         self.port = port or free_port()
         self.host_key_type = host_key_type
         self.extra_config = extra_config
+        self.listen_address = listen_address
+        # Start the server with this command prefix (e.g. `ip netns exec NAME`).
+        self.netns = netns or []
+        self.allow_forwarding = allow_forwarding
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = self.dir / "sshd.log"
         (self.dir / "authorized_keys").write_text(
@@ -164,7 +265,7 @@ class Sshd:
 
     @property
     def target_id(self) -> str:
-        return f"127.0.0.1-{self.port}"
+        return f"{self.listen_address}-{self.port}"
 
     def new_host_key(self) -> None:
         """A fresh host key (takes effect at the next start)."""
@@ -178,7 +279,7 @@ class Sshd:
     def _write_config(self) -> Path:
         lines = [
             f"Port {self.port}",
-            "ListenAddress 127.0.0.1",
+            f"ListenAddress {self.listen_address}",
             f"HostKey {self.host_key}",
             f"PidFile {self.dir / 'sshd.pid'}",
             f"AuthorizedKeysFile {self.dir / 'authorized_keys'}",
@@ -193,7 +294,7 @@ class Sshd:
             "PrintMotd no",
             "PrintLastLog no",
             "X11Forwarding no",
-            "AllowTcpForwarding no",
+            f"AllowTcpForwarding {'yes' if self.allow_forwarding else 'no'}",
             "MaxStartups 200",
             "LogLevel INFO",
         ]
@@ -222,19 +323,14 @@ class Sshd:
                 "--init-groups",
                 *command,
             ]
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
+        self.process = launch([*self.netns, *command], self.log_path)
+        wait_until_ready(
+            self.process, self._listening, f"sshd on port {self.port}", timeout, self.log
         )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"sshd on port {self.port} exited:\n{self.log()}")
-            if b"Server listening" in self.log_path.read_bytes():
-                return self
-            time.sleep(0.01)
-        raise RuntimeError(f"sshd on port {self.port} not ready in {timeout}s:\n{self.log()}")
+        return self
+
+    def _listening(self) -> bool:
+        return b"Server listening" in self.log_path.read_bytes()
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -252,17 +348,7 @@ class Sshd:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        # The server and the session processes it forked (its own process group).
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(5)
+        stop_server(process)
 
     def restart_with_new_host_key(self) -> None:
         self.stop()

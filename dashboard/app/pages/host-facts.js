@@ -60,6 +60,7 @@ function Interfaces({ network }) {
 
 function Packages({ packages, vulnerabilities }) {
   if (!packages) return html`<p class="empty">Packages are listed by full scans.</p>`;
+  if (!packages.manager) return html`<p class="empty">${packages.note || "No package manager found."}</p>`;
   const affected = (vulnerabilities && vulnerabilities.packages) || [];
   return html`<p>${packages.count} packages (${packages.manager || "unknown manager"}).
       ${vulnerabilities
@@ -92,6 +93,8 @@ export function HostFacts({ scan }) {
           <div><dt>Architecture</dt><dd>${r.architecture || "unknown"}</dd></div>
           <div><dt>Uptime</dt><dd>${seconds(r.uptimeSeconds)}</dd></div>
           <div><dt>Scan type</dt><dd>${r.scanType}</dd></div>
+          ${Array.isArray(r.via) && r.via.length > 0 &&
+          html`<div><dt>Through</dt><dd>${r.via.map((hop) => html`<code class="block">${hop}</code>`)}</dd></div>`}
         </dl>
       <//>
       <${Section} title="Memory" id="memory-title"><${Memory} memory=${r.memory} /><//>

@@ -10,6 +10,7 @@ from pydantic import Field
 from orchestrations.core.models import (
     COMMIT_PATTERN,
     ID_PATTERN,
+    REF_PATTERN,
     ApiModel,
     Schedulable,
 )
@@ -22,12 +23,9 @@ from orchestrations.scans.kinds.base import (
 from orchestrations.state.targets import TargetRecord
 from scanner.engine import ScanEngine, ScanTarget
 from scanner.repository.target import ENGINE_INFO, RepositoryTarget
+from scanner.repository.urls import RepositoryUrlError, check_repository_url
 
-_URL = re.compile(
-    r"^(https://[^\s/$.?#][^\s]*|ssh://[^\s]+|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+)$"
-)
 _BRANCH_PATTERN = r"^[^\s~^:?*\[\\]+$"
-_REF_PATTERN = r"^[A-Za-z0-9_.-]+$"
 
 
 class RepositoryScanRequest(ApiModel):
@@ -41,14 +39,14 @@ class RepositoryIn(Schedulable):
     name: str = Field(min_length=1, max_length=200)
     url: str = Field(min_length=1, max_length=2048)
     default_branch: str = Field("main", min_length=1, max_length=255, pattern=_BRANCH_PATTERN)
-    credentials_ref: str | None = Field(None, max_length=256, pattern=_REF_PATTERN)
+    credentials_ref: str | None = Field(None, max_length=256, pattern=REF_PATTERN)
 
 
 class RepositoryUpdate(Schedulable):
     name: str | None = Field(None, min_length=1, max_length=200)
     url: str | None = Field(None, min_length=1, max_length=2048)
     default_branch: str | None = Field(None, min_length=1, max_length=255, pattern=_BRANCH_PATTERN)
-    credentials_ref: str | None = Field(None, max_length=256, pattern=_REF_PATTERN)
+    credentials_ref: str | None = Field(None, max_length=256, pattern=REF_PATTERN)
 
 
 class RepositoryKind(TargetKind):
@@ -66,14 +64,10 @@ class RepositoryKind(TargetKind):
         return slug[:64] or "repository"
 
     def registration_config(self, registration: Any, settings: AppSettings) -> dict[str, Any]:
-        url = registration.url
-        if not _URL.match(url):
-            if not settings.repo_allow_local_paths:
-                raise InvalidTargetError(
-                    "url must be an https:// or ssh URL (local paths need REPO_ALLOW_LOCAL_PATHS)"
-                )
-            if not url.startswith("/"):
-                raise InvalidTargetError("a local repository path must be absolute")
+        try:
+            check_repository_url(registration.url, settings.repo_allow_local_paths)
+        except RepositoryUrlError as exc:
+            raise InvalidTargetError(str(exc)) from exc
         return super().registration_config(registration, settings)
 
     def resolve(self, request: Any, registered: TargetRecord | None) -> ScanTarget:

@@ -76,3 +76,21 @@ def test_repository_urls_are_checked(api: Api) -> None:
     assert relative.status_code == 422
     local = api.post("/api/v1/repositories", {"name": unique("r"), "url": "/srv/git/repo"})
     assert local.status_code == 201  # REPO_ALLOW_LOCAL_PATHS=true in this host
+    for url, reason in (
+        ("ssh://-oProxyCommand=touch%20/tmp/pwned/x", "cannot start with '-'"),
+        ("git@-oProxyCommand=id:x", "cannot start with '-'"),
+        ("ext::sh -c id", "remote helper"),
+        ("https://example.com/docs\n.git", "control characters"),
+        ("https://user:s3cret@example.com/docs.git", "cannot hold a password"),
+    ):
+        refused = api.post("/api/v1/repositories", {"name": unique("r"), "url": url})
+        assert refused.status_code == 422, url
+        error = refused.json()["error"]
+        assert reason in error["message"] and error["details"][0]["field"] == "url"
+        assert "s3cret" not in refused.text
+        # The same on update: a registered repository cannot be pointed at one either.
+        changed = api.request(
+            "PATCH", f"/api/v1/repositories/{local.json()['id']}", json={"url": url}
+        )
+        assert changed.status_code == 422 and reason in changed.json()["error"]["message"]
+    assert api.get(f"/api/v1/repositories/{local.json()['id']}").json()["url"] == "/srv/git/repo"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from orchestrations.core.settings import AppSettings
-from orchestrations.engines.hosts import HostSettings, create_engine
+from orchestrations.engines.hosts import HostSettings, create_engine, has_service_key
 from orchestrations.engines.wiring import EngineUnavailableError
 
 SETTINGS = (
@@ -36,9 +36,15 @@ def test_defaults() -> None:
     assert settings.ssh_command_timeout_s == 30
 
 
-def test_no_private_key_is_refused_with_the_settings_to_set() -> None:
-    with pytest.raises(EngineUnavailableError, match="set SSH_PRIVATE_KEY_PATH"):
-        create_engine(AppSettings())
+def test_without_a_service_key_the_engine_is_built_for_hosts_with_their_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert not has_service_key()
+    monkeypatch.setenv("AzureWebJobsStorage", "UseDevelopmentStorage=true")
+    monkeypatch.setenv("SCAN_STORAGE_PREFIX", "wiringnokey")
+    assert create_engine(AppSettings()).info.target_type == "host"
+    monkeypatch.setenv("SSH_PRIVATE_KEY_PATH", "/keys/id_ed25519")
+    assert has_service_key()
 
 
 def test_a_secret_name_without_a_vault_is_not_enough(monkeypatch: pytest.MonkeyPatch) -> None:

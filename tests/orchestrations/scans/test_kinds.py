@@ -20,11 +20,34 @@ from orchestrations.state.targets import TargetRecord
 GUID = "0B1C2D3E-4F50-6172-8394-A5B6C7D8E9F0"
 
 
-def test_a_host_request_resolves_to_the_typed_target() -> None:
+def test_a_host_request_resolves_to_the_typed_target(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SSH_PRIVATE_KEY_PATH", "/keys/id_ed25519")
     request = HostScanRequest.model_validate({"hostname": "Web-1.Example.com.", "type": "full"})
     target = KINDS["host"].resolve(request, None)
     assert target.target_id == "web-1.example.com-22"
     assert target.config == {"hostname": "web-1.example.com", "port": 22, "scan_type": "full"}
+
+
+def test_a_host_scan_needs_a_key_its_own_or_the_services(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SSH_PRIVATE_KEY_PATH", "SSH_PRIVATE_KEY_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    keyless = HostScanRequest(hostname="db01.example.com")
+    with pytest.raises(InvalidTargetError, match=r"^no SSH private key: set SSH_PRIVATE_KEY_PATH"):
+        KINDS["host"].resolve(keyless, None)
+    own = HostScanRequest.model_validate(
+        {
+            "hostname": "db01.example.com",
+            "credentialsRef": "HOST_KEY_DB01",
+            "proxyJump": "ops@bastion.example.com:2222",
+        }
+    )
+    target = KINDS["host"].resolve(own, None)
+    assert target.config["credentials_ref"] == "HOST_KEY_DB01"
+    assert target.config["proxy_jump"] == [
+        {"hostname": "bastion.example.com", "port": 2222, "username": "ops"}
+    ]
+    monkeypatch.setenv("SSH_PRIVATE_KEY_PATH", "/keys/id_ed25519")
+    assert KINDS["host"].resolve(keyless, None).config["hostname"] == "db01.example.com"
 
 
 def test_registered_settings_fill_what_the_request_leaves_out() -> None:

@@ -240,7 +240,10 @@ def test_sigkill_mid_scan_then_restart_completes_consistently(tmp_path: Path) ->
     host = start_api(tmp_path / "data", env)
     api = Api(host)
     target = name()
-    scan_id = api.scan(name=target, items=12, itemDelayMs=600).json()["scanId"]
+    # More items than the host runs at once (16): waves of 600 ms, so "running with an item
+    # done" lasts a while even on a loaded machine (one wave would end all items together).
+    items = 40
+    scan_id = api.scan(name=target, items=items, itemDelayMs=600).json()["scanId"]
     api.wait(scan_id, done=lambda s: s["status"] == "running" and s.get("itemsCompleted", 0) >= 1)
     assert len(host.processes()) >= 3  # the host, its Durable engine, an activity worker
     host.kill()
@@ -251,9 +254,9 @@ def test_sigkill_mid_scan_then_restart_completes_consistently(tmp_path: Path) ->
         final = Api(restarted).wait(scan_id, timeout=90)
         assert final["status"] == "completed", restarted.log()
         assert final["progress"] == 100
-        assert final["itemsCompleted"] == final["totalItems"] == 12
-        assert final["results"]["indexes"] == list(range(12))
-        assert len(final["items"]) == 12
+        assert final["itemsCompleted"] == final["totalItems"] == items
+        assert final["results"]["indexes"] == list(range(items))
+        assert len(final["items"]) == items
         # the lease is free again and the record is terminal
         assert Api(restarted).scan(name=target, items=1, itemDelayMs=0).status_code == 202
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,8 @@ from hypothesis import strategies as st
 
 from scanner.hosts import parsers
 from scanner.hosts.commands import CATALOGUE, commands_for
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 # -- os-release ---------------------------------------------------------------------------------
 
@@ -155,6 +158,28 @@ def test_meminfo() -> None:
     }
 
 
+def test_free_of_procps_and_of_an_old_busybox() -> None:
+    procps = (
+        "               total        used        free      shared  buff/cache   available\n"
+        "Mem:     25276514304  1576333312 17011458048     8998912  6688722944 23363788800\n"
+        "Swap:     2147479552           0  2147479552\n"
+    )
+    memory = parsers.parse_memory(procps)
+    assert memory is not None
+    assert (memory["totalBytes"], memory["availableBytes"]) == (25276514304, 23363788800)
+    assert memory["usedBytes"] == 25276514304 - 23363788800
+    assert (memory["swapTotalBytes"], memory["swapUsedBytes"]) == (2147479552, 0)
+    old = (
+        "             total       used       free     shared    buffers     cached\n"
+        "Mem:       1000000     800000     200000          0      50000     250000\n"
+    )
+    memory = parsers.parse_memory(old)
+    assert memory is not None and memory["availableBytes"] == 500000
+    assert memory["swapTotalBytes"] is None
+    assert parsers.parse_memory(MEMINFO) == parsers.parse_meminfo(MEMINFO)
+    assert parsers.parse_memory("Mem: x y\n") is None
+
+
 def test_meminfo_of_an_old_kernel_estimates_available() -> None:
     old = "MemTotal: 1000 kB\nMemFree: 100 kB\nBuffers: 50 kB\nCached: 250 kB\n"
     memory = parsers.parse_meminfo(old)
@@ -188,19 +213,56 @@ def test_packages_dpkg_keeps_installed_only_sorted() -> None:
     }
 
 
-def test_packages_rpm_and_apk() -> None:
+def test_packages_dpkg_status_file_without_dpkg_query() -> None:
+    status = (
+        "Package: zlib1g\nStatus: install ok installed\nPriority: optional\n"
+        "Architecture: amd64\nMulti-Arch: same\nVersion: 1:1.2.13.dfsg-1\n"
+        "Description: compression library - runtime\n zlib is a library implementing the\n"
+        " .\n\n"
+        "Package: old-removed\nStatus: deinstall ok config-files\nArchitecture: amd64\n"
+        "Version: 1.0\n\n"
+        "Package: adduser\nStatus: install ok installed\nArchitecture: all\nVersion: 3.134\n"
+    )
+    parsed = parsers.parse_packages("manager=dpkg\nformat=dpkg-status\n" + status)
+    assert parsed == {
+        "manager": "dpkg",
+        "packages": [
+            {"name": "adduser", "version": "3.134", "arch": "all"},
+            {"name": "zlib1g", "version": "1:1.2.13.dfsg-1", "arch": "amd64"},
+        ],
+    }
+
+
+def test_packages_rpm() -> None:
     rpm = parsers.parse_packages(
         "manager=rpm\nbash\t5.1.8-6.el9\tx86_64\nkernel\t5.14.0-362.el9\tx86_64\n"
     )
     assert rpm is not None
     assert [p["name"] for p in rpm["packages"]] == ["bash", "kernel"]
-    apk = parsers.parse_packages(
-        "manager=apk\nmusl-1.2.4-r2 x86_64 {musl} (MIT) [installed]\n"
-        "busybox-1.36.1-r5 x86_64 {busybox} (GPL-2.0-only) [installed]\n"
-    )
-    assert apk is not None
-    assert apk["packages"][0] == {"name": "busybox", "version": "1.36.1-r5", "arch": "x86_64"}
     assert parsers.parse_packages("ii \tx\t1\tall\n") is None  # no manager line
+
+
+def test_packages_apk_installed_database() -> None:
+    # /lib/apk/db/installed of an Alpine Linux 3.14 (armv7) root file system, as published in
+    # github.com/hizlbuzz/alpine-minirootfs-v3.14 (Alpine's minirootfs plus a few packages);
+    # package metadata from Alpine's repositories. Licence: the repository states none; the
+    # file is apk's record of open-source packages, each naming its own licence (`L:` lines).
+    database = (FIXTURES / "alpine-3.14-armv7-installed").read_text()
+    parsed = parsers.parse_packages("manager=apk\n" + database)
+    assert parsed is not None and parsed["manager"] == "apk"
+    packages = parsed["packages"]
+    assert len(packages) == database.count("\nP:") + database.startswith("P:") == 26
+    assert {"name": "musl", "version": "1.2.2-r3", "arch": "armv7"} in packages
+    assert {"name": "apk-tools", "version": "2.12.6-r0", "arch": "armv7"} in packages
+    assert {"name": "libgcc", "version": "10.3.1_git20210424-r2", "arch": "armv7"} in packages
+    assert [p["name"] for p in packages] == sorted(p["name"] for p in packages)
+
+
+def test_packages_none_found_is_said_and_a_failed_query_is_not_a_count_of_zero() -> None:
+    assert parsers.parse_packages("manager=none\n") == {"manager": None, "packages": []}
+    # A manager that lists nothing did not answer (it is itself an installed package).
+    assert parsers.parse_packages("manager=rpm\n") is None
+    assert parsers.parse_packages("manager=dpkg\nformat=dpkg-status\n") is None
 
 
 # -- ps -------------------------------------------------------------------------------------------
@@ -225,6 +287,22 @@ def test_ps_top_by_memory() -> None:
         "vszBytes": None,
     }
     assert len(parsers.parse_ps(PS, limit=2)) == 2
+
+
+def test_ps_busybox_sizes_are_rounded_above_9999_kib() -> None:
+    text = (
+        "PID   USER     VSZ  RSS  COMMAND\n"
+        "    1 root      11g  19m /process_api --firecracker-init\n"
+        "  812 hostscan 1.1g 198m python3 -m standalone\n"
+        "  930 hostscan 3276 2216 make test\n"
+        "    2 root        0    0 [kthreadd]\n"
+    )
+    processes = parsers.parse_ps(text)
+    assert [p["pid"] for p in processes] == [812, 1, 930, 2]
+    assert processes[0]["rssBytes"] == 198 * 1024 * 1024
+    assert processes[0]["vszBytes"] == int(1.1 * 1024**2) * 1024  # KiB, as ps counts
+    assert processes[2]["rssBytes"] == 2216 * 1024
+    assert processes[0]["command"] == "python3 -m standalone"
 
 
 def test_ps_busybox_header_and_limit_of_twenty() -> None:
@@ -382,6 +460,19 @@ TOKENS = st.sampled_from(
         "manager=dpkg",
         "manager=rpm",
         "manager=apk",
+        "manager=none",
+        "format=dpkg-status",
+        "Package:",
+        "Status:",
+        "installed",
+        "P:",
+        "V:",
+        "A:",
+        "19m",
+        "1.1g",
+        "Mem:",
+        "total",
+        "available",
         "ii",
         "rc",
         "\t",
