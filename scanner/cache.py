@@ -39,6 +39,11 @@ class ArtifactCache(Generic[V]):
                     self._loading.pop(key, None)
             return value
 
+    def peek(self, key: str) -> V | None:
+        """The value when this process holds it; nothing is loaded."""
+        with self._lock:
+            return self._entries.get(key)
+
     def put(self, key: str, value: V) -> None:
         with self._lock:
             self._entries[key] = value

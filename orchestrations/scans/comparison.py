@@ -18,6 +18,7 @@ from orchestrations.core.lifecycle import COMPLETED
 from orchestrations.state.artifacts import BlobArtifactStore
 from orchestrations.state.scans import ScanRecord, ScanStore
 from orchestrations.state.storage import BLOB_REF
+from scanner.cache import ArtifactCache
 from scanner.comparison.findings import count_changes
 from scanner.comparison.snapshot import ScanSnapshot
 from scanner.engine import ItemResult
@@ -122,12 +123,23 @@ def _fingerprints(items: Iterable[ItemResult]) -> list[str]:
     return [finding.fingerprint for item in items for finding in item.findings]
 
 
+# The findings' fingerprints of the last scans this process summarized: the next scan of the
+# same target compares with one of them without reading its item rows again (the rows of a
+# summarized scan do not change).
+_RECENT: ArtifactCache[list[str]] = ArtifactCache(8)
+
+
 def findings_delta(scans: ScanStore, record: ScanRecord, items: list[ItemResult]) -> dict[str, Any]:
     """New and resolved findings of a scan that is completing (its `items`) against the
     previous completed scan of its target; without one, every finding is new."""
     baseline = scans.previous(record)
-    before = scans.finding_fingerprints(baseline.scan_id) if baseline else []
-    new, resolved = count_changes(before, _fingerprints(items))
+    before: list[str] = []
+    if baseline is not None:
+        baseline_id = baseline.scan_id
+        before = _RECENT.get(baseline_id, lambda: scans.finding_fingerprints(baseline_id))
+    after = _fingerprints(items)
+    _RECENT.put(record.scan_id, after)
+    new, resolved = count_changes(before, after)
     return {
         "baselineScanId": baseline.scan_id if baseline else None,
         "newFindings": new,

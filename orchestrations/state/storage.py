@@ -90,7 +90,10 @@ class Storage:
     # -- JSON values that may be large ------------------------------------------------------
 
     def put_blob_json(self, name: str, value: Any) -> str:
-        self.container.put(name, json.dumps(value).encode("utf-8"))
+        return self._put_blob_text(name, json.dumps(value))
+
+    def _put_blob_text(self, name: str, text: str) -> str:
+        self.container.put(name, text.encode("utf-8"))
         return BLOB_REF + name
 
     def get_blob_json(self, ref: str) -> Any:
@@ -99,10 +102,12 @@ class Storage:
 
     def pack(self, value: Any, blob_name: str) -> str:
         """JSON text for a table property, or a blob reference when it is too large."""
+        # Serialized once: a large value's text goes to the blob as it is. json.dumps escapes
+        # every non-ASCII character, so the text has one UTF-16 unit per character.
         text = json.dumps(value)
-        if len(text.encode("utf-16-le")) // 2 <= MAX_INLINE_UNITS:
+        if len(text) <= MAX_INLINE_UNITS:
             return text
-        return self.put_blob_json(blob_name, value)
+        return self._put_blob_text(blob_name, text)
 
     def unpack(self, stored: str | None) -> Any:
         if not stored:

@@ -26,8 +26,8 @@ from scanner.repository.model import Artifact, ScanIndex
 # The artifact index is columnar (ScanIndex.to_json in scanner/repository/model.py). To compare
 # 10,000 artifacts quickly, rows are compared as stored, ignoring the columns that move without
 # a change (line numbers, history rank); only rows that differ are decoded into artifacts, by
-# ScanIndex.from_json itself. The columns read here are those of index version 1.
-_INDEX_VERSION = 1
+# ScanIndex.from_json itself. The columns read here are those of index version 2.
+_INDEX_VERSION = 2
 _ID, _PATH, _PARENTS, _LINES, _SPEC_REFS, _CHANGED = 0, 2, 3, 7, 10, 11
 _COMPARED = itemgetter(0, 1, 3, 4, 5, 6, 8, 9, 10)  # all but path, lines and history rank
 
@@ -59,7 +59,8 @@ class _StoredIndex:
 
     def artifacts(self, keys: Iterable[str]) -> dict[str, Artifact]:
         keys = list(keys)
-        subset = {**self.doc, "rows": [self.rows[k] for k in keys], "problems": [], "history": []}
+        # the history stays: a row's last change is a position in it
+        subset = {**self.doc, "rows": [self.rows[k] for k in keys], "problems": []}
         return dict(zip(keys, ScanIndex.from_json(subset).artifacts, strict=True))
 
     def links(self, ids: set[str]) -> set[tuple[str, str, str]]:

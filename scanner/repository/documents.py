@@ -1,6 +1,6 @@
 """One document of a repository at a commit, for people to read (the trace matrix's
-click-through). Read from Git objects as a scan reads them: no checkout, symbolic links never
-followed, the scan's size limit applies."""
+click-through). Read from Git objects as a scan reads them (from the mirror cache when there is
+one): no checkout, symbolic links never followed, the scan's size limit applies."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pygit2.enums import FileMode
 
 from scanner.engine import ScanError, ScanTarget
 from scanner.repository import git_source
-from scanner.repository.engine import EngineOptions, fetched_commit, source_of
+from scanner.repository.engine import EngineOptions, fetched_commit, mirrors_of, source_of
 from scanner.repository.git_source import SecretReader
 
 
@@ -24,8 +24,9 @@ def document_at(
     secrets: SecretReader | None = None,
 ) -> str:
     """The text of `path` at `commit_sha` of the target's repository."""
-    with fetched_commit(source_of(target, options), commit_sha, options, secrets) as found:
-        repo, commit, _ = found
+    source = source_of(target, options)
+    with fetched_commit(source, commit_sha, options, secrets, mirrors_of(options)) as found:
+        repo, commit, _, _ = found
         try:
             entry = commit.tree[path]
         except (KeyError, ValueError):

@@ -1,9 +1,12 @@
 """The repository (GxP traceability) scan engine: plan = Fetch, Discover, Parse; one work item
 per rule (Evaluate); summarize; reports with the traceability matrix.
 
-The parsed artifact index goes to the artifact store once (plan) and every rule item reads it
-by reference; each process keeps the last few indexes (and their trace graphs) it loaded, so
-the rules of one scan running in one worker parse the JSON once.
+The repository is read from a mirror kept between scans (mirrors.py). The parsed artifact
+index is built from the previous completed scan's index when it can be (indexing.py: only what
+changed is parsed), goes to the artifact store once (plan) and every rule item reads it by
+reference; each process keeps the last few indexes (and their trace graphs) it loaded, so the
+rules of one scan running in one worker parse the JSON once, and a rescan in the same worker
+starts from the previous index without reading it back.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,18 +32,20 @@ from scanner.engine import (
     Summary,
     WorkItem,
 )
-from scanner.repository import git_source
+from scanner.repository import collector, git_source, indexing
 from scanner.repository.git_source import Limits, SecretReader, Source
 from scanner.repository.graph import TraceGraph
-from scanner.repository.model import Problem, ScanIndex, document_artifact
-from scanner.repository.rules import SEVERITIES, Rule, catalogue, evaluate, field_table
+from scanner.repository.history import HistoryError
+from scanner.repository.indexing import Outcome
+from scanner.repository.mirrors import DAMAGE, MirrorCache
+from scanner.repository.model import ScanIndex
+from scanner.repository.rules import SEVERITIES, Rule, catalogue, evaluate
 from scanner.repository.target import ENGINE_INFO
 
 log = logging.getLogger(__name__)
 
 INDEX_NAME = "artifact-index.json"
 COMMIT_LOG_NAME = "commit-log.json"
-_PROGRESS_EVERY = 500  # documents between Parse progress calls
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,10 @@ class EngineOptions:
     work_dir: str | None = None
     max_findings_per_rule: int = 10_000
     cache_size: int = 4
+    # Bare mirrors of the scanned repositories are kept here between scans (at most
+    # `mirror_cache_bytes`); None: every scan clones into a temporary folder.
+    mirror_dir: str | None = None
+    mirror_cache_bytes: int = 2 << 30
 
 
 def source_of(target: ScanTarget, options: EngineOptions) -> Source:
@@ -70,72 +79,37 @@ def _noop(phase: str, step: str | None) -> None:
     return None
 
 
-def index_tree(
-    repo: Any,
-    commit: Any,
-    ref: str,
-    limits: Limits,
+def scan_repository(
+    source: Source,
+    commit_sha: str | None,
+    options: EngineOptions,
+    secrets: SecretReader | None = None,
     progress: ProgressCallback = _noop,
-) -> ScanIndex:
-    """Discover and parse the documents of `commit`'s tree, then place each artifact in the
-    history (one walk for all paths). Pure with respect to the service: reads Git objects only."""
-    progress("Discover", None)
-    listing = git_source.list_tree(repo, commit.tree, limits)
-    fields = field_table()
-    problems: list[Problem] = [
-        Problem(
-            "GXP-PARSE-SYMLINK",
-            path,
-            1,
-            f"{path} is a symbolic link; links are never followed, so it is not scanned",
-        )
-        for path in listing.symlinks
-    ]
-    skipped = {"oversized": 0, "binary": 0, "symlink": len(listing.symlinks)}
-    artifacts = []
-    total = len(listing.documents)
-    progress("Parse", f"0/{total} documents")
-    for number, (path, oid) in enumerate(listing.documents, 1):
-        text, why, size = git_source.read_text(repo, oid, limits)
-        if text is None:
-            skipped[why or "binary"] += 1
-            if why == "oversized":
-                problems.append(
-                    Problem(
-                        "GXP-PARSE-FILE-SIZE",
-                        path,
-                        1,
-                        f"{path} has {size} bytes, more than the limit of "
-                        f"{limits.max_file_bytes}; it was not scanned",
-                    )
-                )
-            continue
-        artifact, error = document_artifact(path, text, fields)
-        if error is not None:
-            message, line = error
-            problems.append(Problem("GXP-PARSE-FRONT-MATTER", path, line, f"{path}: {message}"))
-        elif artifact is not None:
-            artifacts.append(artifact)
-        if number % _PROGRESS_EVERY == 0:
-            progress("Parse", f"{number}/{total} documents, {len(artifacts)} artifacts found")
-    progress("Parse", f"history of {len(artifacts)} artifacts")
-    ranks, history = git_source.last_changes(
-        repo, commit, {a.path for a in artifacts}, limits.max_history_commits
-    )
-    for artifact in artifacts:
-        artifact.changed = ranks.get(artifact.path, -1)
-    progress("Parse", f"{len(artifacts)} artifacts found")
-    return ScanIndex(
-        log=git_source.commit_log(repo, commit, limits.max_log_commits),
-        commit=str(commit.id),
-        ref=ref,
-        artifacts=artifacts,
-        problems=problems,
-        history=history,
-        files_scanned=total,
-        skipped=skipped,
-        fields=fields,
-    )
+    previous: ScanIndex | None = None,
+    mirrors: MirrorCache | None = None,
+) -> tuple[ScanIndex, Outcome]:
+    """Fetch (into the mirror cache, or a temporary bare copy without one), resolve the commit
+    and index its tree, from `previous` when it can be reused."""
+    progress("Fetch", git_source.redact(source.url))
+    limits = options.limits
+    mirrors = mirrors if mirrors is not None else mirrors_of(options)
+    with fetched_commit(source, commit_sha, options, secrets, mirrors) as found:
+        repo, commit, ref, reused = found
+        try:
+            return indexing.build(repo, commit, ref, limits, previous, progress)
+        except (*DAMAGE, HistoryError) as exc:
+            if not reused:
+                raise
+            log.warning(
+                "the cached copy of %s cannot be read (%s: %s); cloning it again",
+                git_source.redact(source.url),
+                type(exc).__name__,
+                git_source.redact(str(exc))[:200],
+            )
+    progress("Fetch", f"{git_source.redact(source.url)} (again)")
+    with fetched_commit(source, commit_sha, options, secrets, mirrors, fresh=True) as found:
+        repo, commit, ref, _ = found
+        return indexing.build(repo, commit, ref, limits, previous, progress)
 
 
 def index_repository(
@@ -145,10 +119,14 @@ def index_repository(
     secrets: SecretReader | None = None,
     progress: ProgressCallback = _noop,
 ) -> ScanIndex:
-    """Fetch (bare, temporary), resolve the commit and index its tree."""
-    progress("Fetch", git_source.redact(source.url))
-    with fetched_commit(source, commit_sha, options, secrets) as (repo, commit, ref):
-        return index_tree(repo, commit, ref, options.limits, progress)
+    """The full index of the repository at `commit_sha` (default: the branch head)."""
+    return scan_repository(source, commit_sha, options, secrets, progress)[0]
+
+
+def mirrors_of(options: EngineOptions) -> MirrorCache | None:
+    if not options.mirror_dir:
+        return None
+    return MirrorCache(options.mirror_dir, options.mirror_cache_bytes)
 
 
 @contextlib.contextmanager
@@ -157,16 +135,26 @@ def fetched_commit(
     commit_sha: str | None,
     options: EngineOptions,
     secrets: SecretReader | None = None,
-) -> Iterator[tuple[Any, Any, str]]:
-    """(repository, commit, what was asked) of a temporary bare fetch, removed on exit."""
-    with git_source.fetched(
-        source,
-        allow_local_paths=options.allow_local_paths,
-        secrets=secrets,
-        work_dir=options.work_dir,
-    ) as repo:
-        commit, ref = git_source.resolve_commit(repo, source.branch, commit_sha)
-        yield repo, commit, ref
+    mirrors: MirrorCache | None = None,
+    fresh: bool = False,
+) -> Iterator[tuple[Any, Any, str, bool]]:
+    """(repository, commit, what was asked, whether a cached mirror was reused): from the
+    mirror cache when there is one (`fresh`: cloned again), else a temporary bare fetch that
+    is removed on exit."""
+    if mirrors is None:
+        with git_source.fetched(
+            source,
+            allow_local_paths=options.allow_local_paths,
+            secrets=secrets,
+            work_dir=options.work_dir,
+        ) as repo:
+            commit, ref = git_source.resolve_commit(repo, source.branch, commit_sha)
+            yield repo, commit, ref, False
+        return
+    git_source.check_url(source, options.allow_local_paths)
+    with mirrors.checkout(source, secrets, fresh=fresh) as checkout:
+        commit, ref = git_source.resolve_commit(checkout.repo, source.branch, commit_sha)
+        yield checkout.repo, commit, ref, checkout.reused
 
 
 def rule_findings(rule: Rule, graph: TraceGraph, limit: int = 10_000) -> tuple[list[Finding], int]:
@@ -201,34 +189,90 @@ def evaluate_all(index: ScanIndex) -> dict[str, list[Finding]]:
     return {rule.id: rule_findings(rule, graph)[0] for rule in catalogue().values()}
 
 
+@dataclass(frozen=True)
+class PreviousScan:
+    """The last completed scan of a repository: its id, its artifact index reference and its
+    commit log reference."""
+
+    scan_id: str
+    index: str
+    commit_log: str | None = None
+
+
+# Finds the last completed scan of a target (the service looks in its scan records).
+PreviousScanLookup = Callable[[ScanTarget], PreviousScan | None]
+
+
 class RepositoryEngine(Engine):
     """GxP traceability of a Git repository at a commit."""
 
     info = ENGINE_INFO
 
-    def __init__(self, options: EngineOptions | None = None, secrets: SecretReader | None = None):
+    def __init__(
+        self,
+        options: EngineOptions | None = None,
+        secrets: SecretReader | None = None,
+        previous_scan: PreviousScanLookup | None = None,
+    ):
         self.options = options or EngineOptions()
         self.secrets = secrets
+        self.previous_scan = previous_scan
         self.cache: ArtifactCache[TraceGraph] = ArtifactCache(self.options.cache_size)
         self.rules = catalogue()
+        self.mirrors = mirrors_of(self.options)
 
     # -- plan: Fetch, Discover, Parse ------------------------------------------------------
 
+    def _previous(
+        self, target: ScanTarget, store: ArtifactStore
+    ) -> tuple[PreviousScan | None, ScanIndex | None]:
+        """The last completed scan and its index, when there is one that can still be read."""
+        found = self.previous_scan(target) if self.previous_scan is not None else None
+        if found is None:
+            return None, None
+        cached = self.cache.peek(found.index)
+        if cached is not None:
+            return found, cached.index
+        try:
+            document = store.get_json(found.index)
+            if document is None:
+                return found, None
+            index = ScanIndex.from_json(document)
+            commit_log = store.get_json(found.commit_log) if found.commit_log else None
+            if isinstance(commit_log, list):
+                index.log = commit_log
+            return found, index
+        except (ValueError, KeyError, TypeError) as exc:  # another version, or damaged
+            log.info("repository %s: previous index not reused (%s)", target.target_id, exc)
+            return found, None
+
     def plan(self, target: ScanTarget, store: ArtifactStore, progress: ProgressCallback) -> Plan:
+        with collector.paused():
+            return self._plan(target, store, progress)
+
+    def _plan(self, target: ScanTarget, store: ArtifactStore, progress: ProgressCallback) -> Plan:
         began = time.monotonic()
         source = source_of(target, self.options)
         commit_sha = target.config.get("commit_sha") or None
-        index = index_repository(source, commit_sha, self.options, self.secrets, progress)
+        previous_scan, previous = self._previous(target, store)
+        index, outcome = scan_repository(
+            source, commit_sha, self.options, self.secrets, progress, previous, self.mirrors
+        )
         reference = store.put_json(INDEX_NAME, index.to_json())
         commit_log = store.put_json(COMMIT_LOG_NAME, index.log)
         self.cache.put(reference, TraceGraph(index))
         counts = index.counts_by_type()
+        reason = outcome.reason
+        if previous_scan is not None and previous is None:
+            reason = "the previous scan's artifact index could not be read"
         log.info(
-            "repository %s at %s: %d artifacts in %d documents (%.2f s)",
+            "repository %s at %s: %d artifacts in %d documents, %d parsed (%s; %.2f s)",
             target.target_id,
             index.commit[:12],
             len(index.artifacts),
             index.files_scanned,
+            outcome.reparsed,
+            "incremental" if outcome.incremental else f"full: {reason or 'no previous scan'}",
             time.monotonic() - began,
         )
         items = [WorkItem(item_id=rule.id, title=rule.title) for rule in self.rules.values()]
@@ -241,10 +285,17 @@ class RepositoryEngine(Engine):
             "repository": git_source.redact(source.url),
             "artifactsByType": counts,
             "files": {"scanned": index.files_scanned, "skipped": index.skipped},
+            "incremental": outcome.incremental,
+            "reparsed": outcome.reparsed,
+            "baseline": None
+            if previous_scan is None or previous is None
+            else {"scanId": previous_scan.scan_id, "commitSha": previous.commit},
+            "fullParseReason": None if outcome.incremental else reason,
         }
         counters = {
             "artifactsFound": len(index.artifacts),
             "filesScanned": index.files_scanned,
+            "documentsParsed": outcome.reparsed,
         }
         return Plan(items=items, context=context, counters=counters)
 
@@ -265,9 +316,11 @@ class RepositoryEngine(Engine):
         rule = self.rules.get(item.item_id)
         if rule is None:
             raise ScanError(f"unknown rule {item.item_id}")
-        graph = self.graph(str(context["index"]), store)
+        with collector.paused():
+            graph = self.graph(str(context["index"]), store)
         try:
-            findings, total = rule_findings(rule, graph, self.options.max_findings_per_rule)
+            with collector.paused():
+                findings, total = rule_findings(rule, graph, self.options.max_findings_per_rule)
         except Exception as exc:  # a rule's bug must not hide the other rules' results
             log.exception("repository %s: rule %s failed", target.target_id, rule.id)
             return ItemResult(
@@ -312,6 +365,10 @@ class RepositoryEngine(Engine):
             "repository": context.get("repository"),
             "artifacts": {"total": sum(by_type.values()), "byType": by_type},
             "files": context.get("files") or {},
+            "incremental": bool(context.get("incremental")),
+            "reparsed": context.get("reparsed"),
+            "baseline": context.get("baseline"),
+            "fullParseReason": context.get("fullParseReason"),
             "findings": {
                 "total": total_findings,
                 "bySeverity": by_severity,

@@ -40,8 +40,12 @@ class FrontMatter:
 
 
 def _first_line_is_delimiter(text: str) -> bool:
-    first = text.split("\n", 1)[0].rstrip("\r").rstrip()
-    return first == "---"
+    end = text.find("\n")
+    first = text if end < 0 else text[:end]
+    return first.rstrip("\r").rstrip() == "---"
+
+
+_CLOSING = re.compile(r"^(?:---|\.\.\.)[^\S\n]*$", re.MULTILINE)
 
 
 def split(text: str) -> tuple[str, str, int] | None:
@@ -53,13 +57,15 @@ def split(text: str) -> tuple[str, str, int] | None:
         text = text[1:]
     if not _first_line_is_delimiter(text):
         return None
-    lines = text.split("\n")
-    for number in range(1, len(lines)):
-        if lines[number].rstrip("\r").rstrip() in _DELIMITERS:
-            front = "\n".join(line.rstrip("\r") for line in lines[1:number])
-            body = "\n".join(lines[number + 1 :])
-            return front, body, number + 2
-    raise ValueError("front matter opened with '---' on line 1 is never closed")
+    first_end = text.find("\n")
+    closing = _CLOSING.search(text, first_end + 1) if first_end >= 0 else None
+    if closing is None:
+        raise ValueError("front matter opened with '---' on line 1 is never closed")
+    front = text[first_end + 1 : max(first_end + 1, closing.start() - 1)]
+    if "\r" in front:
+        front = "\n".join(line.rstrip("\r") for line in front.split("\n"))
+    body = text[closing.end() + 1 :]
+    return front, body, text.count("\n", 0, closing.start()) + 2
 
 
 def key_lines(front: str, first_line: int = 2) -> dict[str, int]:
@@ -92,6 +98,13 @@ _SPECIAL_WORDS = frozenset(
     for form in (word, word.capitalize(), word.upper())
 )
 _GIVE_UP = object()
+# Most lines are `key: plain words`, `key: 'quoted'`, `key:` or `- plain words`: one match reads
+# them (plain: printable ASCII but : # ' " { } [ ] and backslash, starting with a letter).
+_PLAIN_REST = r"[ !$-&(-9;-Z^-z|~]*"  # greedy: trailing spaces are stripped after
+_COMMON_LINE = re.compile(
+    rf"([A-Za-z_][A-Za-z0-9_]*):(?: +(?:([A-Za-z]{_PLAIN_REST})|'([ -&(-~]*)'))?[ ]*"
+    rf"|( *)- +([A-Za-z]{_PLAIN_REST})[ ]*"
+)
 
 
 def _simple_scalar(text: str) -> Any:
@@ -120,23 +133,57 @@ def _simple_scalar(text: str) -> Any:
 
 def simple_load(front: str) -> dict[str, Any] | None:
     """The mapping `yaml.safe_load(front)` gives, for the simple subset; None otherwise."""
+    loaded = _simple_load(front, 0)
+    return loaded[0] if loaded is not None else None
+
+
+def _simple_load(front: str, first_line: int) -> tuple[dict[str, Any], dict[str, int]] | None:
+    """(`simple_load(front)`, `key_lines(front, first_line)`) in one pass, or None."""
     data: dict[str, Any] = {}
+    lines: dict[str, int] = {}
     current: list[Any] | None = None
     current_key: str | None = None
     indent = -1
-    for line in front.split("\n"):
-        if not line.strip():
+    for offset, line in enumerate(front.split("\n")):
+        common = _COMMON_LINE.fullmatch(line)
+        if common is not None:
+            name, plain, quoted, spaces, item = common.groups()
+            if name is not None:
+                value = plain.rstrip(" ") if plain is not None else quoted
+                if value in _SPECIAL_WORDS or name in data or name in _SPECIAL_WORDS:
+                    return None
+                data[name] = value
+                lines[name] = first_line + offset
+                current_key, indent = name, -1
+                current = None if value is not None else []
+                continue
+            item = item.rstrip(" ")
+            if current is None or current_key is None or item in _SPECIAL_WORDS:
+                return None
+            if (indent >= 0 and len(spaces) != indent) or (
+                not current and data[current_key] is not None
+            ):
+                return None
+            indent = len(spaces)
+            current.append(item)
+            data[current_key] = current
             continue
-        if line.lstrip().startswith("#"):
-            continue
-        key = _SIMPLE_KEY.match(line)
-        if key:
+        head = line[:1]
+        if head.isalpha() or head == "_":  # only a key line starts so (or it is not simple)
+            key = _SIMPLE_KEY.match(line)
+            if key is None:
+                return None
             name, text = key.group(1), key.group(2) or ""
             value = _simple_scalar(text)
             if value is _GIVE_UP or name in data or name in _SPECIAL_WORDS:
                 return None
             data[name] = value
+            lines[name] = first_line + offset
             current_key, current, indent = name, (None if text else []), -1
+            continue
+        if not line.strip():
+            continue
+        if line.lstrip().startswith("#"):
             continue
         item = _SIMPLE_ITEM.match(line)
         if item and current is not None and current_key is not None:
@@ -150,7 +197,7 @@ def simple_load(front: str) -> dict[str, Any] | None:
             data[current_key] = current
             continue
         return None
-    return data
+    return data, lines
 
 
 def _yaml_error(exc: yaml.YAMLError, front: str, first_line: int) -> tuple[str, int]:
@@ -178,10 +225,13 @@ def parse(text: str) -> FrontMatter:
     if parts is None:
         return FrontMatter(body=text)
     front, body, body_line = parts
+    simple = _simple_load(front, 2)
+    if simple is not None:
+        return FrontMatter(
+            data=simple[0], key_lines=simple[1], body=body, body_line=body_line, raw=front
+        )
     try:
-        data = simple_load(front)
-        if data is None:
-            data = yaml.load(front, Loader=_Loader)  # noqa: S506 - a safe loader (CSafeLoader)
+        data = yaml.load(front, Loader=_Loader)  # noqa: S506 - a safe loader (CSafeLoader)
     except yaml.YAMLError as exc:
         message, line = _yaml_error(exc, front, 2)
         return FrontMatter(
@@ -220,12 +270,23 @@ _FENCE = re.compile(r"^\s{0,3}(```|~~~)")
 def sections(body: str, wanted: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:
     """Lines of the body sections whose heading (any level, case-insensitive) is one of the
     titles in `wanted`, keyed like `wanted`. Headings inside code fences do not count."""
-    titles = {title: key for key, names in wanted.items() for title in names}
+    return titled_sections(body, {title: key for key, names in wanted.items() for title in names})
+
+
+def titled_sections(body: str, titles: dict[str, str]) -> dict[str, list[str]]:
+    """`sections` with the wanted titles given as {lower-case title: key}."""
     found: dict[str, list[str]] = {}
+    if "#" not in body:  # sections start at headings
+        return found
     current: list[str] | None = None
     current_level = 0
     fence: str | None = None
     for line in body.split("\n"):
+        head = line[:1]
+        if not head or (head not in "#`~" and not head.isspace()):  # neither heading nor fence
+            if current is not None:
+                current.append(line)
+            continue
         fence_match = _FENCE.match(line)
         if fence_match:
             marker = fence_match.group(1)

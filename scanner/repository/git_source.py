@@ -1,13 +1,15 @@
-"""Git access for repository scans (pygit2 / libgit2): fetch, resolve the commit, list the tree,
-read documents, walk the history. Straight from Git objects: no work tree is ever checked out.
+"""Git access for repository scans (pygit2 / libgit2): clone and fetch, resolve the commit, list
+the tree, read documents. Straight from Git objects: no work tree is ever checked out.
 
-Every scan fetches a bare copy into a temporary directory of its own, removed when the scan's
-plan ends (for a local path libgit2 links the object files: instant). Symbolic links are never
-followed, submodules never entered, binaries and oversized files never parsed.
+A scan reads a bare mirror kept between scans (mirrors.py) or, without a mirror cache, a bare
+copy in a temporary directory of its own, removed when the scan's plan ends (for a local path
+libgit2 links the object files: instant). Symbolic links are never followed, submodules never
+entered, binaries and oversized files never parsed.
 """
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import re
@@ -18,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pygit2
-from pygit2.enums import DiffOption, FileMode, SortMode
+from pygit2.enums import FetchPrune, FileMode
 
 from scanner.engine import ScanError, TransientScanError
 from scanner.repository.urls import RepositoryUrlError, check_repository_url
@@ -39,11 +41,14 @@ _TRANSIENT = (
     " 504",
     " 429",
 )
-_LOG_TEXT = 200  # characters kept of a commit's author name and subject line
 _AUTH = ("authentication", "401", "403", "credentials", "permission denied", "unauthorized")
 
 # Resolves a credentials reference to its secret (a token for https, a private key for ssh).
 SecretReader = Callable[[str], str | None]
+
+
+class AccessDeniedError(ScanError):
+    """The repository refused us or wants credentials we do not have (not retried)."""
 
 
 def redact(text: str) -> str:
@@ -86,13 +91,15 @@ class _Callbacks(pygit2.RemoteCallbacks):
     def credentials(self, url: str, username_from_url: str | None, allowed_types: Any) -> Any:
         self.attempts += 1
         if self.attempts > 1:  # libgit2 asks again after a rejected secret: give up
-            raise ScanError("the repository rejected the credentials of its credentials_ref")
+            raise AccessDeniedError(
+                "the repository rejected the credentials of its credentials_ref"
+            )
         ref = self.source.credentials_ref
         if not ref or self.secrets is None:
-            raise ScanError("the repository asks for credentials and none are configured")
+            raise AccessDeniedError("the repository asks for credentials and none are configured")
         secret = self.secrets(ref)
         if not secret:
-            raise ScanError(f"credentials reference {ref!r} holds no secret")
+            raise AccessDeniedError(f"credentials reference {ref!r} holds no secret")
         if allowed_types & pygit2.enums.CredentialType.SSH_MEMORY or allowed_types & (
             pygit2.enums.CredentialType.SSH_KEY
         ):
@@ -105,10 +112,49 @@ def _classify(exc: Exception, source: Source) -> ScanError:
     lowered = message.lower()
     where = redact(source.url)
     if any(word in lowered for word in _AUTH):
-        return ScanError(f"cannot fetch {where}: access denied ({message})")
+        return AccessDeniedError(f"cannot fetch {where}: access denied ({message})")
     if any(word in lowered for word in _TRANSIENT):
         return TransientScanError(f"cannot fetch {where}: {message}")
     return ScanError(f"cannot fetch {where}: {message}")
+
+
+def check_url(source: Source, allow_local_paths: bool) -> None:
+    """Refuse what a scan must not fetch: local paths unless allowed, unknown schemes, urls
+    that could smuggle options into a Git client (also for targets registered before the url
+    was checked at registration)."""
+    try:
+        check_repository_url(source.url, allow_local_paths)
+    except RepositoryUrlError as exc:
+        raise ScanError(f"repository url refused: {exc}") from None
+    local = is_local_path(source.url) or source.url.startswith("file://")
+    if local and not os.path.isdir(source.url.removeprefix("file://")):
+        raise ScanError(f"repository path {source.url} does not exist")
+
+
+def clone(source: Source, directory: str, secrets: SecretReader | None) -> pygit2.Repository:
+    """A bare clone of every branch into `directory` (for a local path libgit2 links the
+    object files: instant)."""
+    try:
+        return pygit2.clone_repository(
+            source.url, directory, bare=True, callbacks=_Callbacks(source, secrets), depth=0
+        )
+    except ScanError:
+        raise
+    except (pygit2.GitError, KeyError, ValueError, OSError) as exc:
+        raise _classify(exc, source) from None
+
+
+def update(repo: pygit2.Repository, source: Source, secrets: SecretReader | None) -> None:
+    """Fetch what changed since the last fetch; branches deleted or force-pushed upstream
+    follow (remote-tracking refs, pruned)."""
+    try:
+        repo.remotes["origin"].fetch(
+            callbacks=_Callbacks(source, secrets), prune=FetchPrune.PRUNE, depth=0
+        )
+    except ScanError:
+        raise
+    except (pygit2.GitError, KeyError, ValueError, OSError) as exc:
+        raise _classify(exc, source) from None
 
 
 @contextlib.contextmanager
@@ -120,25 +166,11 @@ def fetched(
     work_dir: str | None = None,
 ) -> Iterator[pygit2.Repository]:
     """A bare copy of the repository in a temporary directory, removed on exit."""
-    try:  # also for targets registered before the url was checked at registration
-        check_repository_url(source.url, allow_local_paths)
-    except RepositoryUrlError as exc:
-        raise ScanError(f"repository url refused: {exc}") from None
-    local = is_local_path(source.url) or source.url.startswith("file://")
-    if local and not os.path.isdir(source.url.removeprefix("file://")):
-        raise ScanError(f"repository path {source.url} does not exist")
+    check_url(source, allow_local_paths)
     directory = tempfile.mkdtemp(prefix="repo-scan-", dir=work_dir or None)
     repo: pygit2.Repository | None = None
     try:
-        callbacks = _Callbacks(source, secrets)
-        try:
-            repo = pygit2.clone_repository(
-                source.url, directory, bare=True, callbacks=callbacks, depth=0
-            )
-        except ScanError:
-            raise
-        except (pygit2.GitError, KeyError, ValueError, OSError) as exc:
-            raise _classify(exc, source) from None
+        repo = clone(source, directory, secrets)
         yield repo
     finally:
         if repo is not None:
@@ -167,7 +199,8 @@ def resolve_commit(
         except (ValueError, pygit2.GitError, TypeError):
             raise ScanError(f"{commit_sha} is not a commit") from None
         return commit, commit_sha
-    for name in (f"refs/heads/{branch}", f"refs/remotes/origin/{branch}"):
+    # The remote-tracking branch first: a fetch moves it (also when it was force-pushed).
+    for name in (f"refs/remotes/origin/{branch}", f"refs/heads/{branch}"):
         reference = repo.references.get(name)
         if reference is not None:
             return reference.peel(pygit2.Commit), branch
@@ -230,67 +263,9 @@ def read_text(
     _, data = odb.read(oid)
     if b"\x00" in data[:8000]:
         return None, "binary", size
+    if data.startswith(codecs.BOM_UTF8):  # what "utf-8-sig" drops, without its slower codec
+        data = data[3:]
     try:
-        return data.decode("utf-8-sig"), None, size
+        return data.decode("utf-8"), None, size
     except UnicodeDecodeError:
         return None, "binary", size
-
-
-def last_changes(
-    repo: pygit2.Repository, commit: pygit2.Commit, paths: set[str], max_commits: int
-) -> tuple[dict[str, int], list[dict[str, Any]]]:
-    """For each path, the rank (0 = newest) of the last commit that changed it, from ONE walk of
-    the history from `commit` (topological, newest first), and the walked commits. A merge
-    changes a path only if it differs from every parent (else the branch that changed it does).
-    Stops when every path is placed or after `max_commits` commits."""
-    pending = set(paths)
-    ranks: dict[str, int] = {}
-    history: list[dict[str, Any]] = []
-    flags = DiffOption.SKIP_BINARY_CHECK
-    walker = repo.walk(commit.id, SortMode.TOPOLOGICAL | SortMode.TIME)
-    for rank, current in enumerate(walker):
-        if rank >= max_commits or not pending:
-            break
-        history.append({"sha": str(current.id), "time": current.commit_time})
-        parents = current.parents
-        changed: set[str]
-        if not parents:  # the root commit added everything it holds
-            changed = _changed_paths(None, current.tree, flags)
-        else:
-            changed = _changed_paths(parents[0].tree, current.tree, flags)
-            for other in parents[1:]:
-                changed &= _changed_paths(other.tree, current.tree, flags)
-        for path in changed & pending:
-            ranks[path] = rank
-        pending -= changed
-    return ranks, history
-
-
-def commit_log(repo: pygit2.Repository, commit: pygit2.Commit, limit: int) -> list[dict[str, Any]]:
-    """The newest `limit` commits of `commit`'s history (topological, newest first): sha,
-    parents, time, author name and subject line. What a later comparison lists as the commits
-    between two scans."""
-    log: list[dict[str, Any]] = []
-    for current in repo.walk(commit.id, SortMode.TOPOLOGICAL | SortMode.TIME):
-        if len(log) >= limit:
-            break
-        log.append(
-            {
-                "sha": str(current.id),
-                "parents": [str(p) for p in current.parent_ids],
-                "time": current.commit_time,
-                "author": (current.author.name or "")[:_LOG_TEXT],
-                "subject": (current.message or "").strip().split("\n", 1)[0][:_LOG_TEXT],
-            }
-        )
-    return log
-
-
-def _changed_paths(old: pygit2.Tree | None, new: pygit2.Tree, flags: DiffOption) -> set[str]:
-    # Tree.diff_to_tree() without a tree compares with the empty tree.
-    diff = old.diff_to_tree(new, flags=flags) if old is not None else new.diff_to_tree(flags=flags)
-    changed: set[str] = set()
-    for delta in diff.deltas:
-        changed.add(delta.new_file.path)
-        changed.add(delta.old_file.path)
-    return changed

@@ -32,8 +32,22 @@ class TraceGraph:
         return self.artifacts[positions[0]] if positions else None
 
     def children_of(self, artifact: Artifact, type_: str | None = None) -> list[Artifact]:
-        found = [self.artifacts[i] for i in self.children.get(artifact.gxp_id, ())]
-        return [c for c in found if type_ is None or c.type == type_]
+        if type_ is not None:
+            return list(self._typed_children.get((artifact.gxp_id, type_), ()))
+        return [self.artifacts[i] for i in self.children.get(artifact.gxp_id, ())]
+
+    def _count_children(self, artifact: Artifact, type_: str) -> int:
+        return len(self._typed_children.get((artifact.gxp_id, type_), ()))
+
+    @cached_property
+    def _typed_children(self) -> dict[tuple[str, str | None], list[Artifact]]:
+        """Children by (parent id, type), in document order (the coverage rules ask for one
+        type at a time, for every artifact)."""
+        typed: dict[tuple[str, str | None], list[Artifact]] = defaultdict(list)
+        for artifact in self.artifacts:
+            for parent in artifact.parents:
+                typed[parent, artifact.type].append(artifact)
+        return dict(typed)
 
     def specifications_of(self, story: Artifact) -> list[str]:
         """Ids of the story's specifications: those it names and those naming it as parent."""
@@ -61,9 +75,9 @@ class TraceGraph:
         if name == "implementing_specifications":
             return len(self.specifications_of(artifact))
         if name == "stories":
-            return len(self.children_of(artifact, "US"))
+            return self._count_children(artifact, "US")
         if name == "tests":
-            return len(self.children_of(artifact, "TC"))
+            return self._count_children(artifact, "TC")
         return None
 
     @cached_property

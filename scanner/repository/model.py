@@ -2,7 +2,9 @@
 the compact artifact index that travels between the scan's activities by Blob reference.
 
 The index is columnar and positional so 10,000 artifacts stay a few MB of JSON: each artifact is
-one list (see `Artifact.to_row`), the names of the recorded fields are stored once.
+one list (see `ScanIndex.to_json`), the names of the recorded fields are stored once. It also
+holds what the next scan needs to reuse it: what it was parsed with (`fingerprint`), the
+documents skipped as binary, and how deep the history walk went.
 """
 
 from __future__ import annotations
@@ -19,10 +21,9 @@ import yaml
 from scanner.repository import frontmatter
 
 SCHEMA_PATH = Path(__file__).with_name("artifact_schema.yaml")
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 MAX_TEXT = 200  # characters kept of a field value (titles, approvers) in the index
 _SPEC_REF = re.compile(r"\bSPEC-[0-9]+(?:-[0-9]+)*\b")
-_PREFIX = re.compile(r"^([A-Za-z]+)-")
 
 
 @dataclass(frozen=True)
@@ -42,10 +43,11 @@ class Schema:
     acceptance_field: str
     scenarios_field: str
     body_sections: dict[str, tuple[str, ...]]
+    section_titles: dict[str, str]  # lower-case heading -> key of body_sections
 
     def type_of(self, gxp_id: str) -> str | None:
-        match = _PREFIX.match(gxp_id)
-        code = match.group(1).upper() if match else None
+        prefix, dash, _ = gxp_id.partition("-")  # letters, then a dash
+        code = prefix.upper() if dash and prefix.isascii() and prefix.isalpha() else None
         return code if code in self.types else None
 
 
@@ -70,11 +72,18 @@ def schema() -> Schema:
         acceptance_field=str(links["acceptance_criteria"]),
         scenarios_field=str(links["test_scenarios"]),
         body_sections={k: tuple(v) for k, v in raw["body_sections"].items()},
+        section_titles={
+            str(title).lower(): key
+            for key, titles in raw["body_sections"].items()
+            for title in titles
+        },
     )
 
 
 def scalar_text(value: Any) -> str | None:
     """A front matter value as text, or None for lists, mappings and nulls."""
+    if type(value) is str:  # nearly always
+        return value.strip()
     if value is None or isinstance(value, list | dict):
         return None
     if isinstance(value, bool):
@@ -85,6 +94,8 @@ def scalar_text(value: Any) -> str | None:
 
 
 def is_filled(value: Any) -> bool:
+    if type(value) is str:
+        return bool(value.strip())
     if value is None:
         return False
     if isinstance(value, str):
@@ -95,6 +106,8 @@ def is_filled(value: Any) -> bool:
 
 
 def count_of(value: Any) -> int:
+    if value is None:
+        return 0
     if isinstance(value, list):
         return sum(1 for v in value if is_filled(v))
     return 1 if is_filled(value) else 0
@@ -114,8 +127,8 @@ class Artifact:
 
     `present` holds the recorded fields that are set and not empty; `values` the text of the
     recorded value fields; `lines` the file line of each recorded field found (0: absent).
-    `changed` is the history rank of the document's last change (0 = the scanned commit's
-    newest change; -1 unknown).
+    `last_change` is the commit that last changed the document, within the walked history
+    (None: older than the walk).
     """
 
     gxp_id: str
@@ -129,7 +142,7 @@ class Artifact:
     acceptance_criteria: int = 0
     scenarios: int = 0
     spec_refs: tuple[str, ...] = ()
-    changed: int = -1
+    last_change: str | None = None
 
     def line_of(self, name: str | None) -> int:
         if name and self.lines.get(name):
@@ -140,6 +153,22 @@ class Artifact:
         return self.values.get(name)
 
 
+class Interner:
+    """One shared object for equal field sets and field tables: documents made from the same
+    template have the same fields (and often the same lines and values), so 100,000 artifacts
+    hold a few hundred of them instead of 100,000 each. Shared tables are never changed."""
+
+    def __init__(self) -> None:
+        self._names: dict[frozenset[str], frozenset[str]] = {}
+        self._mappings: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
+
+    def names(self, names: frozenset[str]) -> frozenset[str]:
+        return self._names.setdefault(names, names)
+
+    def mapping(self, mapping: dict[str, Any]) -> dict[str, Any]:
+        return self._mappings.setdefault(tuple(mapping.items()), mapping)
+
+
 @dataclass(frozen=True)
 class FieldTable:
     """Which front matter fields the index records: presence and line of `keys`, the text of
@@ -147,13 +176,18 @@ class FieldTable:
 
     keys: tuple[str, ...]
     values: tuple[str, ...]
+    key_set: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key_set", frozenset(self.keys))
 
 
 def document_artifact(
-    path: str, text: str, fields: FieldTable
+    path: str, text: str, fields: FieldTable, shared: Interner | None = None
 ) -> tuple[Artifact | None, tuple[str, int] | None]:
     """(artifact, None) for a GxP document, (None, (message, line)) for a GxP document whose
-    front matter cannot be read, (None, None) for any other file. Never raises."""
+    front matter cannot be read, (None, None) for any other file. Never raises. Field sets
+    and tables are shared through `shared` when given."""
     parsed = frontmatter.parse(text)
     if parsed.error is not None:
         # Only documents that look like GxP artifacts are reported (a Jekyll page is not ours).
@@ -169,15 +203,25 @@ def document_artifact(
     if id_text is None:
         id_text = "" if raw_id is None else f"<{type(raw_id).__name__}>"
     gxp_id: str = id_text
-    present = frozenset(k for k in fields.keys if is_filled(data.get(k)))
+    filled = []
+    for name in fields.key_set.intersection(data):
+        value = data[name]
+        if value.strip() if type(value) is str else is_filled(value):
+            filled.append(name)
+    present = frozenset(filled)
     values = {}
     for name in fields.values:
         value_text = scalar_text(data.get(name))
         if value_text:
             values[name] = value_text[:MAX_TEXT]
-    lines = {k: parsed.key_lines[k] for k in fields.keys if k in parsed.key_lines}
+    key_lines = parsed.key_lines
+    lines = {k: key_lines[k] for k in fields.key_set.intersection(key_lines)}
+    if shared is not None:
+        present = shared.names(present)
+        values = shared.mapping(values)
+        lines = shared.mapping(lines)
 
-    body_sections = frontmatter.sections(parsed.body, s.body_sections)
+    body_sections = frontmatter.titled_sections(parsed.body, s.section_titles)
     criteria = count_of(data.get(s.acceptance_field)) + len(
         frontmatter.list_items(body_sections.get("acceptance_criteria", []))
     )
@@ -186,8 +230,10 @@ def document_artifact(
     )
     refs: list[str] = []
     for name in s.spec_fields:
-        refs.extend(ids_in(data.get(name)))
-    refs.extend(_SPEC_REF.findall("\n".join(body_sections.get("specifications", []))))
+        if name in data:
+            refs.extend(ids_in(data[name]))
+    if "specifications" in body_sections:
+        refs.extend(_SPEC_REF.findall("\n".join(body_sections["specifications"])))
     artifact = Artifact(
         gxp_id=gxp_id,
         type=s.type_of(gxp_id),
@@ -214,10 +260,20 @@ class Problem:
     message: str
 
 
+SIZE_PROBLEM = "GXP-PARSE-FILE-SIZE"
+SYMLINK_PROBLEM = "GXP-PARSE-SYMLINK"
+FRONT_MATTER_PROBLEM = "GXP-PARSE-FRONT-MATTER"
+
+
 @dataclass(slots=True)
 class ScanIndex:
-    """Everything the rules evaluate: the artifacts at one commit, the problems met reading
-    them, and the commits of the history walk (for suspect links)."""
+    """Everything the rules evaluate: the artifacts at one commit (in path order), the problems
+    met reading the tree (in path order, at most one per path), and the commits of the history
+    walk (for suspect links).
+
+    `walked` is how many commits the history walk could see (the whole history, at most the
+    limit); `history` keeps the part of it that artifact ranks refer to.
+    """
 
     commit: str
     ref: str
@@ -225,10 +281,18 @@ class ScanIndex:
     problems: list[Problem] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)  # rank -> {sha, time}
     files_scanned: int = 0
-    skipped: dict[str, int] = field(default_factory=dict)
+    binary: list[str] = field(default_factory=list)  # documents skipped as binary, in order
     fields: FieldTable = field(default_factory=lambda: FieldTable((), ()))
-    # The newest commits of the history (git_source.commit_log); stored apart from the index.
+    fingerprint: str = ""
+    walked: int = 0
+    # The newest commits of the history (history.log_entries); stored apart from the index.
     log: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> dict[str, int]:
+        oversized = sum(1 for p in self.problems if p.rule_id == SIZE_PROBLEM)
+        symlinks = sum(1 for p in self.problems if p.rule_id == SYMLINK_PROBLEM)
+        return {"oversized": oversized, "binary": len(self.binary), "symlink": symlinks}
 
     def counts_by_type(self) -> dict[str, int]:
         counts = {code: 0 for code in schema().types}
@@ -239,43 +303,64 @@ class ScanIndex:
 
     # -- compact JSON --------------------------------------------------------------------
 
+    def ranks(self) -> dict[str, int]:
+        """Position in `history` (0 = newest) of each walked commit."""
+        return {commit["sha"]: rank for rank, commit in enumerate(self.history)}
+
+    def rank_of(self, artifact: Artifact, ranks: dict[str, int]) -> int:
+        """The history position of the artifact's last change; -1 when older than the walk."""
+        return ranks.get(artifact.last_change, -1) if artifact.last_change else -1
+
     def to_json(self) -> dict[str, Any]:
-        keys, values = self.fields.keys, self.fields.values
-        key_bit = {k: 1 << i for i, k in enumerate(keys)}
-        paths: dict[str, int] = {}
+        fields = self.fields
+        key_bit = {k: 1 << i for i, k in enumerate(fields.keys)}
+        ranks = self.ranks()
+        # Artifacts share their field sets and tables (see `Interner`): each distinct one is
+        # encoded once, and the rows share the encoded lists.
+        masks: dict[int, int] = {}
+        value_rows: dict[int, list[str | None]] = {}
+        line_rows: dict[int, list[int]] = {}
         rows = []
-        for a in self.artifacts:
-            mask = 0
-            for name in a.present:
-                mask |= key_bit.get(name, 0)
+        for position, a in enumerate(self.artifacts):
+            mask = masks.get(id(a.present))
+            if mask is None:
+                mask = masks[id(a.present)] = sum(key_bit.get(name, 0) for name in a.present)
+            vals = value_rows.get(id(a.values))
+            if vals is None:
+                vals = value_rows[id(a.values)] = [a.values.get(v) for v in fields.values]
+            lines = line_rows.get(id(a.lines))
+            if lines is None:
+                lines = line_rows[id(a.lines)] = [a.lines.get(k, 0) for k in fields.keys]
             rows.append(
                 [
                     a.gxp_id,
                     a.type,
-                    paths.setdefault(a.path, len(paths)),
+                    position,
                     list(a.parents),
                     a.title,
-                    [a.values.get(v) for v in values],
+                    vals,
                     mask,
-                    [a.lines.get(k, 0) for k in keys],
+                    lines,
                     a.acceptance_criteria,
                     a.scenarios,
                     list(a.spec_refs),
-                    a.changed,
+                    self.rank_of(a, ranks),
                 ]
             )
         return {
             "version": INDEX_VERSION,
             "commit": self.commit,
             "ref": self.ref,
-            "keys": list(keys),
-            "values": list(values),
-            "paths": list(paths),
+            "keys": list(fields.keys),
+            "values": list(fields.values),
+            "paths": [a.path for a in self.artifacts],
             "rows": rows,
             "problems": [[p.rule_id, p.path, p.line, p.message] for p in self.problems],
             "history": self.history,
+            "walked": self.walked,
             "filesScanned": self.files_scanned,
-            "skipped": self.skipped,
+            "binary": self.binary,
+            "fingerprint": self.fingerprint,
         }
 
     @classmethod
@@ -284,10 +369,17 @@ class ScanIndex:
             raise ValueError(f"artifact index version {doc.get('version')!r} is not supported")
         keys = tuple(doc["keys"])
         values = tuple(doc["values"])
+        fields = FieldTable(keys, values)
         paths = doc["paths"]
+        history = doc["history"]
+        shared = Interner()
+        masks: dict[int, frozenset[str]] = {}
         artifacts = []
         for row in doc["rows"]:
-            gxp_id, type_, path_i, parents, title, vals, mask, lines, ac, sc, refs, changed = row
+            gxp_id, type_, path_i, parents, title, vals, mask, lines, ac, sc, refs, rank = row
+            present = masks.get(mask)
+            if present is None:
+                present = masks[mask] = frozenset(k for i, k in enumerate(keys) if mask >> i & 1)
             artifacts.append(
                 Artifact(
                     gxp_id=gxp_id,
@@ -295,13 +387,15 @@ class ScanIndex:
                     path=paths[path_i],
                     parents=tuple(parents),
                     title=title,
-                    values={n: v for n, v in zip(values, vals, strict=True) if v is not None},
-                    present=frozenset(k for i, k in enumerate(keys) if mask >> i & 1),
-                    lines={k: n for k, n in zip(keys, lines, strict=True) if n},
+                    values=shared.mapping(
+                        {n: v for n, v in zip(values, vals, strict=True) if v is not None}
+                    ),
+                    present=shared.names(present),
+                    lines=shared.mapping({k: n for k, n in zip(keys, lines, strict=True) if n}),
                     acceptance_criteria=ac,
                     scenarios=sc,
                     spec_refs=tuple(refs),
-                    changed=changed,
+                    last_change=history[rank]["sha"] if rank >= 0 else None,
                 )
             )
         return cls(
@@ -309,8 +403,10 @@ class ScanIndex:
             ref=doc["ref"],
             artifacts=artifacts,
             problems=[Problem(*p) for p in doc["problems"]],
-            history=doc["history"],
+            history=history,
             files_scanned=doc["filesScanned"],
-            skipped=doc["skipped"],
-            fields=FieldTable(keys, values),
+            binary=doc["binary"],
+            fields=fields,
+            fingerprint=doc["fingerprint"],
+            walked=doc["walked"],
         )

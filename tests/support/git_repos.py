@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import http.server
 import os
+import random
 import ssl
 import subprocess
 import threading
@@ -237,6 +238,60 @@ def generated_tree(
         tid = f"TC-{spec_id[5:]}-{i // specs + 1:03d}"
         files[f"tests/{tid}.md"] = tc_document(tid, spec_id)
     return files
+
+
+def _git_environment() -> dict[str, str]:
+    return {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+
+
+def _blob(data: bytes) -> bytes:
+    return b"data %d\n%s\n" % (len(data), data)
+
+
+def fast_import(path: Path, files: Mapping[str, str], edits: int = 0, seed: int = 7) -> None:
+    """A bare repository on branch `main` built by `git fast-import` (one pack, seconds instead
+    of minutes): one commit adding `files`, then `edits` commits each editing one file picked at
+    random (seeded), one minute apart."""
+    path.mkdir(parents=True, exist_ok=True)
+    env = _git_environment()
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(path)], env=env, check=True)
+    picker = random.Random(seed)
+    names = sorted(files)
+    stream = [b"commit refs/heads/main\n", _committer(0), _blob(b"GxP documents")]
+    stream += [b"M 100644 inline %s\n%s" % (n.encode(), _blob(files[n].encode())) for n in names]
+    for number in range(1, edits + 1):
+        name = picker.choice(names)
+        text = f"{files[name]}\nRevision {number}.\n".encode()
+        stream += [b"commit refs/heads/main\n", _committer(number), _blob(b"edit %d" % number)]
+        stream.append(b"M 100644 inline %s\n%s" % (name.encode(), _blob(text)))
+    subprocess.run(
+        ["git", "fast-import", "--quiet"],
+        input=b"".join(stream),
+        cwd=path,
+        env=env,
+        check=True,
+    )
+
+
+def fast_commit(path: Path, changes: Mapping[str, str], number: int) -> str:
+    """One more commit on `main` of the bare repository `path` (fast-import): the new head."""
+    stream = [b"commit refs/heads/main\n", _committer(number), _blob(b"change %d" % number)]
+    stream.append(b"from refs/heads/main^0\n")
+    stream += [
+        b"M 100644 inline %s\n%s" % (n.encode(), _blob(t.encode())) for n, t in changes.items()
+    ]
+    env = _git_environment()
+    subprocess.run(
+        ["git", "fast-import", "--quiet"], input=b"".join(stream), cwd=path, env=env, check=True
+    )
+    done = subprocess.run(
+        ["git", "rev-parse", "refs/heads/main"], cwd=path, env=env, check=True, capture_output=True
+    )
+    return done.stdout.decode().strip()
+
+
+def _committer(number: int) -> bytes:
+    return b"committer GxP Author <author@example.com> %d +0000\n" % (_BASE_EPOCH + 60 * number)
 
 
 class GitHttpsServer:

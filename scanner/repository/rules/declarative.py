@@ -9,7 +9,7 @@ condition fails (empty when it holds), so findings say exactly what is missing o
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from scanner.repository.graph import TraceGraph
@@ -129,70 +129,173 @@ def _count(artifact: Artifact, name: str, graph: TraceGraph) -> int:
     return 1 if name in artifact.present else 0
 
 
+# A compiled condition: why it does not hold for an artifact (empty list: it holds).
+Condition = Callable[[Artifact, TraceGraph], list[str]]
+_HOLDS: list[str] = []
+
+
+def compile_condition(condition: dict[str, Any]) -> Condition:
+    """The condition as a function, its operands resolved once (vocabularies, patterns), so
+    evaluating it over 100,000 artifacts does no more than the check itself."""
+    op, arg = next(iter(condition.items()))
+    if op == "present":
+        return _present(tuple(arg))
+    if op == "present_by_type":
+        by_type = {type_code: _present(tuple(names)) for type_code, names in arg.items()}
+        return lambda artifact, graph: (
+            by_type[artifact.type](artifact, graph) if artifact.type in by_type else _HOLDS
+        )
+    if op == "in":
+        return _member_of({name: _values(expected) for name, expected in arg.items()})
+    if op == "matches":
+        return _matching({name: (pattern, re.compile(pattern)) for name, pattern in arg.items()})
+    if op == "min":
+        return _at_least(dict(arg))
+    parts = [compile_condition(part) for part in (arg if op in ("all", "any") else [arg])]
+    if op == "all":
+        return _all_of(parts)
+    if op == "any":
+        return _any_of(parts)
+    negated = parts[0]  # not
+    return lambda artifact, graph: _HOLDS if negated(artifact, graph) else ["condition holds"]
+
+
+def _present(names: tuple[str, ...]) -> Condition:
+    if len(names) == 1:
+        (name,) = names
+        missing = [f"missing {name}"]
+        return lambda artifact, graph: _HOLDS if name in artifact.present else list(missing)
+
+    def check(artifact: Artifact, graph: TraceGraph) -> list[str]:
+        if artifact.present.issuperset(names):
+            return _HOLDS
+        missing = [name for name in names if name not in artifact.present]
+        return [f"missing {', '.join(missing)}"]
+
+    return check
+
+
+def _member_of(allowed: dict[str, tuple[str, ...]]) -> Condition:
+    listed = {name: ", ".join(values) for name, values in allowed.items()}
+
+    def check(artifact: Artifact, graph: TraceGraph) -> list[str]:
+        reasons = _HOLDS
+        for name, values in allowed.items():
+            value = artifact.values.get(name)
+            if value not in values:
+                shown = repr(value) if value is not None else "not set"
+                reasons = [*reasons, f"{name} is {shown}, expected one of {listed[name]}"]
+        return reasons
+
+    return check
+
+
+def _matching(patterns: dict[str, tuple[str, re.Pattern[str]]]) -> Condition:
+    def check(artifact: Artifact, graph: TraceGraph) -> list[str]:
+        reasons = _HOLDS
+        for name, (text, pattern) in patterns.items():
+            value = artifact.values.get(name)
+            if value is None or not pattern.search(value):
+                shown = repr(value) if value is not None else "not set"
+                reasons = [*reasons, f"{name} is {shown}, does not match {text}"]
+        return reasons
+
+    return check
+
+
+def _at_least(minimums: dict[str, int]) -> Condition:
+    def check(artifact: Artifact, graph: TraceGraph) -> list[str]:
+        reasons = _HOLDS
+        for name, minimum in minimums.items():
+            found = _count(artifact, name, graph)
+            if found < minimum:
+                reasons = [*reasons, f"{name}: {found} found, at least {minimum} required"]
+        return reasons
+
+    return check
+
+
+def _all_of(parts: list[Condition]) -> Condition:
+    def check(artifact: Artifact, graph: TraceGraph) -> list[str]:
+        reasons = _HOLDS
+        for part in parts:
+            failed = part(artifact, graph)
+            if failed:
+                reasons = [*reasons, *failed]
+        return reasons
+
+    return check
+
+
+def _any_of(parts: list[Condition]) -> Condition:
+    def check(artifact: Artifact, graph: TraceGraph) -> list[str]:
+        reasons: list[str] = []
+        for part in parts:
+            failed = part(artifact, graph)
+            if not failed:
+                return _HOLDS
+            reasons += failed
+        return [" or ".join(reasons)] if reasons else _HOLDS
+
+    return check
+
+
 def evaluate_condition(
     condition: dict[str, Any], artifact: Artifact, graph: TraceGraph
 ) -> list[str]:
     """Why `condition` does not hold for `artifact` (empty list: it holds)."""
+    return compile_condition(condition)(artifact, graph)
+
+
+def _reads_the_graph(condition: dict[str, Any]) -> bool:
+    """Whether the condition counts links (derived counts); else it reads only the artifact's
+    type, field set and field values."""
     op, arg = next(iter(condition.items()))
-    if op == "present":
-        missing = [name for name in arg if name not in artifact.present]
-        return [f"missing {', '.join(missing)}"] if missing else []
-    if op == "present_by_type":
-        names = arg.get(artifact.type or "", ())
-        missing = [name for name in names if name not in artifact.present]
-        return [f"missing {', '.join(missing)}"] if missing else []
-    if op == "in":
-        reasons = []
-        for name, expected in arg.items():
-            allowed = _values(expected)
-            value = artifact.value(name)
-            if value not in allowed:
-                shown = repr(value) if value is not None else "not set"
-                reasons.append(f"{name} is {shown}, expected one of {', '.join(allowed)}")
-        return reasons
-    if op == "matches":
-        reasons = []
-        for name, pattern in arg.items():
-            value = artifact.value(name)
-            if value is None or not re.search(pattern, value):
-                shown = repr(value) if value is not None else "not set"
-                reasons.append(f"{name} is {shown}, does not match {pattern}")
-        return reasons
     if op == "min":
-        reasons = []
-        for name, minimum in arg.items():
-            found = _count(artifact, name, graph)
-            if found < minimum:
-                reasons.append(f"{name}: {found} found, at least {minimum} required")
+        return any(name in DERIVED_COUNTS for name in arg)
+    if op in ("all", "any"):
+        return any(_reads_the_graph(part) for part in arg)
+    if op == "not":
+        return _reads_the_graph(arg)
+    return False
+
+
+def _per_shape(condition: Condition) -> Condition:
+    """A condition that reads only type, field set and values, evaluated once per distinct
+    combination: artifacts made from one template share those objects (model.Interner)."""
+    seen: dict[tuple[str | None, int, int], list[str]] = {}
+
+    def check(artifact: Artifact, graph: TraceGraph) -> list[str]:
+        key = (artifact.type, id(artifact.present), id(artifact.values))
+        reasons = seen.get(key)
+        if reasons is None:
+            reasons = seen[key] = condition(artifact, graph)
         return reasons
-    if op == "all":
-        return [reason for part in arg for reason in evaluate_condition(part, artifact, graph)]
-    if op == "any":
-        reasons = []
-        for part in arg:
-            failed = evaluate_condition(part, artifact, graph)
-            if not failed:
-                return []
-            reasons += failed
-        return [" or ".join(reasons)] if reasons else []
-    # not
-    return ["condition holds"] if not evaluate_condition(arg, artifact, graph) else []
+
+    return check
+
+
+def _compiled(condition: dict[str, Any]) -> Condition:
+    compiled = compile_condition(condition)
+    return compiled if _reads_the_graph(condition) else _per_shape(compiled)
 
 
 def evaluate(rule: Rule, graph: TraceGraph) -> Iterator[Hit]:
     check = rule.check or {}
     applies_to = set(check.get("applies_to") or schema().types)
-    when = check.get("when")
-    require = check["require"]
+    # compiled per evaluation: the per-shape memory lives as long as the graph's artifacts
+    when = _compiled(check["when"]) if "when" in check else None
+    require = _compiled(check["require"])
     locate = check.get("locate")
+    types = schema().types
     for artifact in graph.artifacts:
         if artifact.type not in applies_to:
             continue
-        if when is not None and evaluate_condition(when, artifact, graph):
+        if when is not None and when(artifact, graph):
             continue
-        reasons = evaluate_condition(require, artifact, graph)
+        reasons = require(artifact, graph)
         if reasons:
-            name = schema().types[artifact.type].name if artifact.type else "document"
+            name = types[artifact.type].name if artifact.type else "document"
             label = artifact.gxp_id or artifact.path
             yield Hit(
                 message=f"{rule.title}: {name} {label}: {'; '.join(reasons)}",

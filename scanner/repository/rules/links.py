@@ -47,20 +47,24 @@ def cycles(graph: TraceGraph, rule: Rule) -> Iterator[Hit]:
     """Each cycle of parent links once, reported on its smallest id (iterative DFS)."""
     state: dict[str, int] = {}  # 1 on the current path, 2 done
     reported: set[frozenset[str]] = set()
-    for start in graph.by_id:
+    by_id = graph.by_id
+
+    def parents_of(node: str) -> list[str]:
+        artifact = graph.get(node)
+        return [p for p in artifact.parents if p in by_id] if artifact is not None else []
+
+    for start in by_id:
         if state.get(start):
             continue
         path: list[str] = []
-        stack: list[tuple[str, int]] = [(start, 0)]
+        stack: list[tuple[str, list[str], int]] = [(start, parents_of(start), 0)]
         while stack:
-            node, next_parent = stack.pop()
+            node, parents, next_parent = stack.pop()
             if next_parent == 0:
                 state[node] = 1
                 path.append(node)
-            artifact = graph.get(node)
-            parents = [p for p in (artifact.parents if artifact else ()) if p in graph.by_id]
             if next_parent < len(parents):
-                stack.append((node, next_parent + 1))
+                stack.append((node, parents, next_parent + 1))
                 parent = parents[next_parent]
                 if state.get(parent) == 1:
                     loop = path[path.index(parent) :]
@@ -78,7 +82,7 @@ def cycles(graph: TraceGraph, rule: Rule) -> Iterator[Hit]:
                             related=ordered,
                         )
                 elif not state.get(parent):
-                    stack.append((parent, 0))
+                    stack.append((parent, parents_of(parent), 0))
             else:
                 state[node] = 2
                 path.pop()

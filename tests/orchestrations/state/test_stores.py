@@ -12,6 +12,7 @@ from orchestrations.core.lifecycle import COMPLETED, RUNNING
 from orchestrations.core.settings import AppSettings
 from orchestrations.state.leases import LeaseHeldError
 from orchestrations.state.scans import ScanRecord, new_scan_id
+from orchestrations.state.storage import BLOB_REF
 from orchestrations.state.stores import Stores
 from orchestrations.state.tables import safe_key
 from orchestrations.state.targets import TargetExistsError, TargetRecord
@@ -87,3 +88,15 @@ def test_a_lease_has_one_holder_until_released(stores: Stores) -> None:
     assert stores.leases.holder("host", "db-1-22") == first
     stores.leases.release("host", "db-1-22", first, etag)
     assert stores.leases.holder("host", "db-1-22") is None
+
+
+def test_large_values_go_to_a_blob_and_come_back_the_same(stores: Stores) -> None:
+    storage = stores.scans.storage
+    small = {"title": "Zulassung geprüft ✓", "count": 3}
+    packed = storage.pack(small, "scans/pack-test/small.json")
+    assert not packed.startswith(BLOB_REF) and storage.unpack(packed) == small
+    # 5,000 characters, 30,000 once escaped: more than a table property holds
+    large = ["é" * 5_000, "plain"]
+    packed = storage.pack(large, "scans/pack-test/large.json")
+    assert packed == BLOB_REF + "scans/pack-test/large.json"
+    assert storage.unpack(packed) == large

@@ -61,7 +61,7 @@ def test_plan_run_summarize(tmp_path: Path) -> None:
     phases = [phase for phase, _ in steps]
     assert phases[0] == "Fetch" and "Discover" in phases and phases[-1] == "Parse"
     assert steps[-1] == ("Parse", "5 artifacts found")
-    assert plan.counters == {"artifactsFound": 5, "filesScanned": 5}
+    assert plan.counters == {"artifactsFound": 5, "filesScanned": 5, "documentsParsed": 5}
     assert [i.item_id for i in plan.items] == list(catalogue())
     assert len(json.dumps(plan.context)) < 1000  # small: the index is in the store
     assert plan.context["index"] == "blob:scans/test/artifact-index.json"
@@ -73,6 +73,7 @@ def test_plan_run_summarize(tmp_path: Path) -> None:
     assert all(r.status == "passed" for r in results if r.item_id not in failed)
     res = summary.results
     assert res["commitSha"] == repo.head() and res["branch"] == "main"
+    assert (res["incremental"], res["reparsed"], res["baseline"]) == (False, 5, None)
     assert res["artifacts"]["byType"] == {"REQ": 1, "US": 2, "SPEC": 1, "TC": 1, "unknown": 0}
     assert res["findings"]["total"] == 3
     assert res["findings"]["bySeverity"] == {

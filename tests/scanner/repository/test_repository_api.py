@@ -13,14 +13,24 @@ from typing import Any
 
 import pytest
 
+from scanner.repository.engine import EngineOptions, evaluate_all, index_repository
+from scanner.repository.git_source import Limits, Source
 from tests.support.git_repos import GitRepo, clean_tree, example_story, requirement, specification
 from tests.support.scan_api import Api, scan_api_env, start_api
+
+FULL = EngineOptions(allow_local_paths=True, limits=Limits(max_file_bytes=4096))
 
 
 @pytest.fixture(scope="module")
 def api(azurite: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    env = scan_api_env(azurite, REPO_MAX_FILE_BYTES="4096", GXP_TOKEN="never-read-token")
-    host = start_api(tmp_path_factory.mktemp("repo-api"), env)
+    data = tmp_path_factory.mktemp("repo-api")
+    env = scan_api_env(
+        azurite,
+        REPO_MAX_FILE_BYTES="4096",
+        GXP_TOKEN="never-read-token",
+        REPO_WORK_DIR=str(data),  # the mirror cache goes with the test's files
+    )
+    host = start_api(data, env)
     yield Api(host)
     host.stop()
 
@@ -117,6 +127,43 @@ def test_scan_at_head_then_at_a_pinned_commit(api: Api, history: dict[str, Any])
     assert registered["lastScannedAt"]
     assert registered["credentialsRef"] == "GXP_TOKEN"  # the name only; the token never
     assert "never-read-token" not in json.dumps(registered) + json.dumps(done)
+
+
+def test_a_rescan_parses_only_what_changed(
+    api: Api, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    repo = GitRepo(tmp_path_factory.mktemp("rescan") / "docs")
+    repo.write_artifacts(clean_tree())
+    repo.write_artifacts(clean_tree("002"))
+    repo.commit("two clean chains")
+    repository_id = register(api, repo)
+    first = scan(api, repository_id)
+    assert first["status"] == "completed", first.get("errorMessage")
+    assert (first["results"]["incremental"], first["results"]["reparsed"]) == (False, 8)
+    assert first["results"]["baseline"] is None and first["documentsParsed"] == 8
+
+    repo.write("reqs/REQ-001.md", requirement("REQ-001", title="Reworded"))
+    head = repo.commit("a requirement reworded")
+    second = scan(api, repository_id)
+    results = second["results"]
+    assert second["status"] == "completed", second.get("errorMessage")
+    assert (results["incremental"], results["reparsed"]) == (True, 1)
+    assert results["baseline"]["scanId"] == first["scanId"]
+    assert results["commitSha"] == head and second["documentsParsed"] == 1
+    assert results["artifacts"]["total"] == 8
+    # what a full scan of the same commit finds, finding for finding
+    full = evaluate_all(index_repository(Source(str(repo.path)), None, FULL))
+    report = api.get(f"/api/v1/scans/{second['scanId']}/report", params={"format": "json"})
+    found = sorted((f["rule_id"], f["message"]) for f in report.json()["findings"])
+    assert found == sorted((f.rule_id, f.message) for hits in full.values() for f in hits)
+    assert ("GXP-LINK-SUSPECT", "US-001-001") in {(r, m.split(":")[0]) for r, m in found}
+
+    # a failed scan in between: the next one still starts from the last completed one
+    failed = scan(api, repository_id, {"commitSha": "0123456789abcdef0123"})
+    assert failed["status"] == "failed"
+    third = scan(api, repository_id)
+    assert (third["results"]["incremental"], third["results"]["reparsed"]) == (True, 0)
+    assert third["results"]["baseline"] == {"scanId": second["scanId"], "commitSha": head}
 
 
 def test_unknown_commit_fails_with_a_clear_message(api: Api, history: dict[str, Any]) -> None:

@@ -343,7 +343,7 @@ def test_suspect_link_through_a_merge_uses_the_branch_that_changed_the_file(
     repo.commit("requirement on main")
     repo.git("merge", "-q", "--no-edit", "feature", env={"GIT_COMMITTER_DATE": "1767300000 +0000"})
     index = index_of(repo)
-    ranks = {a.gxp_id: a.changed for a in index.artifacts}
+    ranks = {a.gxp_id: index.rank_of(a, index.ranks()) for a in index.artifacts}
     # the merge itself changed neither file: each keeps the commit of its own branch
     assert ranks["REQ-001"] > 0 and ranks["US-001-001"] > 0
     assert index.history[0]["sha"] == repo.head()
