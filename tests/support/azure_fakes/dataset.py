@@ -37,6 +37,10 @@ class Tenant:
     # ARM
     providers: list[dict[str, Any]] = field(default_factory=list)
     diagnostic_settings: list[dict[str, Any]] = field(default_factory=list)
+    # ARM reads Resource Graph does not answer, by lower-case path: a list (served as
+    # `{"value": [...]}` in pages with nextLink) or one resource (served as it is).
+    arm_children: dict[str, Any] = field(default_factory=dict)
+    arm_page_size: int = 1000
     # Microsoft Graph
     users: list[dict[str, Any]] = field(default_factory=list)
     registration_details: list[dict[str, Any]] = field(default_factory=list)
@@ -54,6 +58,20 @@ class Tenant:
     osv_page_size: int = 1000
     # What the rules must report: rule id -> subjects (resource ids / Graph paths)
     expected: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+
+    def attach(self, parent_id: str, path: str, value: Any) -> Any:
+        """Serve `value` at `{parent_id}/{path}`: a list of child resources (each given an
+        `id` under the path and a `name` when it has none) or one resource (a dict)."""
+        where = f"{parent_id.rstrip('/')}/{path.strip('/')}"
+        if isinstance(value, list):
+            for index, item in enumerate(value):
+                name = item.setdefault("name", f"child{index}")
+                item.setdefault("id", f"{where}/{name}")
+        elif isinstance(value, dict):
+            value.setdefault("id", where)
+            value.setdefault("name", where.rsplit("/", 1)[-1])
+        self.arm_children[where.lower()] = value
+        return value
 
     def plant(self, subject: str, *rule_ids: str) -> None:
         for rule_id in rule_ids:
