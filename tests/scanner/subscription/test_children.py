@@ -141,7 +141,7 @@ def get(fake: FakeAzure, path: str) -> tuple[int, dict[str, Any]]:
     )
     context = ssl.create_default_context(cafile=str(fake.ca_path))
     try:
-        with urllib.request.urlopen(request, context=context) as response:  # noqa: S310
+        with urllib.request.urlopen(request, context=context) as response:
             return response.status, __import__("json").loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, __import__("json").loads(exc.read())

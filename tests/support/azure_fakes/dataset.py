@@ -202,6 +202,15 @@ class Builder:
     def sql(self, name: str, **props: Any) -> str:
         return self.resource("Microsoft.Sql/servers", name, {"version": "12.0", **props})["id"]
 
+    @staticmethod
+    def firewall_rule(name: str, start: str, end: str) -> dict[str, Any]:
+        """A SQL server firewall rule as ARM lists it (its id is set by Tenant.attach)."""
+        return {
+            "name": name,
+            "type": "Microsoft.Sql/servers/firewallRules",
+            "properties": {"startIpAddress": start, "endIpAddress": end},
+        }
+
     def site(self, name: str, site: dict[str, Any], config: dict[str, Any], identity: Any) -> str:
         row = self.resource(
             "Microsoft.Web/sites", name, {"state": "Running", **site}, kind="app", identity=identity
@@ -494,7 +503,7 @@ def planted_tenant() -> Tenant:
     )
 
     # SQL
-    b.sql(
+    clean_sql = b.sql(
         "sql-clean",
         administrators={
             "administratorType": "ActiveDirectory",
@@ -504,12 +513,18 @@ def planted_tenant() -> Tenant:
         publicNetworkAccess="Disabled",
         minimalTlsVersion="1.2",
     )
+    bad_sql = b.sql("sql-bad", publicNetworkAccess="Enabled", minimalTlsVersion="1.0")
+    t.attach(
+        clean_sql, "firewallRules", [b.firewall_rule("office", "203.0.113.0", "203.0.113.255")]
+    )
+    t.attach(bad_sql, "firewallRules", [b.firewall_rule("anyone", "0.0.0.0", "255.255.255.255")])
     t.plant(
-        b.sql("sql-bad", publicNetworkAccess="Enabled", minimalTlsVersion="1.0"),
+        bad_sql,
         "SQL-001",
         "SQL-002",
         "SQL-003",
         "SQL-004",
+        "SQL-005",
     )
 
     # App Service
@@ -769,7 +784,19 @@ def generated_tenant(resources: int, users: int, seed: int = 7) -> Tenant:
         bad = rng.random() < 0.2
         name = f"{kind}{i:06d}"
         if kind == "storage":
-            b.storage(name, location=rng.choice(locations), allowBlobPublicAccess=bad)
+            account = b.storage(name, location=rng.choice(locations), allowBlobPublicAccess=bad)
+            retention = {"enabled": not bad, "days": 7}
+            t.attach(
+                account,
+                "blobServices/default",
+                {
+                    "type": "Microsoft.Storage/storageAccounts/blobServices",
+                    "properties": {
+                        "deleteRetentionPolicy": retention,
+                        "containerDeleteRetentionPolicy": retention,
+                    },
+                },
+            )
         elif kind == "nsg":
             port = rng.choice(["22", "3389", "443", "53"]) if bad else "443"
             b.nsg(name, [{"name": "in", "port": port, "source": "*" if bad else "10.0.0.0/8"}])
@@ -784,16 +811,36 @@ def generated_tenant(resources: int, users: int, seed: int = 7) -> Tenant:
                 "Disabled",
             )
         elif kind == "vault":
-            b.vault(
+            vault = b.vault(
                 name,
                 enablePurgeProtection=not bad,
                 enableRbacAuthorization=True,
                 publicNetworkAccess="Disabled",
             )
+            expiry = {} if bad else {"exp": 1893456000}
+            for kind_of_item in ("keys", "secrets"):
+                t.attach(
+                    vault,
+                    kind_of_item,
+                    [
+                        {
+                            "name": f"{kind_of_item}-{n}",
+                            "properties": {"attributes": {"enabled": True, **expiry}},
+                        }
+                        for n in range(2)
+                    ],
+                )
         elif kind == "sql":
-            b.sql(
+            server = b.sql(
                 name, publicNetworkAccess="Enabled" if bad else "Disabled", minimalTlsVersion="1.2"
             )
+            rules = [
+                b.firewall_rule(f"office{n}", f"198.51.{n}.0", f"198.51.{n}.255")
+                for n in range(1 + i % 3)
+            ]
+            if bad and rng.random() < 0.5:
+                rules.append(b.firewall_rule("anyone", "0.0.0.0", "255.255.255.255"))
+            t.attach(server, "firewallRules", rules)
         elif kind == "site":
             b.site(
                 name,
