@@ -10,10 +10,11 @@ inventory section whose rows are the child resources, each annotated with `paren
 `children:<parent type>/<path>` (e.g. `children:microsoft.sql/servers/firewallRules`) and
 `subscription:<path>` for subscription-level reads.
 
-Requests go through azure-mgmt-core's async ARM pipeline of azure-mgmt-resource's async client
-(the same credential, retry policy honouring Retry-After, ARM challenge authentication), with at most `concurrency` requests in flight. A 404 means the parent has
-no such child; a 403 makes the section unavailable (its rules report a soft error); anything
-else that still fails after the retries fails the collection.
+Requests go through azure-mgmt-core's async ARM pipeline (azure-mgmt-resource's async client:
+the same credential, the SDK's retry policy honouring Retry-After, ARM challenge
+authentication), with at most `concurrency` requests in flight. A 404 means the parent has no
+such child; a 403 makes the section unavailable (its rules report a soft error); anything else
+that still fails after the retries fails the collection.
 """
 
 from __future__ import annotations
