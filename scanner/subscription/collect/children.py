@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
+import ssl
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -120,12 +120,26 @@ class ChildReader:
     def __init__(
         self, config: ScanConfig, credential: Any, subscription_id: str, counter: RequestCounter
     ) -> None:
+        import aiohttp
+        from azure.core.pipeline.transport import AioHttpTransport
         from azure.mgmt.resource.resources.aio import ResourceManagementClient
 
         self.config = config
         self.subscription_id = subscription_id
         self.counter = counter
         self.semaphore = asyncio.Semaphore(max(1, config.concurrency))
+        # One TLS context and one connection pool for every read: per-request TLS settings
+        # would make aiohttp open (and handshake) a new connection for each request. The
+        # context is built now so that the CA bundle SSL_CERT_FILE names is read now (aiohttp's
+        # own default context is built once per process).
+        self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(
+                ssl=ssl.create_default_context(), limit=max(1, config.concurrency)
+            ),
+            cookie_jar=aiohttp.DummyCookieJar(),
+            auto_decompress=False,
+            trust_env=True,
+        )
         # azure-mgmt-resource's async client is an AsyncARMPipelineClient with the SDK's
         # policies (retry honouring Retry-After, ARM challenge authentication, logging);
         # `send_request` sends our generic GETs through it.
@@ -138,13 +152,12 @@ class ChildReader:
             retry_backoff_factor=config.retry_backoff_s,
             connection_timeout=min(config.timeout_s, 30.0),
             read_timeout=config.timeout_s,
-            # aiohttp keeps one default TLS context per process; a CA bundle named by
-            # SSL_CERT_FILE is loaded per client instead, as httpx does for Graph.
-            connection_verify=os.environ.get("SSL_CERT_FILE") or True,
+            transport=AioHttpTransport(session=self.session, session_owner=False),
         )
 
     async def close(self) -> None:
         await self.client.close()
+        await self.session.close()
 
     async def _get(self, url: str, api_version: str | None) -> tuple[int, Any]:
         """One GET through the pipeline (retries included): (status, JSON body)."""
