@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from scanner.subscription.inventory import children
 from scanner.subscription.rules.base import property_rule
 
 SERVER = "microsoft.sql/servers"
+FIREWALL_RULES = children(SERVER, "firewallRules")
 
 RULES = [
     property_rule(
@@ -56,5 +58,24 @@ RULES = [
         description="SQL logins are passwords without MFA or central revocation.",
         remediation="Enable Microsoft Entra-only authentication on the server.",
         frameworks={"Microsoft cloud security benchmark": ("IM-1",)},
+    ),
+    property_rule(
+        id="SQL-005",
+        title="SQL server firewall admits any IP address",
+        severity="high",
+        family="sql",
+        section=FIREWALL_RULES,
+        subject_path="parentId",
+        # A rule passes unless it spans the whole IPv4 space (0.0.0.0-255.255.255.255).
+        passes_if=[
+            {"path": "properties.startIpAddress", "not_in": ["0.0.0.0"]},  # noqa: S104 (an address, not a bind),
+            {"path": "properties.endIpAddress", "not_in": ["255.255.255.255"]},
+        ],
+        message="a firewall rule admits every IPv4 address",
+        description="A firewall rule from 0.0.0.0 to 255.255.255.255 opens the server to the "
+        "whole Internet; only its logins stand between an attacker and the data.",
+        remediation="Delete the rule and admit only the client ranges that need access "
+        "(or disable public network access and use private endpoints).",
+        cis=["4.1.2"],
     ),
 ]
