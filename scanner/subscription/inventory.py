@@ -14,6 +14,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 RESOURCE_PREFIX = "resources:"
+# Per-resource ARM reads (collect/children.py): `children:<parent type>/<path>`, and
+# subscription-level ARM reads: `subscription:<path>`. Rows carry `parentId`/`parentName`.
+CHILDREN_PREFIX = "children:"
+SUBSCRIPTION_PREFIX = "subscription:"
+SUBSCRIPTION = "subscription"  # the parent "type" of subscription-level reads
 
 # Sections that are not resources of one type (see collect/ for where each comes from).
 WEB_CONFIGS = "webConfigs"  # Resource Graph appserviceresources: microsoft.web/sites/config
@@ -45,6 +50,18 @@ GRAPH_SECTIONS = frozenset(
 def resources(resource_type: str) -> str:
     """The section name of one resource type, e.g. `resources:microsoft.storage/storageaccounts`."""
     return RESOURCE_PREFIX + resource_type.lower()
+
+
+def children(parent_type: str, path: str) -> str:
+    """The section of a per-resource ARM read, e.g.
+    `children:microsoft.sql/servers/firewallRules`."""
+    return f"{CHILDREN_PREFIX}{parent_type.lower()}/{path.strip('/')}"
+
+
+def subscription_section(path: str) -> str:
+    """The section of a subscription-level ARM read, e.g.
+    `subscription:providers/Microsoft.Security/securityContacts`."""
+    return SUBSCRIPTION_PREFIX + path.strip("/")
 
 
 class DataUnavailableError(Exception):

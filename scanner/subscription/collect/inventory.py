@@ -18,6 +18,7 @@ from typing import Any
 
 from scanner.subscription import inventory as inv
 from scanner.subscription.collect.arm import ArmCollector, RequestCounter
+from scanner.subscription.collect.children import child_read, read_children
 from scanner.subscription.collect.errors import SectionUnavailableError
 from scanner.subscription.config import ScanConfig
 
@@ -50,6 +51,7 @@ class Collected:
 def collectable(section: str) -> bool:
     return (
         section.startswith(inv.RESOURCE_PREFIX)
+        or child_read(section) is not None
         or section in ARM_SECTIONS
         or section in GRAPH_SECTIONS
         or section == inv.PROVIDERS
@@ -95,12 +97,24 @@ def collect(
             for s in sections
             if s.startswith(inv.RESOURCE_PREFIX)
         )
+        children = {s: read for s in sections if (read := child_read(s)) is not None}
+        # Parents come from the same Resource Graph query (one more type, no more pages
+        # than its rows need); they are kept as sections only when a rule asked for them.
+        parent_types = {r.parent_type for r in children.values()} - {inv.SUBSCRIPTION}
+        queried = sorted(set(types) | parent_types)
         arm_wanted = sorted(s for s in sections if s in ARM_SECTIONS)
         graph_wanted = sorted(s for s in sections if s in GRAPH_SECTIONS)
 
         def resources() -> dict[str, Any]:
-            grouped = arm.resources_by_type(types)
-            return {inv.resources(t): rows for t, rows in grouped.items()}
+            grouped = arm.resources_by_type(queried)
+            found: dict[str, Any] = {inv.resources(t): grouped[t] for t in types}
+            parents = {
+                t: [str(r.get("id", "")) for r in grouped[t] if r.get("id")] for t in parent_types
+            }
+            found.update(
+                read_children(config, credential, subscription_id, counter, children, parents)
+            )
+            return found
 
         def arm_section(section: str) -> dict[str, Any]:
             try:
@@ -112,15 +126,15 @@ def collect(
             return asyncio.run(_graph_sections(config, credential, counter, graph_wanted))
 
         jobs: list[Callable[[], dict[str, Any]]] = []
-        if types:
+        if queried or children:
             jobs.append(resources)
         jobs += [partial(arm_section, s) for s in arm_wanted]
         if graph_wanted:
             jobs.insert(0, graph)  # the longest chain of pages: start it first
         if progress:
             progress(
-                f"{len(types)} resource type(s), {len(arm_wanted)} ARM and "
-                f"{len(graph_wanted)} Graph section(s)"
+                f"{len(types)} resource type(s), {len(children)} per-resource ARM read(s), "
+                f"{len(arm_wanted)} ARM and {len(graph_wanted)} Graph section(s)"
             )
         with ThreadPoolExecutor(max(1, config.concurrency), thread_name_prefix="collect") as pool:
             futures: list[Future[dict[str, Any]]] = [pool.submit(job) for job in jobs]

@@ -37,6 +37,10 @@ class Tenant:
     # ARM
     providers: list[dict[str, Any]] = field(default_factory=list)
     diagnostic_settings: list[dict[str, Any]] = field(default_factory=list)
+    # ARM reads Resource Graph does not answer, by lower-case path: a list (served as
+    # `{"value": [...]}` in pages with nextLink) or one resource (served as it is).
+    arm_children: dict[str, Any] = field(default_factory=dict)
+    arm_page_size: int = 1000
     # Microsoft Graph
     users: list[dict[str, Any]] = field(default_factory=list)
     registration_details: list[dict[str, Any]] = field(default_factory=list)
@@ -54,6 +58,20 @@ class Tenant:
     osv_page_size: int = 1000
     # What the rules must report: rule id -> subjects (resource ids / Graph paths)
     expected: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+
+    def attach(self, parent_id: str, path: str, value: Any) -> Any:
+        """Serve `value` at `{parent_id}/{path}`: a list of child resources (each given an
+        `id` under the path and a `name` when it has none) or one resource (a dict)."""
+        where = f"{parent_id.rstrip('/')}/{path.strip('/')}"
+        if isinstance(value, list):
+            for index, item in enumerate(value):
+                name = item.setdefault("name", f"child{index}")
+                item.setdefault("id", f"{where}/{name}")
+        elif isinstance(value, dict):
+            value.setdefault("id", where)
+            value.setdefault("name", where.rsplit("/", 1)[-1])
+        self.arm_children[where.lower()] = value
+        return value
 
     def plant(self, subject: str, *rule_ids: str) -> None:
         for rule_id in rule_ids:
@@ -183,6 +201,15 @@ class Builder:
 
     def sql(self, name: str, **props: Any) -> str:
         return self.resource("Microsoft.Sql/servers", name, {"version": "12.0", **props})["id"]
+
+    @staticmethod
+    def firewall_rule(name: str, start: str, end: str) -> dict[str, Any]:
+        """A SQL server firewall rule as ARM lists it (its id is set by Tenant.attach)."""
+        return {
+            "name": name,
+            "type": "Microsoft.Sql/servers/firewallRules",
+            "properties": {"startIpAddress": start, "endIpAddress": end},
+        }
 
     def site(self, name: str, site: dict[str, Any], config: dict[str, Any], identity: Any) -> str:
         row = self.resource(
@@ -476,7 +503,7 @@ def planted_tenant() -> Tenant:
     )
 
     # SQL
-    b.sql(
+    clean_sql = b.sql(
         "sql-clean",
         administrators={
             "administratorType": "ActiveDirectory",
@@ -486,12 +513,18 @@ def planted_tenant() -> Tenant:
         publicNetworkAccess="Disabled",
         minimalTlsVersion="1.2",
     )
+    bad_sql = b.sql("sql-bad", publicNetworkAccess="Enabled", minimalTlsVersion="1.0")
+    t.attach(
+        clean_sql, "firewallRules", [b.firewall_rule("office", "203.0.113.0", "203.0.113.255")]
+    )
+    t.attach(bad_sql, "firewallRules", [b.firewall_rule("anyone", "0.0.0.0", "255.255.255.255")])
     t.plant(
-        b.sql("sql-bad", publicNetworkAccess="Enabled", minimalTlsVersion="1.0"),
+        bad_sql,
         "SQL-001",
         "SQL-002",
         "SQL-003",
         "SQL-004",
+        "SQL-005",
     )
 
     # App Service
@@ -751,7 +784,19 @@ def generated_tenant(resources: int, users: int, seed: int = 7) -> Tenant:
         bad = rng.random() < 0.2
         name = f"{kind}{i:06d}"
         if kind == "storage":
-            b.storage(name, location=rng.choice(locations), allowBlobPublicAccess=bad)
+            account = b.storage(name, location=rng.choice(locations), allowBlobPublicAccess=bad)
+            retention = {"enabled": not bad, "days": 7}
+            t.attach(
+                account,
+                "blobServices/default",
+                {
+                    "type": "Microsoft.Storage/storageAccounts/blobServices",
+                    "properties": {
+                        "deleteRetentionPolicy": retention,
+                        "containerDeleteRetentionPolicy": retention,
+                    },
+                },
+            )
         elif kind == "nsg":
             port = rng.choice(["22", "3389", "443", "53"]) if bad else "443"
             b.nsg(name, [{"name": "in", "port": port, "source": "*" if bad else "10.0.0.0/8"}])
@@ -766,16 +811,36 @@ def generated_tenant(resources: int, users: int, seed: int = 7) -> Tenant:
                 "Disabled",
             )
         elif kind == "vault":
-            b.vault(
+            vault = b.vault(
                 name,
                 enablePurgeProtection=not bad,
                 enableRbacAuthorization=True,
                 publicNetworkAccess="Disabled",
             )
+            expiry = {} if bad else {"exp": 1893456000}
+            for kind_of_item in ("keys", "secrets"):
+                t.attach(
+                    vault,
+                    kind_of_item,
+                    [
+                        {
+                            "name": f"{kind_of_item}-{n}",
+                            "properties": {"attributes": {"enabled": True, **expiry}},
+                        }
+                        for n in range(2)
+                    ],
+                )
         elif kind == "sql":
-            b.sql(
+            server = b.sql(
                 name, publicNetworkAccess="Enabled" if bad else "Disabled", minimalTlsVersion="1.2"
             )
+            rules = [
+                b.firewall_rule(f"office{n}", f"198.51.{n}.0", f"198.51.{n}.255")
+                for n in range(1 + i % 3)
+            ]
+            if bad and rng.random() < 0.5:
+                rules.append(b.firewall_rule("anyone", "0.0.0.0", "255.255.255.255"))
+            t.attach(server, "firewallRules", rules)
         elif kind == "site":
             b.site(
                 name,

@@ -201,7 +201,46 @@ class ArmService(Service):
             )
         if path == f"{sub}/providers/microsoft.insights/diagnosticsettings":
             return Reply(200, {"value": self.tenant.diagnostic_settings})
+        if request.method == "GET" and path.startswith(f"{sub}/"):
+            return self.child(request, path)
         return error(404, "NotFound", f"no route {request.method} {request.path}")
+
+    def child(self, request: Request, path: str) -> Reply:
+        """A resource or list ARM serves beyond Resource Graph (Tenant.arm_children): lists
+        in pages linked by nextLink, single resources as they are, anything else 404."""
+        api_version = str(request.param("api-version"))
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}(-preview)?", api_version):
+            return error(
+                400,
+                "InvalidApiVersionParameter",
+                f"The api-version '{api_version}' is invalid. The supported versions are "
+                "'2023-07-01,2023-05-01,2021-11-01,2021-05-01-preview'.",
+            )
+        children = self.tenant.arm_children
+        value = children.get(path)
+        if value is None:
+            parent, _, name = path.rpartition("/")
+            listed = children.get(parent)
+            if isinstance(listed, list):
+                value = next((i for i in listed if str(i.get("name", "")).lower() == name), None)
+        if value is None:
+            return error(
+                404,
+                "ResourceNotFound",
+                f"The Resource '{request.path}' was not found. For more details please go to "
+                "https://aka.ms/ARMResourceNotFoundFix",
+            )
+        if not isinstance(value, list):
+            return Reply(200, value)
+        size = self.tenant.arm_page_size
+        offset = int(request.param("$skipToken") or 0)
+        body: dict[str, Any] = {"value": value[offset : offset + size]}
+        if offset + size < len(value):
+            body["nextLink"] = (
+                f"{request.base_url}{request.path}?api-version={quote(api_version)}"
+                f"&$skipToken={offset + size}"
+            )
+        return Reply(200, body)
 
     def rows(self, query: str, subscriptions: list[str]) -> list[dict[str, Any]]:
         table = query.split("|")[0].strip().lower()

@@ -1,0 +1,251 @@
+"""Load the rule cases of this folder (see README.md) and build the tenant they describe."""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from scanner.subscription import inventory as inv
+from scanner.subscription.collect.children import child_read
+from tests.support.azure_fakes.dataset import Tenant
+
+HERE = Path(__file__).resolve().parent
+EXAMPLES = HERE.parents[2] / "support" / "azure_fakes" / "examples"
+DEFAULT_BODY = "responses.200.body"
+GROUP = "rg-rule-cases"
+
+_CASE_KEYS = {
+    "rule",
+    "example",
+    "inline",
+    "note",
+    "body",
+    "resource_type",
+    "children",
+    "plant",
+    "clean",
+}
+_CHILD_KEYS = {"path", "example", "inline", "note", "body", "plant", "clean"}
+
+
+class CaseError(ValueError):
+    """A case file that does not follow the format: the message names the file and case."""
+
+
+@dataclass
+class Source:
+    """Where a resource comes from: a published example (and the path to the resource in
+    it) or an inline dict, plus the edits that make its planted and clean variants."""
+
+    example: str | None
+    inline: dict[str, Any] | None
+    body: str
+    plant: dict[str, Any]
+    clean: dict[str, Any]
+
+    def published(self) -> dict[str, Any]:
+        if self.inline is not None:
+            return copy.deepcopy(self.inline)
+        assert self.example is not None
+        document = json.loads((EXAMPLES / self.example).read_text())
+        found = _walk(document, self.body)
+        if not isinstance(found, dict):
+            raise CaseError(f"{self.example}: {self.body} is not an object")
+        return found
+
+    def variant(self, twin: str) -> dict[str, Any]:
+        resource = self.published()
+        for path, value in (self.plant if twin == "planted" else self.clean).items():
+            edit(resource, path, value)
+        return resource
+
+
+@dataclass
+class Child:
+    path: str
+    source: Source
+
+
+@dataclass
+class Case:
+    rule: str
+    where: str  # "<file>#<n>": how failures name the case
+    resource_type: str
+    source: Source
+    children: list[Child] = field(default_factory=list)
+
+    @property
+    def slug(self) -> str:
+        return self.where.replace(".yaml#", "-").replace("_", "-").lower()
+
+
+def _walk(value: Any, path: str) -> Any:
+    for part in path.split("."):
+        if isinstance(value, list) and part.isdigit():
+            value = value[int(part)]
+        elif isinstance(value, dict):
+            value = value[part]
+        else:
+            raise KeyError(path)
+    return value
+
+
+def edit(resource: dict[str, Any], path: str, value: Any) -> None:
+    """Set `a.b.0.c` in a resource: keys match existing ones case-insensitively (ARM's
+    spelling wins), missing objects are created, digits index lists."""
+    parts = path.split(".")
+    current: Any = resource
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        if isinstance(current, list):
+            position = int(part)
+            if last:
+                current[position] = value
+            else:
+                current = current[position]
+            continue
+        key = next((k for k in current if k.lower() == part.lower()), part)
+        if last:
+            current[key] = value
+        else:
+            if not isinstance(current.get(key), dict | list):
+                current[key] = {}
+            current = current[key]
+
+
+def _source(entry: dict[str, Any], where: str, keys: set[str]) -> Source:
+    unknown = set(entry) - keys
+    if unknown:
+        raise CaseError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(keys)}")
+    if ("example" in entry) == ("inline" in entry):
+        raise CaseError(f"{where}: give either `example` (a published file) or `inline`")
+    if "inline" in entry and not entry.get("note"):
+        raise CaseError(f"{where}: an inline resource needs a `note` saying why no example")
+    example = entry.get("example")
+    if example is not None:
+        file = EXAMPLES / example
+        if not file.is_file():
+            raise CaseError(f"{where}: no example file {file}")
+        notes = file.parent / "SOURCE.md"
+        if not notes.is_file() or file.name not in notes.read_text():
+            raise CaseError(f"{where}: {notes} must list {file.name} (origin path, licence)")
+    for key in ("plant", "clean"):
+        if not isinstance(entry.get(key, {}), dict):
+            raise CaseError(f"{where}: `{key}` is a mapping of dotted.path: value")
+    source = Source(
+        example=example,
+        inline=entry.get("inline"),
+        body=str(entry.get("body", DEFAULT_BODY)),
+        plant=dict(entry.get("plant") or {}),
+        clean=dict(entry.get("clean") or {}),
+    )
+    source.published()  # fails here, with the case named, when the body path is wrong
+    return source
+
+
+def load(folder: Path = HERE) -> list[Case]:
+    """Every case of every `*.yaml` in the folder, validated."""
+    from scanner.subscription.rules import all_rules
+
+    rules = all_rules()
+    cases: list[Case] = []
+    for file in sorted(folder.glob("*.yaml")):
+        document = yaml.safe_load(file.read_text()) or {}
+        entries = document.get("cases") if isinstance(document, dict) else None
+        if not isinstance(entries, list):
+            raise CaseError(f"{file.name}: expected a top-level `cases:` list")
+        for number, entry in enumerate(entries, start=1):
+            where = f"{file.name}#{number}"
+            if not isinstance(entry, dict):
+                raise CaseError(f"{where}: a case is a mapping")
+            rule = str(entry.get("rule", ""))
+            if rule not in rules:
+                raise CaseError(f"{where}: unknown rule id {rule!r}")
+            if "plant" not in entry:
+                raise CaseError(f"{where}: `plant` is required ({{}} when the example as "
+                                "published already breaks the rule)")  # fmt: skip
+            resource_type = str(entry.get("resource_type", "")).lower()
+            if resource_type.count("/") < 1:
+                raise CaseError(
+                    f"{where}: `resource_type` (e.g. microsoft.storage/storageaccounts)"
+                )
+            children = []
+            for index, child in enumerate(entry.get("children") or [], start=1):
+                child_where = f"{where} child {index}"
+                if not isinstance(child, dict) or not child.get("path"):
+                    raise CaseError(f"{child_where}: a child needs a `path`")
+                section = inv.children(resource_type, str(child["path"]))
+                if child_read(section) is None:
+                    raise CaseError(
+                        f"{child_where}: {section} is not a known read; add a line to "
+                        "CHILD_READS in scanner/subscription/collect/children.py"
+                    )
+                children.append(Child(str(child["path"]), _source(child, child_where, _CHILD_KEYS)))
+            source = _source(
+                {k: v for k, v in entry.items() if k not in ("rule", "resource_type", "children")},
+                where,
+                _CASE_KEYS - {"rule", "resource_type", "children"},
+            )
+            cases.append(Case(rule, where, resource_type, source, children))
+    return cases
+
+
+def resource_id(tenant: Tenant, resource_type: str, name: str) -> str:
+    """An ARM id of `resource_type` (nested types repeat the name at each level)."""
+    namespace, *types = resource_type.split("/")
+    segments = "/".join(f"{t}/{name}" for t in types)
+    return (
+        f"/subscriptions/{tenant.subscription_id}/resourceGroups/{GROUP}/providers/"
+        f"{namespace}/{segments}"
+    )
+
+
+def plant(tenant: Tenant, case: Case, twin: str) -> str:
+    """Add one variant ("planted" or "clean") of a case to the tenant; its resource id."""
+    body = case.source.variant(twin)
+    published_type = str(body.get("type", ""))
+    arm_type = (
+        published_type if published_type.lower() == case.resource_type else case.resource_type
+    )
+    rid = resource_id(tenant, arm_type, f"{case.slug}-{twin}")
+    row = {
+        "kind": "",
+        "location": "westeurope",
+        "sku": None,
+        "identity": None,
+        "tags": {},
+        **body,
+        "id": rid,
+        "name": rid.rsplit("/", 1)[-1],
+        "type": case.resource_type,
+        "resourceGroup": GROUP,
+        "subscriptionId": tenant.subscription_id,
+    }
+    tenant.resources.append(row)
+    for child in case.children:
+        item = child.source.variant(twin)
+        read = child_read(inv.children(case.resource_type, child.path))
+        assert read is not None
+        if read.single:
+            item["id"] = f"{rid}/{child.path}"
+            tenant.attach(rid, child.path, item)
+        else:
+            item["id"] = f"{rid}/{child.path}/{item.get('name') or 'child'}"
+            tenant.attach(rid, child.path, [item])
+    return rid
+
+
+def tenant_for(cases: list[Case]) -> tuple[Tenant, dict[str, tuple[str, str]]]:
+    """One tenant holding every case's planted resource and its clean twin; for each case
+    (by `where`) the ids of both."""
+    tenant = Tenant(resource_graph_page_size=50, arm_page_size=50)
+    tenant.providers = [{"namespace": "Microsoft.Security", "registrationState": "Registered"}]
+    ids = {
+        case.where: (plant(tenant, case, "planted"), plant(tenant, case, "clean")) for case in cases
+    }
+    return tenant, ids
