@@ -1,4 +1,4 @@
-"""Virtual machines and managed disks (CIS section 7), VM images (end of life, known CVEs)."""
+"""Virtual machines and managed disks (CIS section 8), VM images (end of life, known CVEs)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,13 @@ from collections.abc import Iterable
 from scanner.subscription.inventory import VULNERABILITIES, Inventory, dig, resources
 from scanner.subscription.rules.base import (
     Hit,
-    Rule,
+    check,
     describe_vulnerabilities,
     known_vulnerabilities,
-    property_rule,
 )
 from scanner.subscription.software import vm_image, vm_image_software
 
 VM = "microsoft.compute/virtualmachines"
-DISK = "microsoft.compute/disks"
 
 # Marketplace images whose operating system is past its end of support, as data:
 # (publisher, offer prefix, sku prefix) -> what it is. Matching ignores case.
@@ -42,7 +40,8 @@ def end_of_life(image: dict[str, str]) -> str | None:
     return None
 
 
-def _eol_images(inventory: Inventory) -> Iterable[Hit]:
+@check("VM-005", needs=[resources(VM)])
+def eol_images(inventory: Inventory) -> Iterable[Hit]:
     for vm in inventory.resources(VM):
         image = vm_image(vm)
         name = end_of_life(image)
@@ -56,7 +55,8 @@ def _eol_images(inventory: Inventory) -> Iterable[Hit]:
             )
 
 
-def _vulnerable_images(inventory: Inventory) -> Iterable[Hit]:
+@check("VM-006", needs=[resources(VM), VULNERABILITIES])
+def vulnerable_images(inventory: Inventory) -> Iterable[Hit]:
     for vm in inventory.resources(VM):
         ref = vm_image_software(vm)
         if ref is None:
@@ -72,7 +72,8 @@ def _vulnerable_images(inventory: Inventory) -> Iterable[Hit]:
             )
 
 
-def _unmanaged_disks(inventory: Inventory) -> Iterable[Hit]:
+@check("VM-001", needs=[resources(VM)])
+def unmanaged_disks(inventory: Inventory) -> Iterable[Hit]:
     for vm in inventory.resources(VM):
         os_disk = dig(vm, "properties.storageProfile.osDisk") or {}
         data_disks = dig(vm, "properties.storageProfile.dataDisks") or []
@@ -87,106 +88,3 @@ def _unmanaged_disks(inventory: Inventory) -> Iterable[Hit]:
                 name=str(vm.get("name", "")),
                 message=f"uses unmanaged (VHD) disks: {', '.join(unmanaged)}",
             )
-
-
-RULES = [
-    Rule(
-        id="VM-001",
-        title="Virtual machine uses unmanaged disks",
-        severity="medium",
-        family="compute",
-        description="Unmanaged disks live as page blobs in a storage account, outside managed "
-        "disk encryption, RBAC and backup integration.",
-        remediation="Convert the VM to managed disks (az vm convert).",
-        cis=("7.2",),
-        needs=(resources(VM),),
-        check=_unmanaged_disks,
-    ),
-    property_rule(
-        id="VM-002",
-        title="Attached disk is not encrypted with a customer-managed key",
-        severity="low",
-        family="compute",
-        resource_type=DISK,
-        applies_if=[{"path": "properties.diskState", "in": ["Attached", "Reserved"]}],
-        passes_if=[
-            {
-                "path": "properties.encryption.type",
-                "in": [
-                    "EncryptionAtRestWithCustomerKey",
-                    "EncryptionAtRestWithPlatformAndCustomerKeys",
-                ],
-            }
-        ],
-        message="the disk is encrypted with platform-managed keys only",
-        description="Customer-managed keys let you control, rotate and revoke the keys that "
-        "protect OS and data disks.",
-        remediation="Create a disk encryption set with a Key Vault key and assign it to the disk.",
-        cis=["7.3"],
-    ),
-    property_rule(
-        id="VM-003",
-        title="Unattached disk is not encrypted with a customer-managed key",
-        severity="medium",
-        family="compute",
-        resource_type=DISK,
-        applies_if=[{"path": "properties.diskState", "equals": "Unattached"}],
-        passes_if=[
-            {
-                "path": "properties.encryption.type",
-                "in": [
-                    "EncryptionAtRestWithCustomerKey",
-                    "EncryptionAtRestWithPlatformAndCustomerKeys",
-                ],
-            }
-        ],
-        message="an unattached disk holds data under platform-managed keys only",
-        description="Unattached disks are easily forgotten copies of data; customer-managed "
-        "keys let you revoke access to them.",
-        remediation="Delete disks that are no longer needed, or encrypt them with a disk "
-        "encryption set.",
-        cis=["7.4"],
-    ),
-    property_rule(
-        id="VM-004",
-        title="Managed disk can be exported from any network",
-        severity="medium",
-        family="compute",
-        resource_type=DISK,
-        passes_if=[
-            {"path": "properties.networkAccessPolicy", "in": ["DenyAll", "AllowPrivate"]},
-            {"path": "properties.publicNetworkAccess", "equals": "Disabled"},
-        ],
-        message="disk export (SAS) is allowed from all networks",
-        description="A disk whose export is open to all networks can be downloaded with a "
-        "leaked SAS URI from anywhere.",
-        remediation="Set the disk's network access policy to DenyAll, or AllowPrivate with a "
-        "disk access resource, and disable public network access.",
-        frameworks={"Microsoft cloud security benchmark": ("NS-2",)},
-    ),
-    Rule(
-        id="VM-005",
-        title="Virtual machine runs an end-of-life operating system image",
-        severity="high",
-        family="compute",
-        description="An operating system past its end of support receives no security fixes.",
-        remediation="Rebuild or upgrade the VM onto a supported image.",
-        cis=(),
-        needs=(resources(VM),),
-        check=_eol_images,
-        frameworks={"Microsoft cloud security benchmark": ("PV-5",)},
-    ),
-    Rule(
-        id="VM-006",
-        title="Virtual machine image has known vulnerabilities",
-        severity="high",
-        family="compute",
-        description="The marketplace image names an application version with published "
-        "vulnerabilities (OSV).",
-        remediation="Update the application on the VM, or redeploy from a current image version.",
-        cis=(),
-        needs=(resources(VM), VULNERABILITIES),
-        check=_vulnerable_images,
-        frameworks={"Microsoft cloud security benchmark": ("PV-6",)},
-    ),
-]

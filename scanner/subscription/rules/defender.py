@@ -1,5 +1,6 @@
-"""Microsoft Defender for Cloud plans (CIS section 2.1), declared as data: one rule per plan
-that must be on the Standard tier; and the Microsoft.Security resource provider."""
+"""Microsoft Defender for Cloud plans (CIS section 3.1): one rule per plan that must be on
+the Standard tier (a plan absent from the answer is on the Free tier); and the Microsoft.Security
+resource provider."""
 
 from __future__ import annotations
 
@@ -7,22 +8,22 @@ from collections.abc import Iterable
 from typing import Any
 
 from scanner.subscription.inventory import DEFENDER_PLANS, PROVIDERS, Inventory, dig
-from scanner.subscription.rules.base import Hit, Rule
+from scanner.subscription.rules.base import Hit, check
 
-# (rule id, pricing name, what it protects, CIS recommendation, severity)
-PLANS: list[tuple[str, str, str, str, Any]] = [
-    ("DEF-001", "VirtualMachines", "Servers", "2.1.1", "high"),
-    ("DEF-002", "AppServices", "App Service", "2.1.2", "medium"),
-    ("DEF-003", "SqlServers", "Azure SQL Databases", "2.1.3", "medium"),
-    ("DEF-004", "StorageAccounts", "Storage", "2.1.6", "medium"),
-    ("DEF-005", "Containers", "Containers", "2.1.7", "medium"),
-    ("DEF-006", "KeyVaults", "Key Vault", "2.1.9", "medium"),
-    ("DEF-007", "Arm", "Resource Manager", "2.1.11", "medium"),
-]
+# Rule id -> (pricing name, what it protects).
+PLANS: dict[str, tuple[str, str]] = {
+    "DEF-001": ("VirtualMachines", "Servers"),
+    "DEF-002": ("AppServices", "App Service"),
+    "DEF-003": ("SqlServers", "Azure SQL Databases"),
+    "DEF-004": ("StorageAccounts", "Storage"),
+    "DEF-005": ("Containers", "Containers"),
+    "DEF-006": ("KeyVaults", "Key Vault"),
+    "DEF-007": ("Arm", "Resource Manager"),
+}
 
 
 def _plan_check(pricing: str, what: str) -> Any:
-    def check(inventory: Inventory) -> Iterable[Hit]:
+    def evaluate(inventory: Inventory) -> Iterable[Hit]:
         plans = {str(p.get("name", "")).casefold(): p for p in inventory.section(DEFENDER_PLANS)}
         plan = plans.get(pricing.casefold())
         tier = str(dig(plan, "properties.pricingTier") or "Free") if plan else "Free"
@@ -37,10 +38,11 @@ def _plan_check(pricing: str, what: str) -> Any:
                 message=f"Microsoft Defender for {what} is on the {tier} tier",
             )
 
-    return check
+    return evaluate
 
 
-def _security_provider(inventory: Inventory) -> Iterable[Hit]:
+@check("DEF-008", needs=[PROVIDERS])
+def security_provider(inventory: Inventory) -> Iterable[Hit]:
     providers = {
         str(p.get("namespace", "")).casefold(): p for p in inventory.section(PROVIDERS) or []
     }
@@ -53,33 +55,5 @@ def _security_provider(inventory: Inventory) -> Iterable[Hit]:
         )
 
 
-RULES = [
-    Rule(
-        id=rule_id,
-        title=f"Microsoft Defender for {what} is off",
-        severity=severity,
-        family="defender",
-        description=f"Defender for {what} adds threat detection and vulnerability assessment "
-        "that the free tier does not provide.",
-        remediation=f"Set the Defender plan '{pricing}' to On (Standard) in Defender for Cloud's "
-        "environment settings.",
-        cis=(cis,),
-        needs=(DEFENDER_PLANS,),
-        check=_plan_check(pricing, what),
-    )
-    for rule_id, pricing, what, cis, severity in PLANS
-] + [
-    Rule(
-        id="DEF-008",
-        title="Microsoft.Security resource provider is not registered",
-        severity="medium",
-        family="defender",
-        description="Without the Microsoft.Security provider, Defender for Cloud cannot assess "
-        "the subscription at all.",
-        remediation="Register the provider (az provider register --namespace Microsoft.Security).",
-        cis=(),
-        needs=(PROVIDERS,),
-        check=_security_provider,
-        frameworks={"Microsoft cloud security benchmark": ("LT-1",)},
-    )
-]
+for _rule_id, (_pricing, _what) in PLANS.items():
+    check(_rule_id, needs=[DEFENDER_PLANS])(_plan_check(_pricing, _what))

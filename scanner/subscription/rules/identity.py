@@ -1,4 +1,4 @@
-"""Identity (CIS section 1): MFA registration (from the registration-details report, not one
+"""Identity (CIS section 2): MFA registration (from the registration-details report, not one
 call per user), privileged roles, guests, stale accounts, Global Administrator count, security
 defaults and Conditional Access, custom subscription administrator roles."""
 
@@ -20,7 +20,7 @@ from scanner.subscription.inventory import (
     dig,
     parse_time,
 )
-from scanner.subscription.rules.base import Hit, Rule
+from scanner.subscription.rules.base import Hit, check
 
 GLOBAL_ADMINISTRATOR = "62e90394-69f5-4237-9190-012177145e10"
 # Built-in directory roles treated as privileged (role template ids, the same in every tenant).
@@ -41,7 +41,6 @@ PRIVILEGED_ROLES: dict[str, str] = {
 }
 STALE_AFTER_DAYS = 90
 GLOBAL_ADMINS_MIN, GLOBAL_ADMINS_MAX = 2, 4
-MSCB = "Microsoft cloud security benchmark"
 
 
 def _users(inventory: Inventory) -> dict[str, dict[str, Any]]:
@@ -68,7 +67,8 @@ def _privileged_members(inventory: Inventory) -> dict[str, list[str]]:
     return {p: sorted(set(r)) for p, r in members.items()}
 
 
-def _not_mfa_registered(inventory: Inventory) -> Iterable[Hit]:
+@check("ID-001", needs=[REGISTRATION_DETAILS, USERS])
+def not_mfa_registered(inventory: Inventory) -> Iterable[Hit]:
     users = _users(inventory)
     for detail in inventory.section(REGISTRATION_DETAILS) or []:
         if str(detail.get("userType", "member")).casefold() != "member":
@@ -85,7 +85,8 @@ def _not_mfa_registered(inventory: Inventory) -> Iterable[Hit]:
         )
 
 
-def _privileged_without_mfa(inventory: Inventory) -> Iterable[Hit]:
+@check("ID-002", needs=[ROLE_ASSIGNMENTS, REGISTRATION_DETAILS, USERS])
+def privileged_without_mfa(inventory: Inventory) -> Iterable[Hit]:
     registered = {
         str(d.get("id", "")): d.get("isMfaRegistered")
         for d in inventory.section(REGISTRATION_DETAILS) or []
@@ -104,7 +105,8 @@ def _privileged_without_mfa(inventory: Inventory) -> Iterable[Hit]:
             )
 
 
-def _guests(inventory: Inventory) -> Iterable[Hit]:
+@check("ID-003", needs=[USERS])
+def guests(inventory: Inventory) -> Iterable[Hit]:
     for user_id, user in sorted(_users(inventory).items()):
         if str(user.get("userType", "")).casefold() == "guest" and _enabled(user):
             yield _user_hit(
@@ -114,7 +116,8 @@ def _guests(inventory: Inventory) -> Iterable[Hit]:
             )
 
 
-def _stale_accounts(inventory: Inventory) -> Iterable[Hit]:
+@check("ID-004", needs=[USERS])
+def stale_accounts(inventory: Inventory) -> Iterable[Hit]:
     section = inventory.section(USERS) or {}
     if not section.get("signInActivityAvailable", False):
         raise DataUnavailableError(
@@ -143,7 +146,8 @@ def _stale_accounts(inventory: Inventory) -> Iterable[Hit]:
         )
 
 
-def _global_admin_count(inventory: Inventory) -> Iterable[Hit]:
+@check("ID-005", needs=[ROLE_ASSIGNMENTS])
+def global_admin_count(inventory: Inventory) -> Iterable[Hit]:
     holders = {
         str(a.get("principalId", ""))
         for a in inventory.section(ROLE_ASSIGNMENTS) or []
@@ -177,7 +181,8 @@ def _security_defaults_on(inventory: Inventory) -> bool:
     return bool((inventory.section(SECURITY_DEFAULTS) or {}).get("isEnabled"))
 
 
-def _mfa_for_all(inventory: Inventory) -> Iterable[Hit]:
+@check("ID-006", needs=[SECURITY_DEFAULTS, CONDITIONAL_ACCESS])
+def mfa_for_all(inventory: Inventory) -> Iterable[Hit]:
     if _security_defaults_on(inventory):
         return
     policies = inventory.section(CONDITIONAL_ACCESS) or []
@@ -194,7 +199,8 @@ def _mfa_for_all(inventory: Inventory) -> Iterable[Hit]:
     )
 
 
-def _mfa_for_admins(inventory: Inventory) -> Iterable[Hit]:
+@check("ID-007", needs=[SECURITY_DEFAULTS, CONDITIONAL_ACCESS])
+def mfa_for_admins(inventory: Inventory) -> Iterable[Hit]:
     if _security_defaults_on(inventory):
         return
     needed = set(PRIVILEGED_ROLES)
@@ -215,7 +221,8 @@ def _mfa_for_admins(inventory: Inventory) -> Iterable[Hit]:
         )
 
 
-def _privileged_guests(inventory: Inventory) -> Iterable[Hit]:
+@check("ID-008", needs=[ROLE_ASSIGNMENTS, USERS])
+def privileged_guests(inventory: Inventory) -> Iterable[Hit]:
     users = _users(inventory)
     for principal, roles in sorted(_privileged_members(inventory).items()):
         user = users.get(principal)
@@ -228,7 +235,8 @@ def _privileged_guests(inventory: Inventory) -> Iterable[Hit]:
             )
 
 
-def _custom_admin_roles(inventory: Inventory) -> Iterable[Hit]:
+@check("ID-009", needs=[CUSTOM_ROLES])
+def custom_admin_roles(inventory: Inventory) -> Iterable[Hit]:
     for role in inventory.section(CUSTOM_ROLES) or []:
         actions = {
             str(a)
@@ -246,118 +254,3 @@ def _custom_admin_roles(inventory: Inventory) -> Iterable[Hit]:
                 name=str(dig(role, "properties.roleName") or role.get("name", "")),
                 message="custom role grants every action ('*') at subscription scope",
             )
-
-
-def _rule(**fields: Any) -> Rule:
-    return Rule(family="identity", **fields)
-
-
-RULES = [
-    _rule(
-        id="ID-001",
-        title="Member user is not registered for MFA",
-        severity="high",
-        description="Accounts without a registered MFA method fall back to passwords alone, "
-        "and an attacker with the password can register their own method.",
-        remediation="Require MFA registration (registration campaign / Conditional Access) "
-        "and follow up with the users listed.",
-        cis=("1.1.3",),
-        needs=(REGISTRATION_DETAILS, USERS),
-        check=_not_mfa_registered,
-    ),
-    _rule(
-        id="ID-002",
-        title="Privileged role holder is not registered for MFA",
-        severity="critical",
-        description="A privileged account protected by a password alone is the shortest path "
-        "to taking over the tenant.",
-        remediation="Register MFA for these accounts now and enforce it with Conditional "
-        "Access for administrative roles.",
-        cis=("1.1.2",),
-        needs=(ROLE_ASSIGNMENTS, REGISTRATION_DETAILS, USERS),
-        check=_privileged_without_mfa,
-    ),
-    _rule(
-        id="ID-003",
-        title="Guest user account",
-        severity="low",
-        description="Guest accounts belong to other organisations' identities; access they "
-        "no longer need should be removed.",
-        remediation="Review guest users regularly (access reviews) and remove those that no "
-        "longer need access.",
-        cis=("1.5",),
-        needs=(USERS,),
-        check=_guests,
-    ),
-    _rule(
-        id="ID-004",
-        title="Enabled account has not signed in for 90 days",
-        severity="medium",
-        description="Stale accounts are unmonitored credentials: their owners would not notice "
-        "them being used.",
-        remediation="Disable or delete accounts that are no longer used.",
-        cis=(),
-        needs=(USERS,),
-        check=_stale_accounts,
-        frameworks={MSCB: ("PA-4",)},
-    ),
-    _rule(
-        id="ID-005",
-        title="Global Administrator count is outside 2-4",
-        severity="high",
-        description="One Global Administrator is a single point of failure; many widen the "
-        "attack surface of the most powerful role.",
-        remediation="Keep two to four Global Administrators (including break-glass accounts) "
-        "and use least-privileged roles for everyone else.",
-        cis=(),
-        needs=(ROLE_ASSIGNMENTS,),
-        check=_global_admin_count,
-        frameworks={MSCB: ("PA-1",)},
-    ),
-    _rule(
-        id="ID-006",
-        title="MFA is not required for all users",
-        severity="high",
-        description="Neither security defaults nor a Conditional Access policy requires MFA "
-        "for every user and app.",
-        remediation="Enable security defaults, or create a Conditional Access policy that "
-        "requires MFA for all users and all cloud apps.",
-        cis=("1.1.1", "1.2.5"),
-        needs=(SECURITY_DEFAULTS, CONDITIONAL_ACCESS),
-        check=_mfa_for_all,
-    ),
-    _rule(
-        id="ID-007",
-        title="MFA is not required for administrators",
-        severity="high",
-        description="Administrative roles must always require MFA.",
-        remediation="Create a Conditional Access policy that requires MFA for the directory's "
-        "administrative roles (or enable security defaults).",
-        cis=("1.2.4",),
-        needs=(SECURITY_DEFAULTS, CONDITIONAL_ACCESS),
-        check=_mfa_for_admins,
-    ),
-    _rule(
-        id="ID-008",
-        title="Guest user holds a privileged directory role",
-        severity="critical",
-        description="A privileged role held by another organisation's identity is controlled "
-        "by that organisation's security.",
-        remediation="Remove the role, or give it to a member account of this tenant.",
-        cis=(),
-        needs=(ROLE_ASSIGNMENTS, USERS),
-        check=_privileged_guests,
-        frameworks={MSCB: ("PA-1",)},
-    ),
-    _rule(
-        id="ID-009",
-        title="Custom subscription administrator role exists",
-        severity="medium",
-        description="Custom roles with every action ('*') at subscription scope are owner "
-        "roles in disguise that escape reviews of built-in Owner assignments.",
-        remediation="Delete the custom role, or replace '*' with the actions actually needed.",
-        cis=("1.23",),
-        needs=(CUSTOM_ROLES,),
-        check=_custom_admin_roles,
-    ),
-]

@@ -1,4 +1,4 @@
-"""Activity log export and activity log alerts (CIS section 5). The alert requirements are
+"""Activity log export and activity log alerts (CIS section 6). The alert requirements are
 data: one rule per group of administrative operations that must raise an alert."""
 
 from __future__ import annotations
@@ -7,60 +7,50 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from scanner.subscription.inventory import ACTIVITY_LOG_DIAGNOSTICS, Inventory, dig, resources
-from scanner.subscription.rules.base import Hit, Rule
+from scanner.subscription.rules.base import Hit, check
 
 ALERT = "microsoft.insights/activitylogalerts"
 REQUIRED_CATEGORIES = ("Administrative", "Alert", "Policy", "Security")
 _DESTINATIONS = ("workspaceId", "storageAccountId", "eventHubAuthorizationRuleId")
 
-# (rule id, what, operations that need an activity log alert, CIS recommendations)
-ALERT_REQUIREMENTS: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = [
-    (
-        "MON-003",
+# Rule id -> (what, operations that need an activity log alert at subscription scope).
+ALERT_REQUIREMENTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "MON-003": (
         "policy assignment changes",
         (
             "Microsoft.Authorization/policyAssignments/write",
             "Microsoft.Authorization/policyAssignments/delete",
         ),
-        ("5.2.1", "5.2.2"),
     ),
-    (
-        "MON-004",
+    "MON-004": (
         "network security group changes",
         (
             "Microsoft.Network/networkSecurityGroups/write",
             "Microsoft.Network/networkSecurityGroups/delete",
         ),
-        ("5.2.3", "5.2.4"),
     ),
-    (
-        "MON-005",
+    "MON-005": (
         "security solution changes",
         (
             "Microsoft.Security/securitySolutions/write",
             "Microsoft.Security/securitySolutions/delete",
         ),
-        ("5.2.5", "5.2.6"),
     ),
-    (
-        "MON-006",
+    "MON-006": (
         "SQL server firewall rule changes",
         (
             "Microsoft.Sql/servers/firewallRules/write",
             "Microsoft.Sql/servers/firewallRules/delete",
         ),
-        ("5.2.7", "5.2.8"),
     ),
-    (
-        "MON-007",
+    "MON-007": (
         "public IP address changes",
         (
             "Microsoft.Network/publicIPAddresses/write",
             "Microsoft.Network/publicIPAddresses/delete",
         ),
-        ("5.2.9", "5.2.10"),
     ),
-]
+}
 
 
 def _subscription(inventory: Inventory) -> str:
@@ -75,7 +65,8 @@ def _exporting(settings: Sequence[Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _no_export(inventory: Inventory) -> Iterable[Hit]:
+@check("MON-001", needs=[ACTIVITY_LOG_DIAGNOSTICS])
+def no_export(inventory: Inventory) -> Iterable[Hit]:
     if not _exporting(inventory.section(ACTIVITY_LOG_DIAGNOSTICS) or []):
         yield Hit(
             subject=_subscription(inventory),
@@ -84,7 +75,8 @@ def _no_export(inventory: Inventory) -> Iterable[Hit]:
         )
 
 
-def _missing_categories(inventory: Inventory) -> Iterable[Hit]:
+@check("MON-002", needs=[ACTIVITY_LOG_DIAGNOSTICS])
+def missing_categories(inventory: Inventory) -> Iterable[Hit]:
     exporting = _exporting(inventory.section(ACTIVITY_LOG_DIAGNOSTICS) or [])
     if not exporting:
         return  # MON-001 reports the missing export itself
@@ -118,7 +110,7 @@ def alerted_operations(alert: dict[str, Any], subscription_id: str) -> set[str]:
 
 
 def _alert_check(operations: tuple[str, ...], what: str) -> Any:
-    def check(inventory: Inventory) -> Iterable[Hit]:
+    def evaluate(inventory: Inventory) -> Iterable[Hit]:
         covered: set[str] = set()
         for alert in inventory.resources(ALERT):
             covered |= alerted_operations(alert, inventory.subscription_id)
@@ -131,50 +123,8 @@ def _alert_check(operations: tuple[str, ...], what: str) -> Any:
                 details={"missingOperations": missing},
             )
 
-    return check
+    return evaluate
 
 
-RULES = [
-    Rule(
-        id="MON-001",
-        title="Subscription activity log is not exported",
-        severity="medium",
-        family="monitoring",
-        description="The activity log keeps 90 days only and cannot be queried with other "
-        "logs unless a diagnostic setting exports it.",
-        remediation="Create a subscription diagnostic setting that sends the activity log to "
-        "a Log Analytics workspace (and/or a storage account).",
-        cis=("5.1.1",),
-        needs=(ACTIVITY_LOG_DIAGNOSTICS,),
-        check=_no_export,
-    ),
-    Rule(
-        id="MON-002",
-        title="Activity log export misses security-relevant categories",
-        severity="low",
-        family="monitoring",
-        description="Administrative, Alert, Policy and Security events are the ones an "
-        "investigation needs.",
-        remediation="Enable the Administrative, Alert, Policy and Security categories in the "
-        "subscription's diagnostic setting.",
-        cis=("5.1.2",),
-        needs=(ACTIVITY_LOG_DIAGNOSTICS,),
-        check=_missing_categories,
-    ),
-] + [
-    Rule(
-        id=rule_id,
-        title=f"No activity log alert for {what}",
-        severity="low",
-        family="monitoring",
-        description=f"An alert on {what} lets operators notice unexpected or malicious "
-        "changes when they happen.",
-        remediation="Create activity log alerts at subscription scope for: "
-        + ", ".join(operations)
-        + ".",
-        cis=cis,
-        needs=(resources(ALERT),),
-        check=_alert_check(operations, what),
-    )
-    for rule_id, what, operations, cis in ALERT_REQUIREMENTS
-]
+for _rule_id, (_what, _operations) in ALERT_REQUIREMENTS.items():
+    check(_rule_id, needs=[resources(ALERT)])(_alert_check(_operations, _what))

@@ -1,4 +1,4 @@
-"""Network security groups, flow logs and Network Watcher (CIS section 6)."""
+"""Network security groups, flow logs and Network Watcher (CIS section 7)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from scanner.subscription.inventory import LOCATIONS, Inventory, dig, resources
-from scanner.subscription.rules.base import Hit, Rule
+from scanner.subscription.rules.base import Hit, check
 
 NSG = "microsoft.network/networksecuritygroups"
 FLOW_LOG = "microsoft.network/networkwatchers/flowlogs"
@@ -80,7 +80,7 @@ def _security_rules(nsg: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def _nsg_check(predicate: Any, what: str) -> Any:
-    def check(inventory: Inventory) -> Iterable[Hit]:
+    def evaluate(inventory: Inventory) -> Iterable[Hit]:
         for nsg in inventory.resources(NSG):
             offending = [str(r.get("name", "?")) for r in _security_rules(nsg) if predicate(r)]
             if offending:
@@ -91,27 +91,11 @@ def _nsg_check(predicate: Any, what: str) -> Any:
                     details={"securityRules": sorted(offending)},
                 )
 
-    return check
+    return evaluate
 
 
-def _nsg_rule(
-    id: str, title: str, severity: Any, predicate: Any, what: str, cis: list[str], fix: str
-) -> Rule:
-    return Rule(
-        id=id,
-        title=title,
-        severity=severity,
-        family="networking",
-        description=f"Network security group rules that allow {what} from any address expose "
-        "the workloads behind them to scanning and brute force from the whole Internet.",
-        remediation=fix,
-        cis=tuple(cis),
-        needs=(resources(NSG),),
-        check=_nsg_check(predicate, f"allows {what}"),
-    )
-
-
-def _flow_log_retention(inventory: Inventory) -> Iterable[Hit]:
+@check("NET-006", needs=[resources(FLOW_LOG)])
+def flow_log_retention(inventory: Inventory) -> Iterable[Hit]:
     for log in inventory.resources(FLOW_LOG):
         enabled = dig(log, "properties.enabled")
         days = dig(log, "properties.retentionPolicy.days")
@@ -126,7 +110,8 @@ def _flow_log_retention(inventory: Inventory) -> Iterable[Hit]:
             )
 
 
-def _network_watcher(inventory: Inventory) -> Iterable[Hit]:
+@check("NET-007", needs=[resources(WATCHER), LOCATIONS])
+def network_watcher(inventory: Inventory) -> Iterable[Hit]:
     watched = {
         str(w.get("location", "")).casefold()
         for w in inventory.resources(WATCHER)
@@ -142,40 +127,12 @@ def _network_watcher(inventory: Inventory) -> Iterable[Hit]:
             )
 
 
-RULES = [
-    _nsg_rule(
-        "NET-001",
-        "RDP (3389) is open to the Internet",
-        "high",
-        lambda r: exposes_port(r, 3389),
-        "RDP (TCP 3389)",
-        ["6.1"],
-        "Remove the rule or restrict its source to known addresses; use Azure Bastion or "
-        "just-in-time VM access for administration.",
-    ),
-    _nsg_rule(
-        "NET-002",
-        "SSH (22) is open to the Internet",
-        "high",
-        lambda r: exposes_port(r, 22),
-        "SSH (TCP 22)",
-        ["6.2"],
-        "Remove the rule or restrict its source to known addresses; use Azure Bastion or "
-        "just-in-time VM access for administration.",
-    ),
-    _nsg_rule(
-        "NET-003",
-        "All ports are open to the Internet",
-        "critical",
-        exposes_all_ports,
-        "every port",
-        ["6.1", "6.2", "6.3"],
-        "Replace the any-port rule with rules for the few ports the workload serves.",
-    ),
-    _nsg_rule(
-        "NET-004",
-        "UDP is open to the Internet",
-        "medium",
+# Rule id -> (which rules offend, what they open), checked over every NSG's security rules.
+NSG_RULES: dict[str, tuple[Any, str]] = {
+    "NET-001": (lambda r: exposes_port(r, 3389), "RDP (TCP 3389)"),
+    "NET-002": (lambda r: exposes_port(r, 22), "SSH (TCP 22)"),
+    "NET-003": (exposes_all_ports, "every port"),
+    "NET-004": (
         lambda r: (
             from_internet(r)
             and _protocol_matches(r, "udp")
@@ -183,42 +140,11 @@ RULES = [
             and not exposes_all_ports(r)
         ),
         "UDP",
-        ["6.3"],
-        "Restrict UDP rules to known sources; UDP services are abused for reflection attacks.",
     ),
-    _nsg_rule(
-        "NET-005",
-        "HTTP(S) is open to the Internet",
-        "low",
+    "NET-005": (
         lambda r: (exposes_port(r, 80) or exposes_port(r, 443)) and not exposes_all_ports(r),
         "HTTP/HTTPS (TCP 80/443)",
-        ["6.4"],
-        "Put web workloads behind Application Gateway/Front Door with a WAF, or restrict the "
-        "source addresses.",
     ),
-    Rule(
-        id="NET-006",
-        title="NSG flow logs are kept less than 90 days",
-        severity="low",
-        family="networking",
-        description="Flow logs are the record of who talked to what; short retention loses "
-        "the evidence an investigation needs.",
-        remediation="Enable the flow log and set its retention to 90 days or more (0 keeps "
-        "logs indefinitely).",
-        cis=("6.5",),
-        needs=(resources(FLOW_LOG),),
-        check=_flow_log_retention,
-    ),
-    Rule(
-        id="NET-007",
-        title="Network Watcher is not enabled in a region in use",
-        severity="low",
-        family="networking",
-        description="Network Watcher provides flow logs, connection troubleshooting and "
-        "topology for a region; without it those tools are unavailable there.",
-        remediation="Enable Network Watcher for every region the subscription uses.",
-        cis=("6.6",),
-        needs=(resources(WATCHER), LOCATIONS),
-        check=_network_watcher,
-    ),
-]
+}
+for _rule_id, (_predicate, _what) in NSG_RULES.items():
+    check(_rule_id, needs=[resources(NSG)])(_nsg_check(_predicate, f"allows {_what}"))

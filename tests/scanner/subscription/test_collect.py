@@ -189,7 +189,7 @@ def test_subscription_summary_counts_findings(fake: FakeAzure) -> None:
     assert summary.counters["findings"] == 3
     assert summary.counters["findingsMedium"] == 2 and summary.counters["findingsLow"] == 1
     assert summary.results["rulesFailed"] == ["KV-001", "KV-002", "SQL-001"]
-    assert summary.results["cisRecommendationsFailed"] == ["4.1.4", "8.5", "8.6"]
+    assert summary.results["cisRecommendationsFailed"] == ["3.3.5", "3.3.6", "5.1.4"]
 
 
 def test_without_any_credential_the_scan_fails_at_once_without_network(

@@ -12,7 +12,9 @@ import pytest
 from scanner.subscription import inventory as inv
 from scanner.subscription.inventory import DataUnavailableError, Inventory, parse_time
 from scanner.subscription.rules import all_rules
-from scanner.subscription.rules.base import FAMILIES, condition_holds, property_rule
+from scanner.subscription.rules.base import CIS_BENCHMARK, FAMILIES, RegisteredCheck
+from scanner.subscription.rules.catalogue import CatalogueError, load
+from scanner.subscription.rules.conditions import holds
 from scanner.subscription.rules.identity import GLOBAL_ADMINISTRATOR, requires_mfa
 from scanner.subscription.rules.networking import exposes_all_ports, exposes_port, port_ranges
 from scanner.subscription.software import (
@@ -94,7 +96,7 @@ def test_nsg_port_parsing_tolerates_odd_rules() -> None:
 
 
 @pytest.mark.parametrize(
-    ("condition", "resource", "holds"),
+    ("condition", "resource", "expected"),
     [
         ({"path": "properties.a", "equals": True}, {"properties": {"a": True}}, True),
         ({"path": "properties.a", "equals": "Deny"}, {"properties": {"A": "deny"}}, True),
@@ -115,25 +117,96 @@ def test_nsg_port_parsing_tolerates_odd_rules() -> None:
             {"identity": {"type": "SystemAssigned"}},
             True,
         ),
+        ({"path": "properties.days", "min": 90}, {"properties": {"days": 90}}, True),
+        ({"path": "properties.days", "min": 90}, {"properties": {"days": "30"}}, False),
+        ({"path": "properties.days", "max": 3}, {"properties": {"days": True}}, False),
+        ({"path": "properties.days", "max": 3, "missing": "pass"}, {}, True),
+        (
+            {"any": [{"path": "a", "equals": 1}, {"not": {"path": "b", "present": True}}]},
+            {"a": 2},
+            True,
+        ),
+        ({"all": [{"path": "a", "equals": 1}, {"path": "b", "equals": 2}]}, {"a": 1}, False),
     ],
 )
-def test_data_conditions(condition: dict[str, Any], resource: dict[str, Any], holds: bool) -> None:
-    assert condition_holds(resource, condition) is holds
+def test_data_conditions(
+    condition: dict[str, Any], resource: dict[str, Any], expected: bool
+) -> None:
+    assert holds(resource, condition) is expected
 
 
-def test_a_data_rule_needs_one_operator_per_condition() -> None:
-    with pytest.raises(ValueError, match="exactly one operator"):
-        property_rule(
-            id="X-001",
-            title="t",
-            severity="low",
-            family="storage",
-            resource_type="a/b",
-            passes_if=[{"path": "p", "equals": 1, "in": [1]}],
-            message="m",
-            description="d",
-            remediation="r",
-        )
+_ENTRY = """
+  - id: ST-901
+    family: storage
+    title: A storage rule for the loader tests
+    severity: low
+    rationale: what the loader must accept or refuse
+    remediation: nothing to remediate
+    cis: ['4.1']
+    reads: {api: Microsoft.Storage/storageAccounts@2023-05-01, fields: [properties.x]}
+"""
+_DATA = (
+    _ENTRY
+    + """    resource_type: microsoft.storage/storageaccounts
+    require: {path: properties.x, equals: true}
+    message: x is off
+"""
+)
+
+
+def _registered(rule_id: str) -> dict[str, RegisteredCheck]:
+    return {rule_id: RegisteredCheck(lambda inventory: iter(()), ("customRoles",), "tests")}
+
+
+def test_a_data_rule_is_evaluated_from_the_catalogue_alone() -> None:
+    rule = load("rules:" + _DATA, {})["ST-901"]
+    assert rule.kind == "data" and rule.needs == ("resources:microsoft.storage/storageaccounts",)
+    assert rule.mapping() == {CIS_BENCHMARK: ["4.1"]}
+    rows = [
+        {"id": "/a", "name": "a", "properties": {"x": False}},
+        {"id": "/b", "properties": {"X": True}},
+    ]
+    found = list(rule.check(inventory({rule.needs[0]: rows})))
+    assert [(h.subject, h.message) for h in found] == [("/a", "x is off (x is False)")]
+
+
+@pytest.mark.parametrize(
+    ("text", "checks", "error"),
+    [
+        (_DATA + "    colour: blue\n", {}, "colour"),
+        (_DATA.replace("equals: true", "equal: true"), {}, "unknown key"),
+        (_DATA.replace("equals: true", "equals: true, in: [1]"), {}, "exactly one operator"),
+        (_DATA.replace("{path: properties.x, equals: true}", "{any: []}"), {}, "non-empty list"),
+        (_DATA.replace("equals: true}", "equals: true, missing: maybe}"), {}, "pass or fail"),
+        (_DATA.replace("equals: true", "at_least: latest"), {}, "at_least"),
+        (_DATA + _DATA, {}, "twice"),
+        (_ENTRY, {}, "neither"),
+        (_DATA, _registered("ST-901"), "both"),
+        (_ENTRY, {**_registered("ST-901"), **_registered("ST-902")}, "ST-902"),
+        (_ENTRY.replace("family: storage", "family: gardening"), {}, "unknown family"),
+        (_ENTRY.replace("['4.1']", "['v3 4.1']"), {}, "dotted numbers"),
+        (_ENTRY.replace("severity: low", "severity: urgent"), {}, "severity"),
+        (_ENTRY.replace("    reads:", "    needs:"), {}, "reads"),
+        (_ENTRY + "    message: no require\n", _registered("ST-901"), "only belong"),
+    ],
+)
+def test_the_loader_refuses_a_bad_catalogue(
+    text: str, checks: dict[str, RegisteredCheck], error: str
+) -> None:
+    with pytest.raises(CatalogueError, match=error):
+        load("rules:" + text, checks)
+
+
+def test_the_shipped_catalogue_maps_to_cis_v3() -> None:
+    rules = all_rules()
+    assert CIS_BENCHMARK == "CIS Microsoft Azure Foundations Benchmark v3.0.0"
+    assert rules["ST-001"].cis == ("4.1",) and rules["KV-001"].cis == ("3.3.5",)
+    assert rules["DEF-001"].cis == ("3.1.3.1",) and rules["ID-009"].cis == ("2.23",)
+    assert all(
+        r.reads and all("@" in x.api or "Graph" in x.api or "OSV" in x.api for x in r.reads)
+        for r in rules.values()
+    )
+    assert {r.kind for r in rules.values()} == {"data", "code"}
 
 
 def test_software_named_by_resources() -> None:

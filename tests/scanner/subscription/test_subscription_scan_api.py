@@ -102,7 +102,7 @@ def test_trigger_finds_every_planted_issue_and_flags_nothing_clean(
     assert results["sectionsUnavailable"] == {}
     assert final["counters"]["usersCollected"] == 9
     assert final["counters"]["findings"] == sum(len(v) for v in expected.values())
-    assert "1.1.2" in results["cisRecommendationsFailed"]
+    assert "2.1.2" in results["cisRecommendationsFailed"]
 
     # Paging was followed: page sizes of the planted tenant are 7 rows / 3 objects.
     counts = fake.counts()
