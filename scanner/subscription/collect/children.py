@@ -68,10 +68,13 @@ DIAGNOSTICS = "providers/Microsoft.Insights/diagnosticSettings"
 # The known reads. Rule writers add a line here and name its `section` in their rule.
 CHILD_READS: tuple[ChildRead, ...] = (
     ChildRead(SQL, "firewallRules", "2021-11-01"),
+    ChildRead(SQL, "administrators", "2021-11-01"),
+    ChildRead(SQL, "azureADOnlyAuthentications/Default", "2021-11-01", single=True),
     ChildRead(SQL, "auditingSettings/default", "2021-11-01", single=True),
     ChildRead(SQL, "securityAlertPolicies/Default", "2021-11-01", single=True),
     ChildRead(SQL, "encryptionProtector/current", "2021-11-01", single=True),
     ChildRead(SQL, "vulnerabilityAssessments/default", "2021-11-01", single=True),
+    ChildRead(SQL, "sqlVulnerabilityAssessments/default", "2023-08-01", single=True),
     ChildRead(
         "microsoft.sql/servers/databases",
         "transparentDataEncryption/current",
@@ -79,9 +82,13 @@ CHILD_READS: tuple[ChildRead, ...] = (
         single=True,
     ),
     ChildRead("microsoft.dbforpostgresql/flexibleservers", "configurations", "2022-12-01"),
+    ChildRead("microsoft.dbforpostgresql/flexibleservers", "firewallRules", "2022-12-01"),
     ChildRead("microsoft.dbformysql/flexibleservers", "configurations", "2023-12-30"),
     ChildRead(STORAGE, "blobServices/default", "2023-05-01", single=True),
     ChildRead(STORAGE, "fileServices/default", "2023-05-01", single=True),
+    ChildRead(STORAGE, f"blobServices/default/{DIAGNOSTICS}", "2021-05-01-preview"),
+    ChildRead(STORAGE, f"queueServices/default/{DIAGNOSTICS}", "2021-05-01-preview"),
+    ChildRead(STORAGE, f"tableServices/default/{DIAGNOSTICS}", "2021-05-01-preview"),
     ChildRead(VAULTS, "keys", "2023-07-01"),
     ChildRead(VAULTS, "secrets", "2023-07-01"),
     ChildRead(VAULTS, DIAGNOSTICS, "2021-05-01-preview"),
