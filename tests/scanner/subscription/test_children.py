@@ -94,9 +94,9 @@ def test_child_rows_carry_their_parent_and_lists_are_followed_page_by_page(
     assert {r["parentId"] for r in rules if r["name"].startswith("r")} == {first}
     assert [r["parentId"] for r in rules if r["name"] == "any"] == [second]
     assert rules[0]["parentName"] == first.rsplit("/", 1)[-1]
-    blob = got.sections[BLOB]
-    assert len(blob) == 1 and blob[0]["parentId"] == storage_ids(tenant)[0]
-    assert blob[0]["properties"]["deleteRetentionPolicy"]["days"] == 7
+    blob = {row["parentId"]: row for row in got.sections[BLOB]}
+    assert set(blob) == set(storage_ids(tenant))  # every planted account has blob services
+    assert blob[storage_ids(tenant)[0]]["properties"]["deleteRetentionPolicy"]["days"] == 7
     assert got.sections[CONTACTS][0]["parentId"] == f"/subscriptions/{tenant.subscription_id}"
     # Parent resources were read for the children only: not kept as sections.
     assert SERVERS not in got.sections
@@ -153,7 +153,7 @@ def test_the_fake_checks_api_versions_and_answers_unknown_children_404(fake: Fak
     assert status == 400 and body["error"]["code"] == "MissingApiVersionParameter"
     status, body = get(fake, f"{server}/firewallRules?api-version=latest")
     assert status == 400 and body["error"]["code"] == "InvalidApiVersionParameter"
-    status, body = get(fake, f"{server}/auditingSettings/default?api-version=2021-11-01")
+    status, body = get(fake, f"{server}/connectionPolicies/default?api-version=2021-11-01")
     assert status == 404 and body["error"]["code"] == "ResourceNotFound"
     status, body = get(fake, f"{server}/firewallRules/r3?api-version=2021-11-01")
     assert status == 200 and body["properties"]["startIpAddress"] == "10.0.3.0"

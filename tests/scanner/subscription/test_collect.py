@@ -82,10 +82,10 @@ def test_paging_is_followed_for_resource_graph_and_graph(fake: FakeAzure) -> Non
         tenant.subscription_id,
         {storage, nsgs, inv.USERS, inv.REGISTRATION_DETAILS, inv.ROLE_ASSIGNMENTS},
     )
-    assert len(got.sections[storage]) == 5 and len(got.sections[nsgs]) == 6
+    assert len(got.sections[storage]) == 10 and len(got.sections[nsgs]) == 6
     assert len(got.sections[inv.USERS]["items"]) == len(tenant.users) == 9
     assert len(got.sections[inv.ROLE_ASSIGNMENTS]) == len(tenant.role_assignments)
-    pages = math.ceil(11 / tenant.resource_graph_page_size)
+    pages = math.ceil(16 / tenant.resource_graph_page_size)
     assert fake.counts()["resourceGraph"] == pages  # one paged query for both types
     graph = [path for _, path in fake.requests("graph")]
     assert graph.count("/v1.0/users") == math.ceil(9 / tenant.graph_page_size)
@@ -105,7 +105,7 @@ def test_expired_tokens_are_replaced_and_never_sent(
         config = config_for(fake)
         section = inv.resources("microsoft.keyvault/vaults")
         got = collect(config, build_credential(config), fake.tenant.subscription_id, {section})
-        assert len(got.sections[section]) == 3
+        assert len(got.sections[section]) == 5
         arm_tokens = fake.tokens.used[fake.arm.url]
         assert len(arm_tokens) >= 2  # the same audience, a fresh token after the wait
         posts = [p for p in fake.requests("token") if p[0] == "POST"]
@@ -182,12 +182,12 @@ def test_subscription_summary_counts_findings(fake: FakeAzure) -> None:
     )
     store = MemoryStore()
     plan = engine.plan(target, store, lambda phase, step: None)
-    assert plan.counters["resourcesCollected"] == 5  # 3 vaults + 2 SQL servers
+    assert plan.counters["resourcesCollected"] == 8  # 5 vaults + 3 SQL servers
     assert len(json.dumps(plan.context)) < 2000  # the inventory travels by reference
     results = [engine.run(target, item, plan.context, store) for item in plan.items]
     summary = engine.summarize(target, plan.context, results, store)
-    assert summary.counters["findings"] == 3
-    assert summary.counters["findingsMedium"] == 2 and summary.counters["findingsLow"] == 1
+    assert summary.counters["findings"] == 4  # KV-001 twice (purge protection, soft delete)
+    assert summary.counters["findingsMedium"] == 3 and summary.counters["findingsLow"] == 1
     assert summary.results["rulesFailed"] == ["KV-001", "KV-002", "SQL-001"]
     assert summary.results["cisRecommendationsFailed"] == ["3.3.5", "3.3.6", "5.1.4"]
 

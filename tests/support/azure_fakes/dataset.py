@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tests.support.azure_fakes.published import edited, example_body, example_list
+
 TENANT_ID = "7d3c4f8a-1b2e-4c5d-9e0f-a1b2c3d4e5f6"
 SUBSCRIPTION_ID = "5e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b"
 CLIENT_ID = "c0ffee00-0000-4000-8000-00000000c11e"
@@ -124,23 +126,100 @@ class Builder:
 
     # -- resource shapes ------------------------------------------------------------------
 
-    def storage(self, name: str, location: str = "westeurope", **overrides: Any) -> str:
-        props: dict[str, Any] = {
-            "supportsHttpsTrafficOnly": True,
-            "encryption": {
-                "requireInfrastructureEncryption": True,
-                "keySource": "Microsoft.Storage",
-            },
-            "keyPolicy": {"keyExpirationPeriodInDays": 90},
-            "allowBlobPublicAccess": False,
-            "networkAcls": {"defaultAction": "Deny", "bypass": "AzureServices, Logging"},
-            "minimumTlsVersion": "TLS1_2",
-            "publicNetworkAccess": "Enabled",
-        }
-        props.update(overrides)
-        return self.resource(
+    def approved_endpoint(self, parent_id: str) -> dict[str, Any]:
+        """A private endpoint connection in the Approved state, shaped like the published
+        Key Vault example (the same PrivateEndpointConnection shape every provider returns)."""
+        connection = example_body("keyvault", "getPrivateEndpointConnection.json")
+        connection["id"] = f"{parent_id}/privateEndpointConnections/pe-{parent_id[-6:]}"
+        connection["properties"]["privateEndpoint"]["id"] = self.rid(
+            "Microsoft.Network/privateEndpoints", "rg-network", f"pe-{parent_id[-6:]}"
+        )
+        return connection
+
+    def storage(
+        self,
+        name: str,
+        location: str = "westeurope",
+        published: bool = False,
+        services: bool = True,
+        **overrides: Any,
+    ) -> str:
+        """A storage account from the published StorageAccountGetProperties example: as it is
+        (`published`, an account from before the secure defaults) or with every setting the
+        storage rules look for made secure, then `overrides` (None removes a property).
+        `services` attaches its blob service properties and request-logging diagnostic settings
+        (clean)."""
+        example = example_body("storage", "StorageAccountGetProperties.json")["properties"]
+        rid = self.rid("Microsoft.Storage/storageAccounts", "rg-app", name)
+        props: dict[str, Any] = example
+        if not published:
+            props = edited(
+                example,
+                supportsHttpsTrafficOnly=True,
+                encryption={
+                    **example["encryption"],
+                    "requireInfrastructureEncryption": True,
+                    "keySource": "Microsoft.Keyvault",
+                    "keyvaultproperties": {
+                        "keyname": "storage-cmk",
+                        "keyvaulturi": "https://kv-clean.vault.azure.net",
+                    },
+                },
+                keyPolicy={"keyExpirationPeriodInDays": 90},
+                keyCreationTime={"key1": iso(now() - timedelta(days=10))}
+                | {"key2": iso(now() - timedelta(days=40))},
+                sasPolicy={"sasExpirationPeriod": "0.01:00:00", "expirationAction": "Block"},
+                allowBlobPublicAccess=False,
+                allowSharedKeyAccess=False,
+                allowCrossTenantReplication=False,
+                networkAcls={"defaultAction": "Deny", "bypass": "AzureServices, Logging"},
+                minimumTlsVersion="TLS1_2",
+                publicNetworkAccess="Disabled",
+                privateEndpointConnections=[self.approved_endpoint(rid)],
+            )
+        props = edited(props, **overrides)
+        account = self.resource(
             "Microsoft.Storage/storageAccounts", name, props, location=location, kind="StorageV2"
         )["id"]
+        if services:
+            self.storage_services(account)
+        return str(account)
+
+    def storage_services(
+        self,
+        account: str,
+        retention: bool = True,
+        logged: tuple[str, ...] = ("blob", "queue", "table"),
+    ) -> None:
+        """Blob service properties (the published BlobServicesGet example, with container
+        soft delete as `retention` says) and a diagnostic setting sending every request log of
+        each `logged` service."""
+        blob = example_body("storage", "BlobServicesGet.json")
+        blob["properties"]["deleteRetentionPolicy"] = {"enabled": retention, "days": 7}
+        if retention:
+            blob["properties"]["containerDeleteRetentionPolicy"] = {"enabled": True, "days": 7}
+        blob["id"] = f"{account}/blobServices/default"
+        self.t.attach(account, "blobServices/default", blob)
+        for service in logged:
+            # No published diagnostic-setting example is copied here: the shape of
+            # Microsoft.Insights/diagnosticSettings 2021-05-01-preview with the allLogs group.
+            self.t.attach(
+                account,
+                f"{service}Services/default/providers/Microsoft.Insights/diagnosticSettings",
+                [
+                    {
+                        "name": "to-workspace",
+                        "type": "Microsoft.Insights/diagnosticSettings",
+                        "properties": {
+                            "workspaceId": self.rid(
+                                "Microsoft.OperationalInsights/workspaces", "rg-ops", "law"
+                            ),
+                            "logs": [{"categoryGroup": "allLogs", "enabled": True}],
+                            "metrics": [],
+                        },
+                    }
+                ],
+            )
 
     def nsg(self, name: str, rules: list[dict[str, Any]]) -> str:
         security_rules = [
@@ -195,12 +274,238 @@ class Builder:
         }
         return self.resource("Microsoft.Compute/disks", name, props)["id"]
 
-    def vault(self, name: str, **props: Any) -> str:
-        base = {"tenantId": self.t.tenant_id, "enableSoftDelete": True, "sku": {"name": "standard"}}
-        return self.resource("Microsoft.KeyVault/vaults", name, {**base, **props})["id"]
+    def vault(self, name: str, contents: bool = True, **overrides: Any) -> str:
+        """A Key Vault from the published getVault example with the settings the Key Vault
+        rules look for made secure, then `overrides` (None removes a property). `contents`
+        attaches one key (expiring, rotated by policy) and one secret (expiring)."""
+        example = example_body("keyvault", "getVault.json")["properties"]
+        rid = self.rid("Microsoft.KeyVault/vaults", "rg-app", name)
+        props = edited(
+            example,
+            tenantId=self.t.tenant_id,
+            vaultUri=f"https://{name}.vault.azure.net",
+            enableSoftDelete=True,
+            enablePurgeProtection=True,
+            enableRbacAuthorization=True,
+            accessPolicies=[],
+            publicNetworkAccess="Disabled",
+            privateEndpointConnections=[self.approved_endpoint(rid)],
+        )
+        vault = self.resource("Microsoft.KeyVault/vaults", name, edited(props, **overrides))["id"]
+        if contents:
+            key = example_body("keyvault", "getKey.json")
+            key["properties"]["attributes"]["exp"] = int((now() + timedelta(days=300)).timestamp())
+            key["properties"]["rotationPolicy"] = {
+                "attributes": {"expiryTime": "P1Y"},
+                "lifetimeActions": [
+                    {"trigger": {"timeAfterCreate": "P90D"}, "action": {"type": "rotate"}},
+                    {"trigger": {"timeBeforeExpiry": "P30D"}, "action": {"type": "notify"}},
+                ],
+            }
+            secret = example_body("keyvault", "getSecret.json")
+            secret["properties"]["attributes"]["exp"] = int(
+                (now() + timedelta(days=90)).timestamp()
+            )
+            for item in (key, secret):
+                item.pop("id", None)
+            self.t.attach(vault, "keys", [key])
+            self.t.attach(vault, "secrets", [secret])
+        return str(vault)
 
-    def sql(self, name: str, **props: Any) -> str:
-        return self.resource("Microsoft.Sql/servers", name, {"version": "12.0", **props})["id"]
+    def sql(self, name: str, settings: bool = True, **overrides: Any) -> str:
+        """A SQL server from the published ServerGet example with the settings the SQL rules
+        look for made secure, then `overrides` (None removes a property). `settings` attaches
+        its child settings (auditing, TDE protector, threat detection, vulnerability
+        assessment) and one encrypted database, all clean."""
+        example = example_body("sql", "ServerGet.json")
+        props = edited(
+            example["properties"],
+            fullyQualifiedDomainName=f"{name}.database.windows.net",
+            administrators={
+                "administratorType": "ActiveDirectory",
+                "principalType": "Group",
+                "login": "sql-admins",
+                "sid": "5b0f3f2c-6e1c-4f0e-9a41-7b7c4a1d2e3f",
+                "tenantId": self.t.tenant_id,
+                "azureADOnlyAuthentication": True,
+            },
+            publicNetworkAccess="Disabled",
+            minimalTlsVersion="1.2",
+            privateEndpointConnections=None,
+        )
+        server = str(
+            self.resource("Microsoft.Sql/servers", name, edited(props, **overrides), kind="v12.0")[
+                "id"
+            ]
+        )
+        if settings:
+            self.sql_settings(server)
+            self.sql_database(server, "app", tde="Enabled")
+        return server
+
+    def sql_settings(
+        self,
+        server: str,
+        auditing: dict[str, Any] | None = None,
+        protector: str = "AzureKeyVault",
+        threat_detection: str = "Enabled",
+        express_va: str | None = "Enabled",
+        entra: bool = True,
+    ) -> None:
+        """The server's child settings from the published examples, edited; `entra` lists a
+        Microsoft Entra administrator with Entra-only authentication."""
+        if entra:
+            admin = example_body("sql", "AdministratorCreateOrUpdate.json")
+            admin.pop("id", None)
+            self.t.attach(server, "administrators", [admin])
+            only = example_body("sql", "AzureADOnlyAuthGet.json")
+            only.pop("id", None)
+            self.t.attach(server, "azureADOnlyAuthentications/Default", only)
+        audit = example_body("sql", "ServerBlobAuditingGet.json")
+        audit["properties"].update(
+            auditing
+            or {"state": "Enabled", "isAzureMonitorTargetEnabled": True, "retentionDays": 0}
+        )
+        encryption = example_body("sql", "EncryptionProtectorCreateOrUpdateServiceManaged.json")
+        if protector == "AzureKeyVault":
+            encryption["kind"] = "azurekeyvault"
+            encryption["properties"] = {
+                "serverKeyName": "kv-clean_sql-tde_01",
+                "serverKeyType": "AzureKeyVault",
+                "uri": "https://kv-clean.vault.azure.net/keys/sql-tde/01",
+            }
+        alerts = example_body("sql", "ServerSecurityAlertsGet.json")
+        alerts["properties"]["state"] = threat_detection
+        for path, value in (
+            ("auditingSettings/default", audit),
+            ("encryptionProtector/current", encryption),
+            ("securityAlertPolicies/Default", alerts),
+        ):
+            value.pop("id", None)
+            self.t.attach(server, path, value)
+        if express_va is not None:
+            # No published example of the express configuration is copied here: the shape
+            # of Microsoft.Sql/servers/sqlVulnerabilityAssessments 2023-08-01.
+            self.t.attach(
+                server,
+                "sqlVulnerabilityAssessments/default",
+                {
+                    "name": "default",
+                    "type": "Microsoft.Sql/servers/sqlVulnerabilityAssessments",
+                    "properties": {"state": express_va},
+                },
+            )
+
+    def sql_database(self, server: str, name: str, tde: str) -> str:
+        """A database of `server` (a Resource Graph row) and its TDE setting. No published
+        example of transparentDataEncryption/current is copied here: the shape of the
+        2021-11-01 LogicalDatabaseTransparentDataEncryption (properties.state)."""
+        server_name = server.rsplit("/", 1)[-1]
+        database = self.resource(
+            "Microsoft.Sql/servers/databases",
+            f"{server_name}/databases/{name}",
+            {"status": "Online", "collation": "SQL_Latin1_General_CP1_CI_AS"},
+            kind="v12.0,user",
+        )
+        database["id"] = f"{server}/databases/{name}"
+        self.t.attach(
+            database["id"],
+            "transparentDataEncryption/current",
+            {
+                "name": "Current",
+                "type": "Microsoft.Sql/servers/databases/transparentDataEncryption",
+                "properties": {"state": tde},
+            },
+        )
+        return str(database["id"])
+
+    @staticmethod
+    def configurations(provider: str, values: dict[str, str]) -> list[dict[str, Any]]:
+        """Server parameters as a flexible server lists them, from the published
+        ConfigurationGet example with name and value edited."""
+        rows = []
+        for name, value in values.items():
+            row = example_body(provider, "ConfigurationGet.json")
+            row.pop("id", None)
+            row["name"] = name
+            row["properties"]["value"] = value
+            rows.append(row)
+        return rows
+
+    def postgres(self, name: str, parameters: dict[str, str], rules: list[Any]) -> str:
+        """A PostgreSQL flexible server from the published ServerGet example, with server
+        parameters (merged over secure values) and firewall rules."""
+        body = example_body("postgresql", "ServerGet.json")
+        server = str(
+            self.resource(
+                "Microsoft.DBforPostgreSQL/flexibleServers",
+                name,
+                body["properties"],
+                sku=body["sku"],
+            )["id"]
+        )
+        secure = {
+            "require_secure_transport": "on",
+            "log_checkpoints": "on",
+            "connection_throttle.enable": "on",
+            "logfiles.retention_days": "7",
+            "log_connections": "on",
+            "log_disconnections": "on",
+            "array_nulls": "on",
+        }
+        self.t.attach(
+            server, "configurations", self.configurations("postgresql", {**secure, **parameters})
+        )
+        for rule in rules:
+            rule.pop("id", None)
+        self.t.attach(server, "firewallRules", rules)
+        return server
+
+    def mysql(self, name: str, parameters: dict[str, str]) -> str:
+        """A MySQL flexible server from the published ServerGet example, with server
+        parameters merged over secure values."""
+        body = example_body("mysql", "ServerGet.json")
+        server = str(
+            self.resource(
+                "Microsoft.DBforMySQL/flexibleServers", name, body["properties"], sku=body["sku"]
+            )["id"]
+        )
+        secure = {
+            "require_secure_transport": "ON",
+            "tls_version": "TLSv1.2,TLSv1.3",
+            "audit_log_enabled": "ON",
+            "audit_log_events": "CONNECTION,DDL",
+            "event_scheduler": "OFF",
+        }
+        self.t.attach(
+            server, "configurations", self.configurations("mysql", {**secure, **parameters})
+        )
+        return server
+
+    def cosmos(self, name: str, **overrides: Any) -> str:
+        """A Cosmos DB account. No published example of a database account is copied here:
+        the properties of DatabaseAccountGetResults (2024-11-15) the rules read, secure, then
+        `overrides` (None removes a property)."""
+        rid = self.rid("Microsoft.DocumentDB/databaseAccounts", "rg-app", name)
+        props = {
+            "provisioningState": "Succeeded",
+            "documentEndpoint": f"https://{name}.documents.azure.com:443/",
+            "databaseAccountOfferType": "Standard",
+            "publicNetworkAccess": "Disabled",
+            "isVirtualNetworkFilterEnabled": True,
+            "ipRules": [],
+            "virtualNetworkRules": [],
+            "disableLocalAuth": True,
+            "privateEndpointConnections": [self.approved_endpoint(rid)],
+        }
+        return str(
+            self.resource(
+                "Microsoft.DocumentDB/databaseAccounts",
+                name,
+                edited(props, **overrides),
+                kind="GlobalDocumentDB",
+            )["id"]
+        )
 
     @staticmethod
     def firewall_rule(name: str, start: str, end: str) -> dict[str, Any]:
@@ -373,7 +678,7 @@ def planted_tenant() -> Tenant:
     _common(b)
     sub = f"/subscriptions/{t.subscription_id}"
 
-    # Storage
+    # Storage: accounts from the published example, made secure or kept as published
     b.storage("stclean")
     t.plant(b.storage("sthttp", supportsHttpsTrafficOnly=False), "ST-001")
     t.plant(
@@ -384,23 +689,75 @@ def planted_tenant() -> Tenant:
             allowBlobPublicAccess=True,
             networkAcls={"defaultAction": "Allow", "bypass": "AzureServices"},
             minimumTlsVersion="TLS1_0",
+            publicNetworkAccess="Enabled",
         ),
         "ST-002",
         "ST-003",
         "ST-004",
         "ST-005",
         "ST-007",
+        "ST-008",
+        "ST-011",
     )
     t.plant(
         b.storage("stnobypass", networkAcls={"defaultAction": "Deny", "bypass": "None"}), "ST-006"
     )
-    # Public network access disabled satisfies ST-005 even with an Allow default action.
+    # Public network access disabled satisfies ST-005 even with an Allow default action; a
+    # network security perimeter (SecuredByPerimeter) closes the public endpoint too.
     b.storage(
         "stprivate",
         location="northeurope",
         publicNetworkAccess="Disabled",
         networkAcls={"defaultAction": "Allow", "bypass": "AzureServices"},
     )
+    b.storage(
+        "stperimeter",
+        publicNetworkAccess="SecuredByPerimeter",
+        networkAcls={"defaultAction": "Allow", "bypass": "AzureServices"},
+    )
+    # The published account as it is: created before the secure defaults, never changed. Its
+    # blob service is the published one (container soft delete unset); no diagnostic settings.
+    legacy = b.storage("stlegacy", published=True, services=False)
+    t.attach(legacy, "blobServices/default", example_body("storage", "BlobServicesGet.json"))
+    t.plant(legacy, *(f"ST-{n:03d}" for n in range(1, 19) if n != 6))
+    # A private endpoint connection that is only requested (Pending) carries no traffic.
+    pending = b.storage("stpending")
+    pending_row = t.resources[-1]
+    connection = pending_row["properties"]["privateEndpointConnections"][0]
+    connection["properties"]["privateLinkServiceConnectionState"]["status"] = "Pending"
+    t.plant(pending, "ST-009")
+    t.plant(
+        b.storage(
+            "stsas",
+            sasPolicy={"sasExpirationPeriod": "1.00:00:00", "expirationAction": "Log"},
+            keyCreationTime={
+                "key1": iso(now() - timedelta(days=5)),
+                "key2": iso(now() - timedelta(days=120)),
+            },
+        ),
+        "ST-017",
+        "ST-018",
+    )
+    # Blob request logs without deletes: one of the three categories is missing.
+    partial = b.storage("stpartiallogs")
+    t.attach(
+        partial,
+        "blobServices/default/providers/Microsoft.Insights/diagnosticSettings",
+        [
+            {
+                "name": "reads-and-writes",
+                "properties": {
+                    "storageAccountId": partial,
+                    "logs": [
+                        {"category": "StorageRead", "enabled": True},
+                        {"category": "StorageWrite", "enabled": True},
+                        {"category": "StorageDelete", "enabled": False},
+                    ],
+                },
+            }
+        ],
+    )
+    t.plant(partial, "ST-013")
 
     # Networking
     b.nsg(
@@ -476,56 +833,172 @@ def planted_tenant() -> Tenant:
     t.plant(b.disk("disk-orphan", "Unattached", pmk, "AllowAll", "Enabled"), "VM-003", "VM-004")
     b.disk("disk-orphan-cmk", "Unattached", cmk, "AllowAll", "Disabled")
 
-    # Key Vault
-    b.vault(
-        "kv-clean",
-        enablePurgeProtection=True,
-        enableRbacAuthorization=True,
-        publicNetworkAccess="Disabled",
+    # Key Vault: vaults from the published example, made secure unless edited
+    b.vault("kv-clean")
+    bad_vault = b.vault(
+        "kv-bad",
+        contents=False,
+        enablePurgeProtection=None,
+        enableRbacAuthorization=False,
+        publicNetworkAccess="Enabled",
+        networkAcls={"defaultAction": "Allow"},
+        privateEndpointConnections=None,
     )
-    t.plant(
-        b.vault(
-            "kv-bad",
-            enableRbacAuthorization=False,
-            publicNetworkAccess="Enabled",
-            networkAcls={"defaultAction": "Allow"},
-        ),
-        "KV-001",
-        "KV-002",
-        "KV-003",
-    )
+    # The published keys (no expiry, no rotation policy) and secret (no expiry).
+    keys = [edited(k, id=None) for k in example_list("keyvault", "listKeys.json")]
+    t.attach(bad_vault, "keys", keys)
+    t.attach(bad_vault, "secrets", [edited(example_body("keyvault", "getSecret.json"), id=None)])
+    t.plant(bad_vault, "KV-001", "KV-002", "KV-003", "KV-008")
+    for key in keys:
+        t.plant(key["id"], "KV-005", "KV-009")
+    t.plant(f"{bad_vault}/secrets/secret-name", "KV-007")
     b.vault(
         "kv-firewall",
-        enablePurgeProtection=True,
-        enableRbacAuthorization=True,
         publicNetworkAccess="Enabled",
         networkAcls={"defaultAction": "Deny"},
     )
+    # Soft delete explicitly off (vaults from before it became mandatory): not recoverable.
+    t.plant(b.vault("kv-nosoftdelete", enableSoftDelete=False), "KV-001")
+    # An RBAC vault with a key and a secret that never expire; a disabled secret is left out.
+    rbac_vault = b.vault("kv-rbac-noexpiry", contents=False)
+    key = edited(example_body("keyvault", "getKey.json"), id=None)
+    key["properties"]["rotationPolicy"] = {
+        "lifetimeActions": [{"trigger": {"timeAfterCreate": "P90D"}, "action": {"type": "Rotate"}}]
+    }
+    secret = edited(example_body("keyvault", "getSecret.json"), id=None)
+    disabled = edited(example_body("keyvault", "getSecret.json"), id=None, name="old-secret")
+    disabled["properties"]["attributes"]["enabled"] = False
+    t.attach(rbac_vault, "keys", [key])
+    t.attach(rbac_vault, "secrets", [secret, disabled])
+    t.plant(key["id"], "KV-004")
+    t.plant(secret["id"], "KV-006")
 
-    # SQL
-    clean_sql = b.sql(
-        "sql-clean",
-        administrators={
-            "administratorType": "ActiveDirectory",
-            "login": "sql-admins",
-            "azureADOnlyAuthentication": True,
-        },
-        publicNetworkAccess="Disabled",
-        minimalTlsVersion="1.2",
-    )
-    bad_sql = b.sql("sql-bad", publicNetworkAccess="Enabled", minimalTlsVersion="1.0")
+    # SQL: servers from the published example, made secure unless edited
+    clean_sql = b.sql("sql-clean")
+    # Firewall rules are not applied while public network access is Disabled: a dormant
+    # any-address rule is not a finding. master is not encrypted by TDE and is left out.
+    firewall = example_body("sql", "FirewallRuleGet.json")
     t.attach(
-        clean_sql, "firewallRules", [b.firewall_rule("office", "203.0.113.0", "203.0.113.255")]
+        clean_sql,
+        "firewallRules",
+        [
+            edited(
+                firewall,
+                id=None,
+                name="office",
+                properties={"startIpAddress": "203.0.113.0", "endIpAddress": "203.0.113.255"},
+            ),
+            edited(
+                firewall,
+                id=None,
+                name="dormant",
+                properties={"startIpAddress": "0.0.0.0", "endIpAddress": "255.255.255.255"},
+            ),
+        ],
     )
-    t.attach(bad_sql, "firewallRules", [b.firewall_rule("anyone", "0.0.0.0", "255.255.255.255")])
-    t.plant(
+    b.sql_database(clean_sql, "master", tde="Disabled")
+    bad_sql = b.sql(
+        "sql-bad",
+        settings=False,
+        administrators=None,
+        publicNetworkAccess="Enabled",
+        minimalTlsVersion="1.0",
+    )
+    t.attach(
         bad_sql,
-        "SQL-001",
-        "SQL-002",
-        "SQL-003",
-        "SQL-004",
-        "SQL-005",
+        "firewallRules",
+        [
+            edited(
+                firewall,
+                id=None,
+                name="anyone",
+                properties={"startIpAddress": "0.0.0.0", "endIpAddress": "255.255.255.255"},
+            ),
+            # The published rule: 0.0.0.0-0.0.0.0, "Allow Azure services".
+            edited(firewall, id=None, name="AllowAllWindowsAzureIps"),
+        ],
     )
+    # Auditing as published (Disabled), a service-managed TDE protector, threat detection off,
+    # no vulnerability assessment, and a database without TDE.
+    b.sql_settings(
+        bad_sql,
+        auditing=example_body("sql", "ServerBlobAuditingGet.json")["properties"],
+        protector="ServiceManaged",
+        threat_detection="Disabled",
+        express_va=None,
+        entra=False,
+    )
+    plain_db = b.sql_database(bad_sql, "app", tde="Disabled")
+    t.plant(bad_sql, *(f"SQL-{n:03d}" for n in (1, 2, 3, 4, 5, 6, 7, 9, 11, 12)))
+    t.plant(plain_db, "SQL-010")
+    # Audit records in storage kept 30 days; the server sits behind a network security
+    # perimeter (not public); its Entra administrator is only in its administrators list.
+    short = b.sql(
+        "sql-retention",
+        settings=False,
+        publicNetworkAccess="SecuredByPerimeter",
+        administrators=None,
+    )
+    b.sql_settings(
+        short,
+        auditing={
+            "state": "Enabled",
+            "storageEndpoint": "https://auditlogs.blob.core.windows.net/",
+            "retentionDays": 30,
+        },
+    )
+    t.plant(short, "SQL-008")
+
+    # PostgreSQL and MySQL flexible servers (published examples), Cosmos DB accounts
+    office = {
+        "name": "office",
+        "properties": {"startIpAddress": "203.0.113.0", "endIpAddress": "203.0.113.255"},
+    }
+    b.postgres("pg-clean", {}, [dict(office)])
+    azure_rule = {
+        "name": "AllowAllAzureServicesAndResourcesWithinAzureIps_2024-1-1_0-0-0",
+        "properties": {"startIpAddress": "0.0.0.0", "endIpAddress": "0.0.0.0"},
+    }
+    pg_bad = b.postgres(
+        "pg-bad",
+        {
+            "require_secure_transport": "off",
+            "log_checkpoints": "off",
+            "connection_throttle.enable": "off",
+            "logfiles.retention_days": "3",
+            "log_connections": "off",
+            "log_disconnections": "off",
+        },
+        # The published list (rule1 spans every address) and the "any Azure service" rule.
+        [*example_list("postgresql", "FirewallRuleListByServer.json"), azure_rule],
+    )
+    t.plant(pg_bad, *(f"DB-{n:03d}" for n in range(1, 9)))
+    b.mysql("mysql-clean", {})
+    mysql_bad = b.mysql(
+        "mysql-bad",
+        {
+            "require_secure_transport": "OFF",
+            "tls_version": "TLSv1,TLSv1.1,TLSv1.2",
+            "audit_log_enabled": "OFF",
+            "audit_log_events": "DDL,DML",
+        },
+    )
+    t.plant(mysql_bad, "DB-009", "DB-010", "DB-011", "DB-012")
+    b.cosmos("cosmos-clean")
+    b.cosmos(
+        "cosmos-selected",
+        publicNetworkAccess="Enabled",
+        isVirtualNetworkFilterEnabled=False,
+        ipRules=[{"ipAddressOrRange": "203.0.113.0/24"}],
+    )
+    cosmos_bad = b.cosmos(
+        "cosmos-open",
+        publicNetworkAccess="Enabled",
+        isVirtualNetworkFilterEnabled=False,
+        disableLocalAuth=None,
+        privateEndpointConnections=None,
+    )
+    t.plant(cosmos_bad, "DB-013", "DB-014", "DB-015")
 
     # App Service
     good_site = {"httpsOnly": True, "clientCertEnabled": True}
@@ -784,7 +1257,9 @@ def generated_tenant(resources: int, users: int, seed: int = 7) -> Tenant:
         bad = rng.random() < 0.2
         name = f"{kind}{i:06d}"
         if kind == "storage":
-            account = b.storage(name, location=rng.choice(locations), allowBlobPublicAccess=bad)
+            account = b.storage(
+                name, location=rng.choice(locations), services=False, allowBlobPublicAccess=bad
+            )
             retention = {"enabled": not bad, "days": 7}
             t.attach(
                 account,
@@ -813,6 +1288,7 @@ def generated_tenant(resources: int, users: int, seed: int = 7) -> Tenant:
         elif kind == "vault":
             vault = b.vault(
                 name,
+                contents=False,
                 enablePurgeProtection=not bad,
                 enableRbacAuthorization=True,
                 publicNetworkAccess="Disabled",
@@ -832,7 +1308,10 @@ def generated_tenant(resources: int, users: int, seed: int = 7) -> Tenant:
                 )
         elif kind == "sql":
             server = b.sql(
-                name, publicNetworkAccess="Enabled" if bad else "Disabled", minimalTlsVersion="1.2"
+                name,
+                settings=False,
+                publicNetworkAccess="Enabled" if bad else "Disabled",
+                minimalTlsVersion="1.2",
             )
             rules = [
                 b.firewall_rule(f"office{n}", f"198.51.{n}.0", f"198.51.{n}.255")
