@@ -6,9 +6,10 @@ every subscription at once, ARM per subscription, Microsoft Graph once for the t
 enriches the software it names with OSV, stores every section in the artifact store and plans
 one work item per rule. `run` loads the sections its rule reads (cached per process: items of
 one scan share them) and evaluates the rule in each subscription (a rule over the tenant's
-identities alone, once), which never calls Azure; each finding names its subscription.
-`summarize` counts findings by severity, family, CIS recommendation and subscription, and
-lists the subscriptions that could not be read.
+identities alone, once), which never calls Azure; each finding names its subscription, and
+the item records how many resources or objects the rule evaluated (so a compliance view can
+tell "passed" from "nothing to evaluate"). `summarize` counts findings by severity, family,
+CIS recommendation and subscription, and lists the subscriptions that could not be read.
 """
 
 from __future__ import annotations
@@ -306,10 +307,12 @@ class SubscriptionEngine(Engine):
         findings: list[Finding] = []
         seen: set[str] = set()
         errors: dict[str, str] = {}
+        evaluated: int | None = None
         for subscription in subscriptions:
             inventory = stored.inventory(subscription, now)
             try:
                 hits = list(rule.check(inventory))
+                counted = rule.evaluated(inventory)
             except DataUnavailableError as exc:
                 errors[subscription] = str(exc)
                 continue
@@ -322,6 +325,8 @@ class SubscriptionEngine(Engine):
                 )
                 errors[subscription] = f"rule failed: {type(exc).__name__}: {exc}"
                 continue
+            if counted is not None:
+                evaluated = (evaluated or 0) + counted
             for hit in hits:
                 finding = self._finding(rule, hit, None if tenant_wide else subscription)
                 # A row several subscriptions share (e.g. a role defined above them) is one
@@ -338,6 +343,8 @@ class SubscriptionEngine(Engine):
             )
         if errors:
             data["subscriptionErrors"] = errors
+        if evaluated is not None:
+            data["evaluated"] = evaluated
         return ItemResult(
             item_id=rule.id,
             title=rule.title,
