@@ -185,6 +185,8 @@ def test_a_data_rule_is_evaluated_from_the_catalogue_alone() -> None:
         (_ENTRY, {**_registered("ST-901"), **_registered("ST-902")}, "ST-902"),
         (_ENTRY.replace("family: storage", "family: gardening"), {}, "unknown family"),
         (_ENTRY.replace("['4.1']", "['v3 4.1']"), {}, "dotted numbers"),
+        (_ENTRY.replace("['4.1']", "['4.99']"), {}, "4.99 is not a recommendation"),
+        (_ENTRY.replace("['4.1']", "['4.1', '1.1']"), {}, "1.1 is not a recommendation"),
         (_ENTRY.replace("severity: low", "severity: urgent"), {}, "severity"),
         (_ENTRY.replace("    reads:", "    needs:"), {}, "reads"),
         (_ENTRY + "    message: no require\n", _registered("ST-901"), "only belong"),
