@@ -15,7 +15,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from scanner.subscription.frameworks import cis_azure
 from scanner.subscription.inventory import Inventory, dig, resources
 from scanner.subscription.rules import conditions
-from scanner.subscription.rules.base import FAMILIES, Check, Hit, Reads, RegisteredCheck, Rule
+from scanner.subscription.rules.base import (
+    FAMILIES,
+    Check,
+    Evaluates,
+    Hit,
+    Reads,
+    RegisteredCheck,
+    Rule,
+    section_counter,
+)
 
 CATALOGUE_PATH = Path(__file__).with_name("catalogue.yaml")
 _ID = re.compile(r"[A-Z]+-\d{3}")
@@ -129,6 +138,20 @@ def data_check(entry: Entry) -> tuple[Check, tuple[str, ...]]:
     return check, (source,)
 
 
+def data_counter(entry: Entry) -> Evaluates:
+    """How many rows a data rule evaluates: those of its source that `when` admits."""
+    source = entry.section or resources(entry.resource_type or "")
+    when = entry.when
+
+    def count(inventory: Inventory) -> int:
+        rows = inventory.section(source) or []
+        if when is None:
+            return len(rows)
+        return sum(1 for row in rows if conditions.holds(row, when))
+
+    return count
+
+
 def load(
     text: str,
     checks: Mapping[str, RegisteredCheck],
@@ -163,11 +186,12 @@ def load(
                     f"rule {entry.id} has both `require` and a check in {registered.module}"
                 )
             check, needs = data_check(entry)
-            kind = "data"
+            kind, evaluates = "data", data_counter(entry)
         elif registered is None:
             raise CatalogueError(f"rule {entry.id} has neither `require` nor a registered check")
         else:
             check, needs, kind = registered.check, registered.needs, "code"
+            evaluates = section_counter(registered.evaluates or needs[0])
         rules[entry.id] = Rule(
             id=entry.id,
             title=entry.title,
@@ -182,6 +206,7 @@ def load(
             frameworks={k: tuple(v) for k, v in entry.frameworks.items()},
             reads=entry.all_reads(),
             kind=kind,
+            evaluates=evaluates,
         )
     orphans = sorted(set(checks) - set(rules))
     if orphans:
