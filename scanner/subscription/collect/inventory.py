@@ -52,6 +52,8 @@ GRAPH_SECTIONS: dict[str, str] = {
     inv.ROLE_ASSIGNMENTS: "role_assignments",
     inv.SECURITY_DEFAULTS: "security_defaults",
     inv.CONDITIONAL_ACCESS: "conditional_access",
+    inv.NAMED_LOCATIONS: "named_locations",
+    inv.AUTHORIZATION_POLICY: "authorization_policy",
 }
 # What ARM answers for a subscription the identity cannot read (no role on it, or not in
 # this tenant): with several subscriptions, that one is set aside and the others scanned.
