@@ -12,6 +12,7 @@ import { TraceMatrix } from "./trace-matrix.js";
 import { ByService } from "./by-service.js";
 import { SourceView } from "./source.js";
 import { Compare } from "./compare.js";
+import { SubscriptionBreakdown } from "./subscriptions.js";
 
 const REPORTS = [
   { format: "json", title: "JSON", extension: "json" },
@@ -79,6 +80,7 @@ function Summary({ scan }) {
       <div><dt>Duration</dt><dd>${duration(scan.startedAt, scan.completedAt)}</dd></div>
       ${counters.map(([name, value]) => html`<div><dt>${words(name)}</dt><dd class="num">${value}</dd></div>`)}
     </dl>
+    <${SubscriptionBreakdown} scan=${scan} />
     <${Items} scan=${scan} />`;
 }
 
