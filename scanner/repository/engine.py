@@ -32,6 +32,7 @@ from scanner.engine import (
     Summary,
     WorkItem,
 )
+from scanner.fingerprint import fingerprint
 from scanner.repository import collector, git_source, indexing
 from scanner.repository.git_source import Limits, SecretReader, Source
 from scanner.repository.graph import TraceGraph
@@ -160,6 +161,7 @@ def fetched_commit(
 def rule_findings(rule: Rule, graph: TraceGraph, limit: int = 10_000) -> tuple[list[Finding], int]:
     """(findings, total before the limit) of one rule over the graph."""
     hits = evaluate(rule, graph)
+    references = list(rule.references)
     findings = []
     for hit in hits[:limit]:
         path, line = hit.location()
@@ -169,15 +171,18 @@ def rule_findings(rule: Rule, graph: TraceGraph, limit: int = 10_000) -> tuple[l
             location["artifactType"] = hit.artifact.type
         if hit.field:
             location["field"] = hit.field
+        # Built without validating each one (a rule's fields were checked when the catalogue
+        # was loaded); the fingerprint is what validation would compute.
         findings.append(
-            Finding(
+            Finding.model_construct(
                 rule_id=rule.id,
                 title=rule.title,
                 severity=rule.severity,
                 message=hit.message,
                 location=location,
                 remediation=rule.remediation,
-                references=rule.references,
+                references=references,
+                fingerprint=fingerprint(rule.id, location),
             )
         )
     return findings, len(hits)
