@@ -316,8 +316,10 @@ class ScanStore(TableStore):
     def items(self, scan_id: str) -> list[ItemResult]:
         results = []
         for entity in self.storage.table("ScanItems").query([eq("PartitionKey", scan_id)]):
+            # Built as stored, not validated again: the findings were when they were made (and
+            # validating one computes its fingerprint again).
             results.append(
-                ItemResult(
+                ItemResult.model_construct(
                     item_id=entity["ItemId"],
                     status=entity["Status"],
                     title=entity.get("Title", ""),

@@ -334,11 +334,14 @@ class RepositoryEngine(Engine):
                 status="error",
                 error=f"rule {rule.id} could not be evaluated: {type(exc).__name__}",
             )
-        return ItemResult(
+        # Not validated again: validating a finding would compute its fingerprint once more.
+        return ItemResult.model_construct(
             item_id=rule.id,
             title=rule.title,
             status="failed" if total else "passed",
             findings=findings,
+            error=None,
+            duration_ms=0,
             data={
                 "severity": rule.severity,
                 "findingsTotal": total,
