@@ -19,7 +19,8 @@ from scanner.engine import Finding
 from scanner.fingerprint import VERSION, fingerprint
 
 FORMAT = "findings/2"
-_FIELDS = tuple(Finding.model_fields)
+# Whether a finding is accepted is never stored: exceptions are applied when findings are read.
+_FIELDS = tuple(name for name in Finding.model_fields if name != "accepted")
 
 
 def encode(findings: list[Finding]) -> str:

@@ -277,6 +277,7 @@ class ScanStore(TableStore):
             "Status": result.status,
             "Title": result.title,
             "FindingsCount": len(result.findings),
+            # Never whether a finding is accepted: exceptions are applied when findings are read.
             "Findings": self._put_findings(result.findings),
             "Data": self.storage.pack(result.data, where + "-data.json"),
             "Error": (result.error or "")[:8000],

@@ -20,7 +20,7 @@ from scanner.subscription.inventory import (
     dig,
     parse_time,
 )
-from scanner.subscription.rules.base import Hit, check
+from scanner.subscription.rules.base import WHOLE_SCOPE, Hit, check
 
 GLOBAL_ADMINISTRATOR = "62e90394-69f5-4237-9190-012177145e10"
 # Built-in directory roles treated as privileged (role template ids, the same in every tenant).
@@ -128,25 +128,42 @@ def stale_accounts(inventory: Inventory) -> Iterable[Hit]:
     for user_id, user in sorted(_users(inventory).items()):
         if not _enabled(user):
             continue
-        signed_in = [
-            parse_time(user.get("lastSignInDateTime")),
-            parse_time(user.get("lastNonInteractiveSignInDateTime")),
-        ]
-        last = max((t for t in signed_in if t is not None), default=None)
-        created = parse_time(user.get("createdDateTime"))
+        # Only a successful sign-in shows the account is used: lastSignInDateTime and
+        # lastNonInteractiveSignInDateTime move with failed attempts too, so a dormant account
+        # under a password spray would look active by them.
+        last = parse_time(user.get("lastSuccessfulSignInDateTime"))
         if last is not None and last >= cutoff:
             continue
-        if last is None and (created is None or created >= cutoff):
+        # Graph gives no creation date (null) for accounts created before mid-2018: old ones.
+        created = parse_time(user.get("createdDateTime"))
+        if last is None and created is not None and created >= cutoff:
             continue  # new account that has not signed in yet
-        when = f"last sign-in {last.date().isoformat()}" if last else "never signed in"
+        attempted = max(
+            (
+                t
+                for t in (
+                    parse_time(user.get("lastSignInDateTime")),
+                    parse_time(user.get("lastNonInteractiveSignInDateTime")),
+                )
+                if t is not None
+            ),
+            default=None,
+        )
+        when = (
+            f"last successful sign-in {last.date().isoformat()}"
+            if last
+            else "no successful sign-in recorded"
+        )
+        if attempted is not None and (last is None or attempted > last):
+            when += f"; last attempt {attempted.date().isoformat()}"
         yield _user_hit(
             user_id,
             str(user.get("userPrincipalName", "")),
-            f"enabled account with no sign-in for {STALE_AFTER_DAYS} days ({when})",
+            f"enabled account with no successful sign-in for {STALE_AFTER_DAYS} days ({when})",
         )
 
 
-@check("ID-005", needs=[ROLE_ASSIGNMENTS])
+@check("ID-005", needs=[ROLE_ASSIGNMENTS], evaluates=WHOLE_SCOPE)
 def global_admin_count(inventory: Inventory) -> Iterable[Hit]:
     holders = {
         str(a.get("principalId", ""))
@@ -181,7 +198,7 @@ def _security_defaults_on(inventory: Inventory) -> bool:
     return bool((inventory.section(SECURITY_DEFAULTS) or {}).get("isEnabled"))
 
 
-@check("ID-006", needs=[SECURITY_DEFAULTS, CONDITIONAL_ACCESS])
+@check("ID-006", needs=[SECURITY_DEFAULTS, CONDITIONAL_ACCESS], evaluates=WHOLE_SCOPE)
 def mfa_for_all(inventory: Inventory) -> Iterable[Hit]:
     if _security_defaults_on(inventory):
         return
@@ -199,7 +216,7 @@ def mfa_for_all(inventory: Inventory) -> Iterable[Hit]:
     )
 
 
-@check("ID-007", needs=[SECURITY_DEFAULTS, CONDITIONAL_ACCESS])
+@check("ID-007", needs=[SECURITY_DEFAULTS, CONDITIONAL_ACCESS], evaluates=WHOLE_SCOPE)
 def mfa_for_admins(inventory: Inventory) -> Iterable[Hit]:
     if _security_defaults_on(inventory):
         return
