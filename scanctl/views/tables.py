@@ -333,3 +333,57 @@ def comparison(document: dict[str, Any]) -> None:
         _print(table)
     elif baseline:
         console().print("Facts: no change")
+
+
+CONTROL_STYLE = {
+    "pass": "green",
+    "fail": "red",
+    "error": "magenta",
+    "not-applicable": "dim",
+    "not-checked": "yellow",
+}
+
+
+def compliance(document: dict[str, Any], only: str | None = None) -> None:
+    """`scans report --framework`: the totals, then each control by section with its status,
+    level, findings and rules (or why it could not be judged)."""
+    framework = document.get("framework") or {}
+    totals = document.get("totals") or {}
+    scan = document.get("scan") or {}
+    console().print(
+        f"[bold]{_escape(str(framework.get('title', '')))}[/]: scan {scan.get('scanId')} of "
+        f"{_escape(str(scan.get('targetId', '')))}"
+    )
+    console().print(
+        f"[green]{totals.get('pass', 0)} pass[/], [red]{totals.get('fail', 0)} fail[/], "
+        f"[magenta]{totals.get('error', 0)} error[/], "
+        f"{totals.get('notApplicable', 0)} not applicable, "
+        f"[yellow]{totals.get('notChecked', 0)} not checked[/] "
+        f"of {totals.get('controls', 0)} controls"
+    )
+    titles = {str(s.get("id")): str(s.get("title")) for s in document.get("sections") or []}
+    table = _table("CONTROL", "STATUS", "LEVEL", "FINDINGS", "RULES", "TITLE")
+    section = None
+    for control in document.get("controls") or []:
+        status = str(control.get("status"))
+        if only and status != only:
+            continue
+        top = str(control.get("id", "")).split(".")[0]
+        if top != section:
+            section = top
+            heading = _escape(titles.get(top, ""))
+            table.add_row(f"[bold]{top}[/]", "", "", "", "", f"[bold]{heading}[/]")
+        style = CONTROL_STYLE.get(status, "")
+        title = _escape(str(control.get("title", "")))
+        if control.get("reason") and status != "not-checked":
+            title += f" [dim]({_escape(str(control['reason']))})[/]"
+        manual = "" if control.get("assessment") == "automated" else " manual"
+        table.add_row(
+            _escape(str(control.get("id"))),
+            f"[{style}]{status}[/]" if style else status,
+            f"L{control.get('level')}{manual}",
+            str(control.get("findings") or "") if status == "fail" else "",
+            _escape(", ".join(str(r.get("ruleId")) for r in control.get("rules") or [])),
+            title,
+        )
+    _print(table)
