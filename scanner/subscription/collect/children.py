@@ -101,6 +101,7 @@ CHILD_READS: tuple[ChildRead, ...] = (
         "providers/Microsoft.Security/autoProvisioningSettings",
         "2017-08-01-preview",
     ),
+    ChildRead(inv.SUBSCRIPTION, "providers/Microsoft.Security/settings", "2022-05-01"),
 )
 
 _BY_SECTION: dict[str, ChildRead] = {read.section.lower(): read for read in CHILD_READS}

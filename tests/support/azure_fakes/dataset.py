@@ -583,6 +583,40 @@ class Builder:
         )
         return rid
 
+    def defender_settings(self, endpoint_integration: bool) -> str:
+        """The subscription's Defender security contact, integration settings and
+        auto-provisioning, from the published examples (the contact has emails, is notified
+        from Medium severity up and notifies owners; Cloud Apps on; auto-provisioning On). The
+        published Endpoint integration (WDATP) is off; `endpoint_integration` turns it on.
+        Returns the WDATP setting's id."""
+        sub = f"/subscriptions/{self.sub}"
+
+        def own(items: list[dict[str, Any]], path: str) -> list[dict[str, Any]]:
+            return [{**i, "id": f"{sub}/{path}/{i['name']}"} for i in items]
+
+        contacts = "providers/Microsoft.Security/securityContacts"
+        settings = "providers/Microsoft.Security/settings"
+        provisioning = "providers/Microsoft.Security/autoProvisioningSettings"
+        self.t.attach(
+            sub,
+            contacts,
+            own(example_list("security", "GetSecurityContactsSubscription_example.json"), contacts),
+        )
+        listed = own(example_list("security", "GetSettings_example.json"), settings)
+        for item in listed:
+            if item["name"] == "WDATP" and endpoint_integration:
+                item["properties"] = {"enabled": True}
+        self.t.attach(sub, settings, listed)
+        self.t.attach(
+            sub,
+            provisioning,
+            own(
+                example_list("security", "GetAutoProvisioningSettingsSubscription_example.json"),
+                provisioning,
+            ),
+        )
+        return f"{sub}/{settings}/WDATP"
+
     def role_definition(
         self, name: str, role_type: str, actions: list[str], scopes: list[str]
     ) -> str:
@@ -1149,8 +1183,15 @@ def planted_tenant() -> Tenant:
         rid = b.pricing(plan, tier)
         if tier == "Free":
             t.plant(rid, {"AppServices": "DEF-002", "Arm": "DEF-007"}[plan])
+    for plan in ("CosmosDbs", "OpenSourceRelationalDatabases", "SqlServerVirtualMachines"):
+        b.pricing(plan, "Standard")
     t.plant(f"{sub}/providers/Microsoft.Security/pricings/Containers", "DEF-005")
     t.plant(f"{sub}/providers/Microsoft.Security", "DEF-008")
+    # Servers on the Standard tier without a sub-plan or extensions: no Plan 2 (no DNS
+    # protection, no Dns pricing either), no agentless scanning, no file integrity monitoring.
+    t.plant(f"{sub}/providers/Microsoft.Security/pricings/Dns", "DEF-012")
+    t.plant(f"{sub}/providers/Microsoft.Security/pricings/VirtualMachines", "DEF-013", "DEF-014")
+    t.plant(b.defender_settings(endpoint_integration=False), "DEF-021")
 
     # Custom roles
     t.plant(b.role_definition("Super Admin", "CustomRole", ["*"], [sub]), "ID-009")
@@ -1375,8 +1416,13 @@ def generated_tenant(resources: int, users: int, seed: int = 7) -> Tenant:
         "Containers",
         "KeyVaults",
         "Arm",
+        "CosmosDbs",
+        "OpenSourceRelationalDatabases",
+        "SqlServerVirtualMachines",
+        "Dns",
     ):
         b.pricing(plan, "Standard")
+    b.defender_settings(endpoint_integration=True)
     b.role_definition("Super Admin", "CustomRole", ["*"], [f"/subscriptions/{t.subscription_id}"])
     t.diagnostic_settings = []
     moment_days = [1, 3, 20, 45, 120, 400]
