@@ -26,8 +26,11 @@ RESOURCE_GRAPH = "Azure Resource Graph"
 ARM = "Azure Resource Manager"
 DIAGNOSTICS_API = "2021-05-01-preview"
 _RETRYABLE = {408, 429, 500, 502, 503, 504}
+# managedBy names a resource's owner (the VM a managed disk is attached to): a column of
+# Resource Graph's resources table, outside `properties`.
 _RESOURCE_COLUMNS = (
-    "id, name, type, kind, location, resourceGroup, subscriptionId, sku, identity, tags, properties"
+    "id, name, type, kind, location, resourceGroup, subscriptionId, managedBy, sku, identity, "
+    "tags, properties"
 )
 
 

@@ -80,7 +80,8 @@ def unmanaged_disks(inventory: Inventory) -> Iterable[Hit]:
         unmanaged = [
             str(d.get("name", "?"))
             for d in [os_disk, *data_disks]
-            if isinstance(d, dict) and d and ("vhd" in d or not d.get("managedDisk"))
+            # A VHD URI means a page blob; `vhd: null` next to a managed disk does not.
+            if isinstance(d, dict) and d and (dig(d, "vhd") or not dig(d, "managedDisk"))
         ]
         if unmanaged:
             yield Hit(

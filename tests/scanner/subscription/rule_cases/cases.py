@@ -12,12 +12,15 @@ import yaml
 
 from scanner.subscription import inventory as inv
 from scanner.subscription.collect.children import child_read
-from tests.support.azure_fakes.dataset import Tenant
+from tests.support.azure_fakes.dataset import Builder, Tenant
 
 HERE = Path(__file__).resolve().parent
 EXAMPLES = HERE.parents[2] / "support" / "azure_fakes" / "examples"
 DEFAULT_BODY = "responses.200.body"
 GROUP = "rg-rule-cases"
+# A site's web configuration is a row of Resource Graph's appserviceresources table, with the
+# id `<site id>/config/web`; a case of it plants the row and answers for the site.
+SITE_CONFIG = "microsoft.web/sites/config"
 
 _CASE_KEYS = {
     "rule",
@@ -29,6 +32,7 @@ _CASE_KEYS = {
     "children",
     "plant",
     "clean",
+    "osv",
 }
 _CHILD_KEYS = {"path", "example", "inline", "note", "body", "plant", "clean"}
 
@@ -78,6 +82,9 @@ class Case:
     resource_type: str
     source: Source
     children: list[Child] = field(default_factory=list)
+    # Software the planted variant runs that OSV knows vulnerabilities of:
+    # (ecosystem, name, version) as the rules ask OSV (scanner/subscription/software.py).
+    osv: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def slug(self) -> str:
@@ -186,12 +193,21 @@ def load(folder: Path = HERE) -> list[Case]:
                         "CHILD_READS in scanner/subscription/collect/children.py"
                     )
                 children.append(Child(str(child["path"]), _source(child, child_where, _CHILD_KEYS)))
+            osv = []
+            for item in entry.get("osv") or []:
+                if not isinstance(item, dict) or set(item) != {"ecosystem", "name", "version"}:
+                    raise CaseError(f"{where}: an `osv` item is {{ecosystem, name, version}}")
+                osv.append((str(item["ecosystem"]), str(item["name"]), str(item["version"])))
             source = _source(
-                {k: v for k, v in entry.items() if k not in ("rule", "resource_type", "children")},
+                {
+                    k: v
+                    for k, v in entry.items()
+                    if k not in ("rule", "resource_type", "children", "osv")
+                },
                 where,
-                _CASE_KEYS - {"rule", "resource_type", "children"},
+                _CASE_KEYS - {"rule", "resource_type", "children", "osv"},
             )
-            cases.append(Case(rule, where, resource_type, source, children))
+            cases.append(Case(rule, where, resource_type, source, children, osv))
     return cases
 
 
@@ -208,6 +224,8 @@ def resource_id(tenant: Tenant, resource_type: str, name: str) -> str:
 def plant(tenant: Tenant, case: Case, twin: str) -> str:
     """Add one variant ("planted" or "clean") of a case to the tenant; its resource id."""
     body = case.source.variant(twin)
+    if case.resource_type == SITE_CONFIG:
+        return _plant_site_config(tenant, case, twin, body)
     published_type = str(body.get("type", ""))
     arm_type = (
         published_type if published_type.lower() == case.resource_type else case.resource_type
@@ -240,6 +258,25 @@ def plant(tenant: Tenant, case: Case, twin: str) -> str:
     return rid
 
 
+def _plant_site_config(tenant: Tenant, case: Case, twin: str, body: dict[str, Any]) -> str:
+    """A web configuration row; a published SiteConfig (e.g. a site's `properties.siteConfig`)
+    becomes the row's `properties`. Returns the site's id, which the rules report."""
+    site = resource_id(tenant, "Microsoft.Web/sites", f"{case.slug}-{twin}")
+    properties = body["properties"] if isinstance(body.get("properties"), dict) else body
+    tenant.appserviceresources.append(
+        {
+            "id": f"{site}/config/web",
+            "name": "web",
+            "type": SITE_CONFIG,
+            "location": "westeurope",
+            "resourceGroup": GROUP,
+            "subscriptionId": tenant.subscription_id,
+            "properties": properties,
+        }
+    )
+    return site
+
+
 def tenant_for(cases: list[Case]) -> tuple[Tenant, dict[str, tuple[str, str]]]:
     """One tenant holding every case's planted resource and its clean twin; for each case
     (by `where`) the ids of both."""
@@ -248,4 +285,8 @@ def tenant_for(cases: list[Case]) -> tuple[Tenant, dict[str, tuple[str, str]]]:
     ids = {
         case.where: (plant(tenant, case, "planted"), plant(tenant, case, "clean")) for case in cases
     }
+    builder = Builder(tenant)
+    for case in cases:
+        for number, key in enumerate(case.osv, start=1):
+            builder.vulnerability(key, f"CASE-{case.slug}-{number}", f"CVE-2024-{number:04d}")
     return tenant, ids
