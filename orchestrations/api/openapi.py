@@ -36,6 +36,7 @@ from orchestrations.identity.authentication import API_KEY_HEADER
 from orchestrations.identity.roles import APP_ROLES
 from orchestrations.scans.kinds import KINDS, TargetKind
 from scanner.reports import CONTENT_TYPES, FORMATS
+from scanner.subscription.frameworks import known_frameworks
 
 bp = df.Blueprint()
 
@@ -198,8 +199,18 @@ def _scan_operations(spec: _Spec) -> dict[routes.Route, dict[str, Any]]:
                     {"type": "string", "enum": list(FORMATS), "default": "json"},
                     "Report format",
                 ),
+                _query(
+                    "framework",
+                    {"type": "string", "enum": list(known_frameworks())},
+                    "Subscription scans: the scan seen through a compliance framework (JSON "
+                    "only): every control of CIS Microsoft Azure Foundations Benchmark v3.0.0 "
+                    "with its status (pass, fail, error, not-applicable, not-checked), reason, "
+                    "rules, their evaluated and finding counts and the findings' resources; "
+                    "totals by status. An unknown framework is a 400 naming the known ones; a "
+                    "scan of another kind a 422.",
+                ),
             ],
-            "responses": spec.responses(report, [400, 404]),
+            "responses": spec.responses(report, [400, 404, 422]),
         },
         routes.SCAN_FINDINGS: {
             "parameters": [scan_id],

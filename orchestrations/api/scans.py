@@ -40,7 +40,12 @@ from orchestrations.scans.kinds import (
 )
 from orchestrations.scans.kinds.repository import RepositoryScanRequest
 from orchestrations.scans.kinds.subscription import SubscriptionScanRequest
-from orchestrations.scans.reports import report
+from orchestrations.scans.reports import (
+    FrameworkNotApplicableError,
+    UnknownFrameworkError,
+    compliance_report,
+    report,
+)
 from orchestrations.scans.service import (
     ScanConflictError,
     ScanFinishedError,
@@ -227,12 +232,23 @@ async def cancel(req: func.HttpRequest, client: df.DurableOrchestrationClient) -
 
 @route(bp, routes.SCAN_REPORT)
 def scan_report(req: func.HttpRequest) -> func.HttpResponse:
-    """GET /api/v1/scans/{scanId}/report?format=json|sarif|csv|html."""
+    """GET /api/v1/scans/{scanId}/report?format=json|sarif|csv|html[&framework=cis-azure]."""
     fmt = (req.params.get("format") or "json").lower()
+    framework_key = req.params.get("framework")
     stores = Stores.of(get_settings())
     record = existing_scan(req, stores)
     view = scan_views([record], stores, with_items=False)[0].model_dump(mode="json", by_alias=True)
     if fmt not in FORMATS:
         raise ApiError(400, "invalid_parameter", f"format must be one of {', '.join(FORMATS)}")
+    if framework_key is not None:
+        if fmt != "json":
+            raise ApiError(400, "invalid_parameter", "a framework report is JSON: format=json")
+        try:
+            document = compliance_report(record, stores.scans, framework_key.lower(), view)
+        except UnknownFrameworkError as exc:
+            raise ApiError(400, "unknown_framework", str(exc), known=list(exc.known)) from exc
+        except FrameworkNotApplicableError as exc:
+            raise ApiError(422, "framework_not_applicable", str(exc)) from exc
+        return json_response(document)
     content_type, body = report(record, stores.scans, fmt, view)
     return func.HttpResponse(body, status_code=200, headers={"Content-Type": content_type})

@@ -4,7 +4,9 @@
 Microsoft Graph), enriches the software it names with OSV, stores every section in the
 artifact store and plans one work item per rule. `run` loads the sections its rule reads
 (cached per process: items of one scan share them) and evaluates the rule, which never calls
-Azure. `summarize` counts findings by severity, family and CIS recommendation.
+Azure, and records how many resources or objects it evaluated (so a compliance view can tell
+"passed" from "nothing to evaluate"). `summarize` counts findings by severity, family and CIS
+recommendation.
 """
 
 from __future__ import annotations
@@ -206,9 +208,14 @@ class SubscriptionEngine(Engine):
             now=parse_time(context.get("collectedAt")) or datetime.now(UTC),
             unavailable=index.get("unavailable", {}),
         )
-        data = {"family": rule.family, "severity": rule.severity, "frameworks": rule.mapping()}
+        data: dict[str, Any] = {
+            "family": rule.family,
+            "severity": rule.severity,
+            "frameworks": rule.mapping(),
+        }
         try:
             hits = list(rule.check(inventory))
+            evaluated = rule.evaluated(inventory)
         except DataUnavailableError as exc:
             return ItemResult(
                 item_id=rule.id, title=rule.title, status="error", error=str(exc), data=data
@@ -223,6 +230,8 @@ class SubscriptionEngine(Engine):
                 data=data,
             )
         findings = [self._finding(rule, hit, inventory.subscription_id) for hit in hits]
+        if evaluated is not None:
+            data["evaluated"] = evaluated
         return ItemResult(
             item_id=rule.id,
             title=rule.title,

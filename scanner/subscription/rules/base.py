@@ -44,6 +44,29 @@ class Hit:
 
 
 Check = Callable[[Inventory], Iterable[Hit]]
+# How many resources or objects a rule looked at in an inventory (0: nothing to evaluate).
+Evaluates = Callable[[Inventory], int]
+# A code rule's `evaluates` when it judges the subscription or tenant as a whole (a setting that
+# is always there to judge, e.g. a Defender plan or the activity log export): one object.
+WHOLE_SCOPE = "scope"
+
+
+def count_rows(value: Any) -> int:
+    """The rows of a section's JSON: a list's items, a Graph-style {"items": [...]}, one for
+    any other non-empty object."""
+    if isinstance(value, list):
+        return len(value)
+    if isinstance(value, dict):
+        items = value.get("items")
+        return len(items) if isinstance(items, list) else (1 if value else 0)
+    return 0
+
+
+def section_counter(section: str) -> Evaluates:
+    """Counts the rows of `section`; WHOLE_SCOPE counts one."""
+    if section == WHOLE_SCOPE:
+        return lambda inventory: 1
+    return lambda inventory: count_rows(inventory.section(section))
 
 
 @dataclass(frozen=True)
@@ -75,6 +98,12 @@ class Rule:
     reads: tuple[Reads, ...] = ()
     # "data" (evaluated from the catalogue's conditions) or "code" (a registered check).
     kind: str = "code"
+    # What the rule looked at in an inventory; a compliance view tells "passed" (something
+    # evaluated, nothing found) from "not applicable" (nothing to evaluate) by it.
+    evaluates: Evaluates | None = None
+
+    def evaluated(self, inventory: Inventory) -> int | None:
+        return None if self.evaluates is None else self.evaluates(inventory)
 
     def mapping(self) -> dict[str, list[str]]:
         mapped = {CIS_BENCHMARK: list(self.cis)} if self.cis else {}
@@ -105,22 +134,30 @@ class RegisteredCheck:
     check: Check
     needs: tuple[str, ...]
     module: str
+    # The section whose rows the rule evaluates (default: the first of `needs`), or WHOLE_SCOPE.
+    evaluates: str | None = None
 
 
 CHECKS: dict[str, RegisteredCheck] = {}
 
 
-def check(rule_id: str, needs: Sequence[str]) -> Callable[[Check], Check]:
+def check(
+    rule_id: str, needs: Sequence[str], evaluates: str | None = None
+) -> Callable[[Check], Check]:
     """Register `function` as the check of catalogue rule `rule_id`, reading the inventory
-    sections `needs` (the engine collects exactly those)."""
+    sections `needs` (the engine collects exactly those). `evaluates` names what it judges, for
+    the count of evaluated objects: one of `needs` (its rows; default the first) or WHOLE_SCOPE
+    (the subscription or tenant as a whole)."""
     if not needs:
         raise ValueError(f"{rule_id}: a check names the inventory sections it reads")
+    if evaluates is not None and evaluates != WHOLE_SCOPE and evaluates not in needs:
+        raise ValueError(f"{rule_id}: evaluates {evaluates!r} is not one of its needs")
 
     def register(function: Check) -> Check:
         if rule_id in CHECKS:
             raise ValueError(f"rule {rule_id} has two registered checks")
         CHECKS[rule_id] = RegisteredCheck(
-            function, tuple(needs), str(getattr(function, "__module__", ""))
+            function, tuple(needs), str(getattr(function, "__module__", "")), evaluates
         )
         return function
 

@@ -5,16 +5,26 @@ the function registered for their id. Any mismatch fails loudly when the rules a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from scanner.subscription.frameworks import cis_azure
 from scanner.subscription.inventory import Inventory, dig, resources
 from scanner.subscription.rules import conditions
-from scanner.subscription.rules.base import FAMILIES, Check, Hit, Reads, RegisteredCheck, Rule
+from scanner.subscription.rules.base import (
+    FAMILIES,
+    Check,
+    Evaluates,
+    Hit,
+    Reads,
+    RegisteredCheck,
+    Rule,
+    section_counter,
+)
 
 CATALOGUE_PATH = Path(__file__).with_name("catalogue.yaml")
 _ID = re.compile(r"[A-Z]+-\d{3}")
@@ -128,8 +138,29 @@ def data_check(entry: Entry) -> tuple[Check, tuple[str, ...]]:
     return check, (source,)
 
 
-def load(text: str, checks: Mapping[str, RegisteredCheck]) -> dict[str, Rule]:
-    """Every rule of a catalogue text, in file order, joined to the registered `checks`."""
+def data_counter(entry: Entry) -> Evaluates:
+    """How many rows a data rule evaluates: those of its source that `when` admits."""
+    source = entry.section or resources(entry.resource_type or "")
+    when = entry.when
+
+    def count(inventory: Inventory) -> int:
+        rows = inventory.section(source) or []
+        if when is None:
+            return len(rows)
+        return sum(1 for row in rows if conditions.holds(row, when))
+
+    return count
+
+
+def load(
+    text: str,
+    checks: Mapping[str, RegisteredCheck],
+    cis_ids: Collection[str] | None = None,
+) -> dict[str, Rule]:
+    """Every rule of a catalogue text, in file order, joined to the registered `checks`. A rule's
+    `cis` ids must be recommendations of the benchmark (`cis_ids`, by default the CIS Azure
+    control list in scanner/subscription/frameworks)."""
+    known_cis = cis_azure().control_ids() if cis_ids is None else frozenset(cis_ids)
     raw = yaml.safe_load(text)
     if not isinstance(raw, dict) or set(raw) != {"rules"} or not isinstance(raw["rules"], list):
         raise CatalogueError("the catalogue is a mapping with one key, `rules`, holding a list")
@@ -142,6 +173,12 @@ def load(text: str, checks: Mapping[str, RegisteredCheck]) -> dict[str, Rule]:
             raise CatalogueError(f"catalogue rule {where}: {exc}") from exc
         if entry.id in rules:
             raise CatalogueError(f"rule {entry.id} is in the catalogue twice")
+        unknown = [c for c in entry.cis if c not in known_cis]
+        if unknown:
+            raise CatalogueError(
+                f"rule {entry.id}: {', '.join(unknown)} is not a recommendation of "
+                f"{cis_azure().title} (see scanner/subscription/frameworks)"
+            )
         registered = checks.get(entry.id)
         if entry.require is not None:
             if registered is not None:
@@ -149,11 +186,12 @@ def load(text: str, checks: Mapping[str, RegisteredCheck]) -> dict[str, Rule]:
                     f"rule {entry.id} has both `require` and a check in {registered.module}"
                 )
             check, needs = data_check(entry)
-            kind = "data"
+            kind, evaluates = "data", data_counter(entry)
         elif registered is None:
             raise CatalogueError(f"rule {entry.id} has neither `require` nor a registered check")
         else:
             check, needs, kind = registered.check, registered.needs, "code"
+            evaluates = section_counter(registered.evaluates or needs[0])
         rules[entry.id] = Rule(
             id=entry.id,
             title=entry.title,
@@ -168,6 +206,7 @@ def load(text: str, checks: Mapping[str, RegisteredCheck]) -> dict[str, Rule]:
             frameworks={k: tuple(v) for k, v in entry.frameworks.items()},
             reads=entry.all_reads(),
             kind=kind,
+            evaluates=evaluates,
         )
     orphans = sorted(set(checks) - set(rules))
     if orphans:

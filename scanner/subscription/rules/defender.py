@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from scanner.subscription.inventory import DEFENDER_PLANS, PROVIDERS, Inventory, dig
-from scanner.subscription.rules.base import Hit, check
+from scanner.subscription.rules.base import WHOLE_SCOPE, Hit, check
 
 # Rule id -> (pricing name, what it protects).
 PLANS: dict[str, tuple[str, str]] = {
@@ -41,7 +41,7 @@ def _plan_check(pricing: str, what: str) -> Any:
     return evaluate
 
 
-@check("DEF-008", needs=[PROVIDERS])
+@check("DEF-008", needs=[PROVIDERS], evaluates=WHOLE_SCOPE)
 def security_provider(inventory: Inventory) -> Iterable[Hit]:
     providers = {
         str(p.get("namespace", "")).casefold(): p for p in inventory.section(PROVIDERS) or []
@@ -56,4 +56,4 @@ def security_provider(inventory: Inventory) -> Iterable[Hit]:
 
 
 for _rule_id, (_pricing, _what) in PLANS.items():
-    check(_rule_id, needs=[DEFENDER_PLANS])(_plan_check(_pricing, _what))
+    check(_rule_id, needs=[DEFENDER_PLANS], evaluates=WHOLE_SCOPE)(_plan_check(_pricing, _what))

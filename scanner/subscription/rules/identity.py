@@ -20,7 +20,7 @@ from scanner.subscription.inventory import (
     dig,
     parse_time,
 )
-from scanner.subscription.rules.base import Hit, check
+from scanner.subscription.rules.base import WHOLE_SCOPE, Hit, check
 
 GLOBAL_ADMINISTRATOR = "62e90394-69f5-4237-9190-012177145e10"
 # Built-in directory roles treated as privileged (role template ids, the same in every tenant).
@@ -146,7 +146,7 @@ def stale_accounts(inventory: Inventory) -> Iterable[Hit]:
         )
 
 
-@check("ID-005", needs=[ROLE_ASSIGNMENTS])
+@check("ID-005", needs=[ROLE_ASSIGNMENTS], evaluates=WHOLE_SCOPE)
 def global_admin_count(inventory: Inventory) -> Iterable[Hit]:
     holders = {
         str(a.get("principalId", ""))
@@ -181,7 +181,7 @@ def _security_defaults_on(inventory: Inventory) -> bool:
     return bool((inventory.section(SECURITY_DEFAULTS) or {}).get("isEnabled"))
 
 
-@check("ID-006", needs=[SECURITY_DEFAULTS, CONDITIONAL_ACCESS])
+@check("ID-006", needs=[SECURITY_DEFAULTS, CONDITIONAL_ACCESS], evaluates=WHOLE_SCOPE)
 def mfa_for_all(inventory: Inventory) -> Iterable[Hit]:
     if _security_defaults_on(inventory):
         return
@@ -199,7 +199,7 @@ def mfa_for_all(inventory: Inventory) -> Iterable[Hit]:
     )
 
 
-@check("ID-007", needs=[SECURITY_DEFAULTS, CONDITIONAL_ACCESS])
+@check("ID-007", needs=[SECURITY_DEFAULTS, CONDITIONAL_ACCESS], evaluates=WHOLE_SCOPE)
 def mfa_for_admins(inventory: Inventory) -> Iterable[Hit]:
     if _security_defaults_on(inventory):
         return

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from scanner.subscription.inventory import ACTIVITY_LOG_DIAGNOSTICS, Inventory, dig, resources
-from scanner.subscription.rules.base import Hit, check
+from scanner.subscription.rules.base import WHOLE_SCOPE, Hit, check
 
 ALERT = "microsoft.insights/activitylogalerts"
 REQUIRED_CATEGORIES = ("Administrative", "Alert", "Policy", "Security")
@@ -65,7 +65,7 @@ def _exporting(settings: Sequence[Any]) -> list[dict[str, Any]]:
     ]
 
 
-@check("MON-001", needs=[ACTIVITY_LOG_DIAGNOSTICS])
+@check("MON-001", needs=[ACTIVITY_LOG_DIAGNOSTICS], evaluates=WHOLE_SCOPE)
 def no_export(inventory: Inventory) -> Iterable[Hit]:
     if not _exporting(inventory.section(ACTIVITY_LOG_DIAGNOSTICS) or []):
         yield Hit(
@@ -127,4 +127,6 @@ def _alert_check(operations: tuple[str, ...], what: str) -> Any:
 
 
 for _rule_id, (_what, _operations) in ALERT_REQUIREMENTS.items():
-    check(_rule_id, needs=[resources(ALERT)])(_alert_check(_operations, _what))
+    check(_rule_id, needs=[resources(ALERT)], evaluates=WHOLE_SCOPE)(
+        _alert_check(_operations, _what)
+    )

@@ -110,7 +110,7 @@ def flow_log_retention(inventory: Inventory) -> Iterable[Hit]:
             )
 
 
-@check("NET-007", needs=[resources(WATCHER), LOCATIONS])
+@check("NET-007", needs=[resources(WATCHER), LOCATIONS], evaluates=LOCATIONS)
 def network_watcher(inventory: Inventory) -> Iterable[Hit]:
     watched = {
         str(w.get("location", "")).casefold()

@@ -12,7 +12,7 @@ import pytest
 from scanner.subscription import inventory as inv
 from scanner.subscription.inventory import DataUnavailableError, Inventory, parse_time
 from scanner.subscription.rules import all_rules
-from scanner.subscription.rules.base import CIS_BENCHMARK, FAMILIES, RegisteredCheck
+from scanner.subscription.rules.base import CIS_BENCHMARK, FAMILIES, RegisteredCheck, check
 from scanner.subscription.rules.catalogue import CatalogueError, load
 from scanner.subscription.rules.conditions import holds
 from scanner.subscription.rules.identity import GLOBAL_ADMINISTRATOR, requires_mfa
@@ -185,6 +185,8 @@ def test_a_data_rule_is_evaluated_from_the_catalogue_alone() -> None:
         (_ENTRY, {**_registered("ST-901"), **_registered("ST-902")}, "ST-902"),
         (_ENTRY.replace("family: storage", "family: gardening"), {}, "unknown family"),
         (_ENTRY.replace("['4.1']", "['v3 4.1']"), {}, "dotted numbers"),
+        (_ENTRY.replace("['4.1']", "['4.99']"), {}, "4.99 is not a recommendation"),
+        (_ENTRY.replace("['4.1']", "['4.1', '1.1']"), {}, "1.1 is not a recommendation"),
         (_ENTRY.replace("severity: low", "severity: urgent"), {}, "severity"),
         (_ENTRY.replace("    reads:", "    needs:"), {}, "reads"),
         (_ENTRY + "    message: no require\n", _registered("ST-901"), "only belong"),
@@ -307,3 +309,25 @@ def test_parse_time_handles_graph_and_arm_formats() -> None:
     assert parse_time("2024-05-01T10:00:00Z") == datetime(2024, 5, 1, 10, tzinfo=UTC)
     assert parse_time("2024-05-01T10:00:00.1234567+00:00") is not None
     assert parse_time("yesterday") is None and parse_time(None) is None
+
+
+def test_rules_count_what_they_evaluate() -> None:
+    gated = _DATA.replace(
+        "    require:", "    when: {path: properties.kind, equals: StorageV2}\n    require:"
+    )
+    rule = load("rules:" + gated, {})["ST-901"]
+    rows = [
+        {"id": "/a", "properties": {"kind": "StorageV2", "x": True}},
+        {"id": "/b", "properties": {"kind": "BlobStorage", "x": False}},
+    ]
+    assert rule.evaluated(inventory({rule.needs[0]: rows})) == 1  # only what `when` admits
+    assert rule.evaluated(inventory({})) == 0
+    # A Defender plan is judged for the subscription as a whole, even when no plan is listed.
+    assert all_rules()["DEF-001"].evaluated(inventory({inv.DEFENDER_PLANS: []})) == 1
+    # Network Watcher is judged per region in use; Graph users count their items.
+    watcher = all_rules()["NET-007"]
+    assert watcher.evaluated(inventory({inv.LOCATIONS: ["westeurope", "eastus"]})) == 2
+    users = {"items": [{"id": "u1"}, {"id": "u2"}, {"id": "u3"}]}
+    assert all_rules()["ID-003"].evaluated(inventory({inv.USERS: users})) == 3
+    with pytest.raises(ValueError, match="not one of its needs"):
+        check("ST-999", needs=["customRoles"], evaluates="users")
