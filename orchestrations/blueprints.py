@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import azure.durable_functions as df
 
-from orchestrations.api import audit, diff, health, host_keys, openapi, scan_views, scans, targets
+from orchestrations.api import (
+    audit,
+    diff,
+    exceptions,
+    health,
+    host_keys,
+    openapi,
+    scan_views,
+    scans,
+    targets,
+)
 from orchestrations.workflow import activities, orchestrator, timers
 
 BLUEPRINTS: list[df.Blueprint] = [
@@ -15,6 +25,7 @@ BLUEPRINTS: list[df.Blueprint] = [
     scan_views.bp,
     targets.bp,
     host_keys.bp,
+    exceptions.bp,
     audit.bp,
     orchestrator.bp,
     activities.bp,

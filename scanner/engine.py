@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -64,6 +65,17 @@ class WorkItem(_Model):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
+class Acceptance(_Model):
+    """Why a finding is accepted: the exception (scanner/mutelist.py) that covers it. Never
+    stored with the finding: it is worked out whenever findings are read, so an exception that
+    expires or is deleted stops covering at once."""
+
+    exception_id: str
+    reason: str
+    owner: str
+    expires_at: datetime
+
+
 class Finding(_Model):
     """Something a rule found; `location` is whatever locates it (file/line, resource id).
 
@@ -80,6 +92,7 @@ class Finding(_Model):
     remediation: str = ""
     references: list[str] = Field(default_factory=list)
     fingerprint: str = ""
+    accepted: Acceptance | None = None
 
     @model_validator(mode="after")
     def _identify(self) -> Finding:

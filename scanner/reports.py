@@ -15,6 +15,7 @@ from typing import Any
 
 from scanner.engine import Finding, ItemResult
 from scanner.fingerprint import SARIF_KEY
+from scanner.mutelist import counted
 
 FORMATS = ("json", "sarif", "csv", "html")
 CONTENT_TYPES = {
@@ -38,11 +39,21 @@ def _findings(items: list[ItemResult]) -> list[Finding]:
     return [finding for item in items for finding in item.findings]
 
 
+def findings_summary(findings: list[Finding]) -> dict[str, Any]:
+    """The counts a gate reads: findings not accepted, by severity; accepted ones apart."""
+    open_findings = counted(findings)
+    by_severity: dict[str, int] = {}
+    for finding in open_findings:
+        by_severity[finding.severity] = by_severity.get(finding.severity, 0) + 1
+    return {
+        "findings": len(open_findings),
+        "findingsBySeverity": by_severity,
+        "accepted": len(findings) - len(open_findings),
+    }
+
+
 def report_json(scan: dict[str, Any], items: list[ItemResult]) -> str:
     findings = _findings(items)
-    by_severity: dict[str, int] = {}
-    for finding in findings:
-        by_severity[finding.severity] = by_severity.get(finding.severity, 0) + 1
     document = {
         "scan": scan,
         "summary": {
@@ -51,8 +62,7 @@ def report_json(scan: dict[str, Any], items: list[ItemResult]) -> str:
                 status: sum(1 for i in items if i.status == status)
                 for status in sorted({i.status for i in items})
             },
-            "findings": len(findings),
-            "findingsBySeverity": by_severity,
+            **findings_summary(findings),
         },
         "items": [
             {
@@ -95,8 +105,9 @@ def sarif_rule(finding: Finding) -> dict[str, Any]:
 
 def sarif_result(finding: Finding, locations: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
     """One SARIF result for a finding; `fingerprints` carries its stable identity (`extra`:
-    properties, rule index, baseline state)."""
-    return {
+    properties, rule index, baseline state). An accepted finding carries an external,
+    accepted `suppression` with the exception's reason, so SARIF viewers hide it."""
+    result = {
         "ruleId": finding.rule_id,
         "level": sarif_level(finding.severity),
         "message": {"text": finding.message},
@@ -104,6 +115,45 @@ def sarif_result(finding: Finding, locations: list[dict[str, Any]], **extra: Any
         "fingerprints": {SARIF_KEY: finding.fingerprint},
         **extra,
     }
+    if finding.accepted is not None:
+        result["suppressions"] = [sarif_suppression(finding)]
+    return result
+
+
+def sarif_suppression(finding: Finding) -> dict[str, Any]:
+    accepted = finding.accepted
+    assert accepted is not None
+    return {
+        "kind": "external",
+        "status": "accepted",
+        "justification": accepted.reason,
+        "properties": {
+            "exceptionId": accepted.exception_id,
+            "owner": accepted.owner,
+            "expiresAt": accepted.expires_at.isoformat(),
+        },
+    }
+
+
+def accepted_cells(finding: Finding | None) -> list[str]:
+    """The CSV cells of a finding's acceptance: exception id, reason, owner, expiry."""
+    accepted = finding.accepted if finding is not None else None
+    if accepted is None:
+        return ["", "", "", ""]
+    return [
+        accepted.exception_id,
+        safe_cell(accepted.reason),
+        safe_cell(accepted.owner),
+        accepted.expires_at.isoformat(),
+    ]
+
+
+def safe_cell(value: str) -> str:
+    """Neutralise spreadsheet formulas in text people or scanned systems wrote."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+ACCEPTED_HEADER = ["accepted_by", "accepted_reason", "accepted_owner", "accepted_until"]
 
 
 def run_guid(scan_id: Any) -> str:
@@ -140,10 +190,12 @@ def report_sarif(
 def report_csv(scan: dict[str, Any], items: list[ItemResult]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["item", "item_status", "rule", "severity", "title", "message", "location"])
+    header = ["item", "item_status", "rule", "severity", "title", "message", "location"]
+    writer.writerow([*header, *ACCEPTED_HEADER])
     for item in sorted(items, key=lambda i: i.item_id):
         if not item.findings:
-            writer.writerow([item.item_id, item.status, "", "", item.title, item.error or "", ""])
+            row = [item.item_id, item.status, "", "", item.title, item.error or "", ""]
+            writer.writerow([*row, *accepted_cells(None)])
         for finding in item.findings:
             location = json.dumps(finding.location, sort_keys=True) if finding.location else ""
             writer.writerow(
@@ -155,6 +207,7 @@ def report_csv(scan: dict[str, Any], items: list[ItemResult]) -> str:
                     finding.title,
                     finding.message,
                     location,
+                    *accepted_cells(finding),
                 ]
             )
     return out.getvalue()
@@ -162,6 +215,7 @@ def report_csv(scan: dict[str, Any], items: list[ItemResult]) -> str:
 
 def report_html(scan: dict[str, Any], items: list[ItemResult]) -> str:
     e = html.escape
+    accepted = sum(1 for f in _findings(items) if f.accepted)
     rows = []
     for item in sorted(items, key=lambda i: i.item_id):
         for finding in item.findings or [None]:  # type: ignore[list-item]
@@ -171,10 +225,12 @@ def report_html(scan: dict[str, Any], items: list[ItemResult]) -> str:
                     f"</td><td></td><td></td><td>{e(item.error or item.title)}</td></tr>"
                 )
             else:
+                css = "accepted" if finding.accepted else finding.severity
                 rows.append(
-                    f"<tr class='{e(finding.severity)}'><td>{e(item.item_id)}</td>"
+                    f"<tr class='{e(css)}'><td>{e(item.item_id)}</td>"
                     f"<td>{e(item.status)}</td><td>{e(finding.rule_id)}</td>"
-                    f"<td>{e(finding.severity)}</td><td>{e(finding.message)}</td></tr>"
+                    f"<td>{e(finding.severity)}</td><td>{e(finding.message)}"
+                    f"{accepted_note(finding)}</td></tr>"
                 )
     title = (
         f"Scan {scan.get('scanId', '')} of {scan.get('targetType', '')} {scan.get('targetId', '')}"
@@ -185,12 +241,26 @@ def report_html(scan: dict[str, Any], items: list[ItemResult]) -> str:
         "body{font-family:sans-serif}table{border-collapse:collapse}"
         "td,th{border:1px solid #999;padding:4px 8px}"
         ".critical,.high,.error{background:#f8d0d0}.medium,.failed{background:#fbe8c0}"
-        ".low,.info{background:#eef}.passed{background:#d8f0d8}"
+        ".low,.info{background:#eef}.passed{background:#d8f0d8}.accepted{background:#eee;color:#555}"
         f"</style></head><body><h1>{e(title)}</h1>"
         f"<p>Status: {e(str(scan.get('status', '')))}</p>"
+        f"<p>Accepted findings (covered by an exception, not counted): {accepted}</p>"
         "<table><tr><th>Item</th><th>Status</th><th>Rule</th><th>Severity</th><th>Message</th></tr>"
         + "".join(rows)
         + "</table></body></html>"
+    )
+
+
+def accepted_note(finding: Finding) -> str:
+    """An HTML note on an accepted finding: by which exception, why, whose, until when."""
+    accepted = finding.accepted
+    if accepted is None:
+        return ""
+    e = html.escape
+    return (
+        f"<br><small class='accepted-note'>Accepted ({e(accepted.exception_id)}) by "
+        f"{e(accepted.owner)} until {e(accepted.expires_at.date().isoformat())}: "
+        f"{e(accepted.reason)}</small>"
     )
 
 

@@ -133,13 +133,25 @@ class HttpTriggers:
     ) -> Any:
         http_request = func.HttpRequest(
             method=request.method,
-            url=str(request.url),
+            url=_url(request),
             headers=forwarded_headers(request),
             params=dict(request.query),
             route_params=params,
             body=await request.read(),
         )
         return await invoke(entry, http_request, self.client_binding, self.executor)
+
+
+def _url(request: web.Request) -> str:
+    """The request's URL; when its Host header is no valid host, the address it reached
+    (a client's bad header must not fail the request)."""
+    try:
+        return str(request.url)
+    except ValueError:
+        sockname = request.transport.get_extra_info("sockname") if request.transport else None
+        host, port = (sockname or ("127.0.0.1", 0))[:2]
+        host = f"[{host}]" if ":" in str(host) else str(host)
+        return f"{request.scheme}://{host}:{port}{request.rel_url}"
 
 
 def client_binding_json(public_base: str, rpc_base: str, hub: str, system_key: str) -> str:

@@ -156,7 +156,11 @@ def record_change(
 ) -> None:
     """Write the audit row of a change that succeeded. A failed write is logged with the whole
     entry (it then reaches the telemetry) and does not undo or hide the change."""
-    target, scans = _subject(req, _answer(response))
+    answer = _answer(response)
+    target, scans = _subject(req, answer)
+    if action.startswith("exception."):
+        exception_id = answer.get("id") or req.route_params.get("exceptionId") or ""
+        target = f"exception:{exception_id}"
     entry = AuditEntry(
         action=action,
         actor_kind=principal.kind,

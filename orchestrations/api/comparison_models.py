@@ -30,6 +30,15 @@ class FromTo(ApiModel):
 # -- findings -----------------------------------------------------------------------------------
 
 
+class AcceptedBy(ApiModel):
+    """The exception that accepts a finding (see /api/v1/exceptions)."""
+
+    exception_id: str
+    reason: str
+    owner: str
+    expires_at: datetime
+
+
 class FindingEntry(ApiModel):
     fingerprint: str = Field(description="Stable identity of the finding across scans")
     rule_id: str
@@ -37,6 +46,9 @@ class FindingEntry(ApiModel):
     severity: Severity
     message: str
     location: dict[str, object]
+    accepted: AcceptedBy | None = Field(
+        None, description="Set when an active exception accepts the finding"
+    )
 
 
 class FindingCounts(ApiModel):
@@ -61,7 +73,8 @@ class RuleDelta(ApiModel):
 
 
 class FindingsDiff(ApiModel):
-    counts: FindingCounts
+    counts: FindingCounts = Field(description="Findings not accepted by an exception")
+    accepted: FindingCounts = Field(description="Findings an active exception accepts")
     by_severity: FindingsBySeverity
     by_rule: list[RuleDelta]
     new: list[FindingEntry] = Field(description="In the scan, not in the baseline")

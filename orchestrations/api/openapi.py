@@ -15,6 +15,13 @@ from pydantic import BaseModel
 from orchestrations.api import routes
 from orchestrations.api.audit import AuditList
 from orchestrations.api.comparison_models import ScanComparison
+from orchestrations.api.exceptions import (
+    EXCEPTION_ID_PATTERN,
+    MAX_EXCEPTION_DAYS,
+    ExceptionIn,
+    ExceptionList,
+    ExceptionOut,
+)
 from orchestrations.api.host_keys import HOST_ID_PATTERN, HostKeyIn, HostKeys
 from orchestrations.api.http import MAX_BODY_BYTES, MAX_BODY_DEPTH, json_response, route
 from orchestrations.api.models import (
@@ -308,6 +315,47 @@ def _host_key_operations(spec: _Spec) -> dict[routes.Route, dict[str, Any]]:
     }
 
 
+EXCEPTIONS_DESCRIPTION = f"""An exception accepts findings: one by its `fingerprint`, or a rule's
+(`ruleId`) whose resource id, document, file or host subject matches `resourcePattern` (a
+case-insensitive glob; without one, all of the rule's findings), optionally only on one
+`targetId`. It needs a `reason`, an `owner` and `expiresAt`, in the future and at most
+{MAX_EXCEPTION_DAYS} days ahead. Until it expires, the findings it covers are listed as
+`accepted` (with the exception's id, reason, owner and expiry) in findings, reports and
+comparisons, and are left out of the severity counts that gates read. It acts whenever findings
+are read: no rescan is needed, and an expired or deleted exception covers nothing at once."""
+
+
+def _exception_operations(spec: _Spec) -> dict[routes.Route, dict[str, Any]]:
+    exception_id = _path_param("exceptionId", "Exception id (a ULID)", EXCEPTION_ID_PATTERN)
+    return {
+        routes.CREATE_EXCEPTION: {
+            "description": EXCEPTIONS_DESCRIPTION,
+            "requestBody": spec.body(spec.ref(ExceptionIn, "validation")),
+            "responses": spec.responses(
+                spec.json_ok(201, ExceptionOut, "Created", location=True), [400, 413, 415, 422]
+            ),
+        },
+        routes.LIST_EXCEPTIONS: {
+            "parameters": [
+                _query(
+                    "status",
+                    {"type": "string", "enum": ["active", "expired"]},
+                    "Only active or only expired exceptions",
+                )
+            ],
+            "responses": spec.responses(spec.json_ok(200, ExceptionList, "Exceptions"), [400]),
+        },
+        routes.GET_EXCEPTION: {
+            "parameters": [exception_id],
+            "responses": spec.responses(spec.json_ok(200, ExceptionOut, "The exception"), [404]),
+        },
+        routes.DELETE_EXCEPTION: {
+            "parameters": [exception_id],
+            "responses": spec.responses({"204": {"description": "Deleted"}}, [404]),
+        },
+    }
+
+
 def _service_operations(spec: _Spec) -> dict[routes.Route, dict[str, Any]]:
     return {
         routes.HEALTH: {"responses": spec.json_ok(200, Health, "Service is up")},
@@ -431,6 +479,7 @@ def build_openapi() -> dict[str, Any]:
         **_scan_operations(spec),
         **_diff_operations(spec),
         **_host_key_operations(spec),
+        **_exception_operations(spec),
     }.items():
         _add(paths, served, details)
         described.add(served)

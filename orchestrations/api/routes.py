@@ -221,6 +221,41 @@ FORGET_HOST_KEY = Route(
     ),
 )
 
+# Accepting a risk is the admin's: it hides findings from every gate, as changing a target or a
+# host key changes what scans see (docs/identity.md says why no lesser role may).
+CREATE_EXCEPTION = Route(
+    "v1/exceptions",
+    (
+        Operation(
+            "POST",
+            "createException",
+            "Accept findings (by fingerprint, or by rule and resource pattern) until a date",
+            ADMIN,
+            "exception.created",
+        ),
+    ),
+)
+LIST_EXCEPTIONS = Route(
+    "v1/exceptions",
+    (Operation("GET", "listExceptions", "Exceptions, expired ones marked", READER),),
+)
+GET_EXCEPTION = Route(
+    "v1/exceptions/{exceptionId}",
+    (Operation("GET", "getException", "One exception", READER),),
+)
+DELETE_EXCEPTION = Route(
+    "v1/exceptions/{exceptionId}",
+    (
+        Operation(
+            "DELETE",
+            "deleteException",
+            "Withdraw an exception (its findings count again at once)",
+            ADMIN,
+            "exception.deleted",
+        ),
+    ),
+)
+
 LIST_AUDIT_ENTRIES = Route(
     "v1/audit",
     (
@@ -257,5 +292,9 @@ ROUTES: tuple[Route, ...] = (
     GET_HOST_KEY,
     PIN_HOST_KEY,
     FORGET_HOST_KEY,
+    CREATE_EXCEPTION,
+    LIST_EXCEPTIONS,
+    GET_EXCEPTION,
+    DELETE_EXCEPTION,
     LIST_AUDIT_ENTRIES,
 )

@@ -24,11 +24,13 @@ import azure.functions as func
 from pydantic import ConfigDict, Field
 
 from orchestrations.api import routes
+from orchestrations.api.comparison_models import AcceptedBy
 from orchestrations.api.http import ApiError, json_response, route
 from orchestrations.api.views import existing_scan
 from orchestrations.core.models import ApiModel
 from orchestrations.core.settings import get_settings
 from orchestrations.engines.repositories import read_document
+from orchestrations.scans.exceptions import accepted_items
 from orchestrations.state.artifacts import BlobArtifactStore
 from orchestrations.state.scans import ScanRecord
 from orchestrations.state.stores import Stores
@@ -49,6 +51,9 @@ class FindingView(ApiModel):
     remediation: str = ""
     references: list[str] = Field(default_factory=list)
     fingerprint: str = Field("", description="Stable identity of the finding across scans")
+    accepted: AcceptedBy | None = Field(
+        None, description="Set when an active exception accepts the finding"
+    )
     family: str | None = None
     frameworks: dict[str, list[str]] = Field(default_factory=dict)
 
@@ -56,8 +61,9 @@ class FindingView(ApiModel):
 class FindingList(ApiModel):
     scan_id: str
     status: str
-    total: int
-    by_severity: dict[str, int]
+    total: int = Field(description="Every finding listed, accepted ones included")
+    by_severity: dict[str, int] = Field(description="Findings not accepted, per severity")
+    accepted: int = Field(0, description="Findings an active exception accepts")
     items: list[FindingView]
 
 
@@ -127,13 +133,15 @@ def finding_views(items: list[ItemResult]) -> list[FindingView]:
 def scan_findings(req: func.HttpRequest) -> func.HttpResponse:
     """GET /api/v1/scans/{scanId}/findings: every finding, flat, with service and controls."""
     stores, record = _record(req)
-    views = finding_views(stores.scans.items(record.scan_id))
+    items = accepted_items(stores.scans.storage, record, stores.scans.items(record.scan_id))
+    views = finding_views(items)
     return json_response(
         FindingList(
             scan_id=record.scan_id,
             status=record.status,
             total=len(views),
-            by_severity=dict(Counter(v.severity for v in views)),
+            by_severity=dict(Counter(v.severity for v in views if v.accepted is None)),
+            accepted=sum(1 for v in views if v.accepted is not None),
             items=views,
         )
     )

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
 from orchestrations.core.lifecycle import COMPLETED
+from orchestrations.scans.exceptions import active_exceptions
 from orchestrations.state.artifacts import BlobArtifactStore
 from orchestrations.state.scans import ScanRecord, ScanStore
 from orchestrations.state.storage import BLOB_REF
@@ -22,6 +23,7 @@ from scanner.cache import ArtifactCache
 from scanner.comparison.findings import count_changes
 from scanner.comparison.snapshot import ScanSnapshot
 from scanner.engine import ItemResult
+from scanner.mutelist import mark_accepted
 
 PREVIOUS = "previous"
 _READERS = 6  # storage reads of one comparison in flight at once
@@ -115,6 +117,9 @@ def compare(scans: ScanStore, record: ScanRecord, against: str) -> dict[str, Any
     _completed(record, "scan")
     baseline = baseline_of(scans, record, against)
     read = snapshots(scans, [record] if baseline is None else [record, baseline])
+    exceptions = active_exceptions(scans.storage)
+    for scan in read:
+        scan.items = mark_accepted(scan.items, scan.target_id, exceptions, datetime.now(UTC))
     document = compare_scans(read[0], read[1] if baseline else None)
     return {**document, "against": against}
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from orchestrations.scans.exceptions import accepted_items
 from orchestrations.scans.kinds import EngineUnavailableError, engine_for
 from orchestrations.state.artifacts import BlobArtifactStore
 from orchestrations.state.scans import ScanRecord, ScanStore
@@ -31,8 +32,9 @@ class FrameworkNotApplicableError(ValueError):
 
 
 def report(record: ScanRecord, scans: ScanStore, fmt: str, view: dict[str, Any]) -> tuple[str, str]:
-    """(content type, body) of the scan's report in `fmt` (one of scanner.reports.FORMATS)."""
-    items = scans.items(record.scan_id)
+    """(content type, body) of the scan's report in `fmt` (one of scanner.reports.FORMATS);
+    findings that exceptions cover are marked accepted and left out of the counts."""
+    items = accepted_items(scans.storage, record, scans.items(record.scan_id))
     try:
         own = getattr(engine_for(record.target_type), "report", None)
     except (KeyError, EngineUnavailableError):

@@ -266,8 +266,10 @@ class ScanStore(TableStore):
             "Status": result.status,
             "Title": result.title,
             "FindingsCount": len(result.findings),
+            # Never whether a finding is accepted: exceptions are applied when findings are read.
             "Findings": self.storage.pack(
-                [f.model_dump() for f in result.findings], where + "-findings.json"
+                [f.model_dump(exclude={"accepted"}) for f in result.findings],
+                where + "-findings.json",
             ),
             "Data": self.storage.pack(result.data, where + "-data.json"),
             "Error": (result.error or "")[:8000],

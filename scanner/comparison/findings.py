@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, get_args
 
 from scanner.engine import Finding, Severity
+from scanner.mutelist import counted
 
 SEVERITY_ORDER = {severity: rank for rank, severity in enumerate(get_args(Severity))}
 STATES = ("new", "resolved", "unchanged")
@@ -96,9 +97,18 @@ def count_changes(baseline: Iterable[str], current: Iterable[str]) -> tuple[int,
 
 
 def entry(finding: Finding) -> dict[str, Any]:
-    """A finding as the comparison lists it."""
+    """A finding as the comparison lists it (with the exception that accepts it, if any)."""
     shown = finding.model_dump(include={"title", "severity", "message", "location"})
-    return {"fingerprint": finding.fingerprint, "ruleId": finding.rule_id, **shown}
+    listed = {"fingerprint": finding.fingerprint, "ruleId": finding.rule_id, **shown}
+    if finding.accepted is not None:
+        accepted = finding.accepted
+        listed["accepted"] = {
+            "exceptionId": accepted.exception_id,
+            "reason": accepted.reason,
+            "owner": accepted.owner,
+            "expiresAt": accepted.expires_at.isoformat(),
+        }
+    return listed
 
 
 def by_severity(findings: Iterable[Finding]) -> dict[str, int]:
@@ -130,10 +140,15 @@ def by_rule(
 
 
 def findings_section(delta: FindingsDelta) -> dict[str, Any]:
-    """The `findings` part of a comparison document."""
+    """The `findings` part of a comparison document. Every finding is listed; the counts (which
+    gates read) leave accepted findings out, and `accepted` counts them apart."""
+    still_open = FindingsDelta(*(counted(getattr(delta, state)) for state in STATES))
     return {
-        "counts": delta.counts(),
-        "bySeverity": {state: by_severity(getattr(delta, state)) for state in STATES},
-        "byRule": by_rule(delta),
+        "counts": still_open.counts(),
+        "accepted": {
+            state: len(getattr(delta, state)) - len(getattr(still_open, state)) for state in STATES
+        },
+        "bySeverity": {state: by_severity(getattr(still_open, state)) for state in STATES},
+        "byRule": by_rule(still_open),
         **{state: [entry(f) for f in getattr(delta, state)] for state in STATES},
     }

@@ -15,7 +15,7 @@ from typing import Any
 
 from scanner.comparison.document import change_rows
 from scanner.comparison.findings import STATES
-from scanner.engine import Finding
+from scanner.engine import Acceptance, Finding
 from scanner.reports import (
     CONTENT_TYPES,
     FORMATS,
@@ -32,7 +32,19 @@ _SUBJECT_KEYS = ("artifactId", "resourceId", "file", "path", "subject", "package
 
 def _finding(entry: dict[str, Any]) -> Finding:
     shown = ("title", "severity", "message", "location")
-    return Finding(rule_id=entry["ruleId"], **{key: entry[key] for key in shown})
+    accepted = entry.get("accepted")
+    return Finding(
+        rule_id=entry["ruleId"],
+        **{key: entry[key] for key in shown},
+        accepted=Acceptance(
+            exception_id=accepted["exceptionId"],
+            reason=accepted["reason"],
+            owner=accepted["owner"],
+            expires_at=accepted["expiresAt"],
+        )
+        if accepted
+        else None,
+    )
 
 
 def subject_of(location: dict[str, Any]) -> str:
@@ -77,7 +89,18 @@ def report_sarif(document: dict[str, Any]) -> str:
     return sarif_log(run)
 
 
-CSV_HEADER = ("section", "change", "subject", "field", "from", "to", "severity", "rule", "message")
+CSV_HEADER = (
+    "section",
+    "change",
+    "subject",
+    "field",
+    "from",
+    "to",
+    "severity",
+    "rule",
+    "message",
+    "accepted_by",
+)
 
 
 def _text(value: Any) -> str:
@@ -101,10 +124,12 @@ def report_csv(document: dict[str, Any]) -> str:
                     entry["severity"],
                     entry["ruleId"],
                     entry["message"],
+                    (entry.get("accepted") or {}).get("exceptionId", ""),
                 ]
             )
     for section, change, subject, field, before, after in change_rows(document):
-        writer.writerow([section, change, subject, field, _text(before), _text(after), "", "", ""])
+        row = [section, change, subject, field, _text(before), _text(after), "", "", "", ""]
+        writer.writerow(row)
     return out.getvalue()
 
 
@@ -118,6 +143,14 @@ def _table(headers: tuple[str, ...], rows: list[list[str]], css: str = "") -> st
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def _accepted(entry: dict[str, Any]) -> str:
+    accepted = entry.get("accepted")
+    if not accepted:
+        return ""
+    until = str(accepted["expiresAt"])[:10]
+    return f"{accepted['exceptionId']} ({accepted['owner']}, until {until}): {accepted['reason']}"
+
+
 def report_html(document: dict[str, Any]) -> str:
     e = html.escape
     baseline = document.get("baseline")
@@ -126,16 +159,20 @@ def report_html(document: dict[str, Any]) -> str:
         f"What changed: {document['targetType']} {document['targetId']}, scan {document['scanId']}"
     )
     counts = document["findings"]["counts"]
+    accepted = document["findings"].get("accepted") or {}
     parts = [
         f"<h1>{e(title)}</h1><p>Compared with {e(against)}.</p>",
         _table(("new", "resolved", "unchanged"), [[str(counts[s]) for s in STATES]]),
+        f"<p>Accepted (covered by an exception, not counted above): "
+        f"{e(', '.join(f'{n} {s}' for s, n in accepted.items() if n) or 'none')}</p>",
     ]
     for state in STATES:
         entries = document["findings"][state]
         rows = [
-            [f["severity"], f["ruleId"], subject_of(f["location"]), f["message"]] for f in entries
+            [f["severity"], f["ruleId"], subject_of(f["location"]), f["message"], _accepted(f)]
+            for f in entries
         ]
-        table = _table(("Severity", "Rule", "About", "Message"), rows, state)
+        table = _table(("Severity", "Rule", "About", "Message", "Accepted"), rows, state)
         heading = f"{state.capitalize()} findings ({len(entries)})"
         if state == "unchanged":
             parts.append(f"<details><summary>{e(heading)}</summary>{table}</details>")

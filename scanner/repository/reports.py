@@ -12,7 +12,17 @@ from collections import defaultdict
 from typing import Any
 
 from scanner.engine import Finding, ItemResult
-from scanner.reports import CONTENT_TYPES, run_guid, sarif_level, sarif_log, sarif_result
+from scanner.reports import (
+    ACCEPTED_HEADER,
+    CONTENT_TYPES,
+    accepted_cells,
+    accepted_note,
+    findings_summary,
+    run_guid,
+    sarif_level,
+    sarif_log,
+    sarif_result,
+)
 from scanner.repository.graph import TraceGraph
 from scanner.repository.model import Artifact, schema
 from scanner.repository.rules import Rule
@@ -65,6 +75,8 @@ def report_json(
             for k in ("scanId", "targetId", "status", "startedAt", "completedAt", "errorMessage")
         },
         "results": scan.get("results"),
+        # What gates read: the findings not accepted (the stored results count every one).
+        "summary": findings_summary(findings),
         "rules": [
             {
                 "id": rule.id,
@@ -215,6 +227,7 @@ def report_csv(
             "message",
             "commit",
             "remediation",
+            *ACCEPTED_HEADER,
         ]
     )
     commit = _commit(scan)
@@ -232,6 +245,7 @@ def report_csv(
                 _safe_cell(f.message),
                 commit,
                 f.remediation,
+                *accepted_cells(f),
             ]
         )
     return out.getvalue()
@@ -254,6 +268,7 @@ th{background:#eee}
 .none{background:#fff;color:#999}
 .flag{color:#a00000;font-weight:bold;font-size:11px}
 .sev-critical,.sev-high{background:#f6c8c8}.sev-medium{background:#fde9b8}.sev-low{background:#eef}
+.accepted{background:#eee;color:#555}
 small{color:#555}
 """
 
@@ -392,7 +407,8 @@ def report_html(
         "<tr><th>Artifacts</th><td>"
         + ", ".join(f"{e(str(k))}: {int(v)}" for k, v in counts.items())
         + "</td></tr>",
-        f"<tr><th>Findings</th><td>{len(findings)}</td></tr></table>",
+        f"<tr><th>Findings</th><td>{len(findings)}"
+        f" ({sum(1 for f in findings if f.accepted)} accepted)</td></tr></table>",
         "<p>Colours: <span class='ok'>validated / approved</span> "
         "<span class='progress'>implemented or in review, not validated</span> "
         "<span class='draft'>draft</span> <span class='bad'>rejected, retired or unknown</span> "
@@ -436,10 +452,10 @@ def report_html(
     for finding in findings:
         where = finding.location
         parts.append(
-            f"<tr class='sev-{e(finding.severity)}'><td>{e(finding.severity)}</td>"
-            f"<td>{e(finding.rule_id)}</td>"
+            f"<tr class='{'accepted' if finding.accepted else 'sev-' + e(finding.severity)}'>"
+            f"<td>{e(finding.severity)}</td><td>{e(finding.rule_id)}</td>"
             f"<td>{e(str(where.get('file', '')))}:{e(str(where.get('line', '')))}</td>"
-            f"<td>{e(finding.message)}</td></tr>"
+            f"<td>{e(finding.message)}{accepted_note(finding)}</td></tr>"
         )
     parts.append("</table></body></html>")
     return "".join(parts)

@@ -33,6 +33,8 @@ DIRECTORY_ROLES = "directoryRoles"  # Graph /directoryRoles
 ROLE_ASSIGNMENTS = "roleAssignments"  # Graph /roleManagement/directory/roleAssignments
 SECURITY_DEFAULTS = "securityDefaults"  # Graph identitySecurityDefaultsEnforcementPolicy
 CONDITIONAL_ACCESS = "conditionalAccess"  # Graph /identity/conditionalAccess/policies
+NAMED_LOCATIONS = "namedLocations"  # Graph /identity/conditionalAccess/namedLocations
+AUTHORIZATION_POLICY = "authorizationPolicy"  # Graph /policies/authorizationPolicy
 VULNERABILITIES = "vulnerabilities"  # OSV: known vulnerabilities by software key
 
 GRAPH_SECTIONS = frozenset(
@@ -43,6 +45,8 @@ GRAPH_SECTIONS = frozenset(
         ROLE_ASSIGNMENTS,
         SECURITY_DEFAULTS,
         CONDITIONAL_ACCESS,
+        NAMED_LOCATIONS,
+        AUTHORIZATION_POLICY,
     }
 )
 

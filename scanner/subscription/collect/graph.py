@@ -45,8 +45,12 @@ def user_record(user: dict[str, Any]) -> dict[str, Any]:
         "userType": user.get("userType"),
         "accountEnabled": user.get("accountEnabled"),
         "createdDateTime": user.get("createdDateTime"),
+        # Sign-in attempts, failed ones included: a password spray against a dormant account
+        # moves these forward although nobody got in.
         "lastSignInDateTime": activity.get("lastSignInDateTime"),
         "lastNonInteractiveSignInDateTime": activity.get("lastNonInteractiveSignInDateTime"),
+        # The last sign-in that succeeded (interactive or not): what shows the account is used.
+        "lastSuccessfulSignInDateTime": activity.get("lastSuccessfulSignInDateTime"),
     }
 
 
@@ -74,8 +78,19 @@ def policy_record(policy: dict[str, Any]) -> dict[str, Any]:
         "excludeUsers": list(users.get("excludeUsers") or []),
         "includeRoles": list(users.get("includeRoles") or []),
         "includeGroups": list(users.get("includeGroups") or []),
+        "excludeGroups": list(users.get("excludeGroups") or []),
+        "excludeRoles": list(users.get("excludeRoles") or []),
         "includeApplications": list(apps.get("includeApplications") or []),
+        "excludeApplications": list(apps.get("excludeApplications") or []),
+        "includeUserActions": list(apps.get("includeUserActions") or []),
+        "clientAppTypes": list(conditions.get("clientAppTypes") or []),
+        "signInRiskLevels": list(conditions.get("signInRiskLevels") or []),
+        "userRiskLevels": list(conditions.get("userRiskLevels") or []),
+        "transferMethods": str(
+            (conditions.get("authenticationFlows") or {}).get("transferMethods") or ""
+        ),
         "builtInControls": list(grant.get("builtInControls") or []),
+        "grantOperator": grant.get("operator"),
         "authenticationStrength": bool(grant.get("authenticationStrength")),
     }
 
@@ -129,6 +144,8 @@ class GraphCollector:
                 "role_management.directory.role_assignments",
                 "policies.identity_security_defaults_enforcement_policy",
                 "identity.conditional_access.policies",
+                "identity.conditional_access.named_locations",
+                "policies.authorization_policy",
             ):
                 target: Any = self.client
                 for step in builder.split("."):
@@ -273,3 +290,29 @@ class GraphCollector:
             self.client.identity.conditional_access.policies,
         )
         return [policy_record(p) for p in policies if isinstance(p, dict)]
+
+    async def named_locations(self) -> list[dict[str, Any]]:
+        locations = await self._all_pages(
+            "GET /identity/conditionalAccess/namedLocations",
+            self.client.identity.conditional_access.named_locations,
+        )
+        return [
+            {
+                "id": n.get("id"),
+                "displayName": n.get("displayName"),
+                "kind": str(n.get("@odata.type") or "").rsplit(".", 1)[-1],
+                "isTrusted": n.get("isTrusted"),
+                "countriesAndRegions": list(n.get("countriesAndRegions") or []),
+            }
+            for n in locations
+            if isinstance(n, dict)
+        ]
+
+    async def authorization_policy(self) -> dict[str, Any]:
+        """The tenant's authorization policy as Graph returns it (one object)."""
+        builder = self.client.policies.authorization_policy
+        policy = await self._get(
+            "GET /policies/authorizationPolicy", builder.to_get_request_information()
+        )
+        policy.pop("@odata.context", None)
+        return policy

@@ -38,6 +38,8 @@ GRAPH_SECTIONS: dict[str, str] = {
     inv.ROLE_ASSIGNMENTS: "role_assignments",
     inv.SECURITY_DEFAULTS: "security_defaults",
     inv.CONDITIONAL_ACCESS: "conditional_access",
+    inv.NAMED_LOCATIONS: "named_locations",
+    inv.AUTHORIZATION_POLICY: "authorization_policy",
 }
 
 

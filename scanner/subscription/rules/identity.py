@@ -128,21 +128,38 @@ def stale_accounts(inventory: Inventory) -> Iterable[Hit]:
     for user_id, user in sorted(_users(inventory).items()):
         if not _enabled(user):
             continue
-        signed_in = [
-            parse_time(user.get("lastSignInDateTime")),
-            parse_time(user.get("lastNonInteractiveSignInDateTime")),
-        ]
-        last = max((t for t in signed_in if t is not None), default=None)
-        created = parse_time(user.get("createdDateTime"))
+        # Only a successful sign-in shows the account is used: lastSignInDateTime and
+        # lastNonInteractiveSignInDateTime move with failed attempts too, so a dormant account
+        # under a password spray would look active by them.
+        last = parse_time(user.get("lastSuccessfulSignInDateTime"))
         if last is not None and last >= cutoff:
             continue
-        if last is None and (created is None or created >= cutoff):
+        # Graph gives no creation date (null) for accounts created before mid-2018: old ones.
+        created = parse_time(user.get("createdDateTime"))
+        if last is None and created is not None and created >= cutoff:
             continue  # new account that has not signed in yet
-        when = f"last sign-in {last.date().isoformat()}" if last else "never signed in"
+        attempted = max(
+            (
+                t
+                for t in (
+                    parse_time(user.get("lastSignInDateTime")),
+                    parse_time(user.get("lastNonInteractiveSignInDateTime")),
+                )
+                if t is not None
+            ),
+            default=None,
+        )
+        when = (
+            f"last successful sign-in {last.date().isoformat()}"
+            if last
+            else "no successful sign-in recorded"
+        )
+        if attempted is not None and (last is None or attempted > last):
+            when += f"; last attempt {attempted.date().isoformat()}"
         yield _user_hit(
             user_id,
             str(user.get("userPrincipalName", "")),
-            f"enabled account with no sign-in for {STALE_AFTER_DAYS} days ({when})",
+            f"enabled account with no successful sign-in for {STALE_AFTER_DAYS} days ({when})",
         )
 
 

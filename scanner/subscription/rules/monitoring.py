@@ -3,7 +3,7 @@ data: one rule per group of administrative operations that must raise an alert."
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from scanner.subscription.inventory import ACTIVITY_LOG_DIAGNOSTICS, Inventory, dig, resources
@@ -11,6 +11,14 @@ from scanner.subscription.rules.base import WHOLE_SCOPE, Hit, check
 
 ALERT = "microsoft.insights/activitylogalerts"
 REQUIRED_CATEGORIES = ("Administrative", "Alert", "Policy", "Security")
+# The activity log categories a category group stands for. `audit` holds the records of
+# changes and access decisions (Administrative, Security, Policy), not Alert, ServiceHealth,
+# Recommendation, Autoscale or ResourceHealth.
+ACTIVITY_LOG_GROUPS: dict[str, tuple[str, ...]] = {
+    "audit": ("Administrative", "Security", "Policy")
+}
+# Conditions that make an alert fire on part of the subscription's events only.
+_NARROWING_FIELDS = {"resourcegroup", "resourceid", "caller", "level", "status", "substatus"}
 _DESTINATIONS = ("workspaceId", "storageAccountId", "eventHubAuthorizationRuleId")
 
 # Rule id -> (what, operations that need an activity log alert at subscription scope).
@@ -57,12 +65,40 @@ def _subscription(inventory: Inventory) -> str:
     return f"/subscriptions/{inventory.subscription_id}"
 
 
+def _enabled_logs(setting: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        log
+        for log in dig(setting, "properties.logs") or []
+        if isinstance(log, dict) and log.get("enabled") is not False
+    ]
+
+
 def _exporting(settings: Sequence[Any]) -> list[dict[str, Any]]:
+    """Settings that send something somewhere: a destination and at least one enabled log
+    entry (a setting whose every category is switched off exports nothing)."""
     return [
         s
         for s in settings
-        if isinstance(s, dict) and any(dig(s, f"properties.{d}") for d in _DESTINATIONS)
+        if isinstance(s, dict)
+        and any(dig(s, f"properties.{d}") for d in _DESTINATIONS)
+        and _enabled_logs(s)
     ]
+
+
+def exported_categories(setting: dict[str, Any], groups: Mapping[str, Iterable[str]]) -> set[str]:
+    """Log categories (casefolded) a diagnostic setting exports. An entry names one
+    `category` or a `categoryGroup`: allLogs stands for every category (the "*" returned),
+    other groups for the categories `groups` lists under them."""
+    exported: set[str] = set()
+    for log in _enabled_logs(setting):
+        if log.get("category"):
+            exported.add(str(log["category"]).casefold())
+        group = str(log.get("categoryGroup") or "").casefold()
+        if group == "alllogs":
+            exported.add("*")
+        elif group:
+            exported |= {c.casefold() for c in groups.get(group, ())}
+    return exported
 
 
 @check("MON-001", needs=[ACTIVITY_LOG_DIAGNOSTICS], evaluates=WHOLE_SCOPE)
@@ -80,12 +116,11 @@ def missing_categories(inventory: Inventory) -> Iterable[Hit]:
     exporting = _exporting(inventory.section(ACTIVITY_LOG_DIAGNOSTICS) or [])
     if not exporting:
         return  # MON-001 reports the missing export itself
-    enabled = {
-        str(log.get("category", "")).casefold()
-        for setting in exporting
-        for log in dig(setting, "properties.logs") or []
-        if isinstance(log, dict) and log.get("enabled")
-    }
+    enabled: set[str] = set()
+    for setting in exporting:
+        enabled |= exported_categories(setting, ACTIVITY_LOG_GROUPS)
+    if "*" in enabled:
+        return
     missing = [c for c in REQUIRED_CATEGORIES if c.casefold() not in enabled]
     if missing:
         yield Hit(
@@ -95,17 +130,43 @@ def missing_categories(inventory: Inventory) -> Iterable[Hit]:
         )
 
 
+def _leaf_values(condition: Mapping[str, Any]) -> list[str]:
+    """The values a leaf condition matches: `equals` one, or `containsAny` a list."""
+    values = [condition["equals"]] if condition.get("equals") is not None else []
+    values += list(condition.get("containsAny") or [])
+    return [str(v).casefold() for v in values]
+
+
 def alerted_operations(alert: dict[str, Any], subscription_id: str) -> set[str]:
-    """Operations an enabled activity log alert at subscription scope fires on."""
+    """Operations an enabled activity log alert over the whole subscription fires on.
+
+    Azure accepts scopes with or without the leading slash (its own examples write
+    `subscriptions/<id>`), `enabled` absent as true, and conditions as `allOf` leaves with
+    `equals` or `containsAny`, or `anyOf` groups of such leaves. An alert that also filters on
+    the resource group, resource, caller, level or status fires on part of the events only and
+    covers nothing here; one on another category than Administrative never sees them."""
     if dig(alert, "properties.enabled") is False:
         return set()
-    scopes = {str(s).casefold().rstrip("/") for s in dig(alert, "properties.scopes") or []}
-    if f"/subscriptions/{subscription_id}".casefold() not in scopes:
+    scopes = {str(s).strip("/").casefold() for s in dig(alert, "properties.scopes") or []}
+    if f"subscriptions/{subscription_id}".casefold() not in scopes:
         return set()
-    operations = set()
+    operations: set[str] = set()
     for condition in dig(alert, "properties.condition.allOf") or []:
-        if isinstance(condition, dict) and str(condition.get("field", "")) == "operationName":
-            operations.add(str(condition.get("equals", "")).casefold())
+        if not isinstance(condition, dict):
+            continue
+        leaves = condition.get("anyOf") if isinstance(condition.get("anyOf"), list) else None
+        if leaves is None:
+            field = str(condition.get("field", "")).casefold()
+            if field in _NARROWING_FIELDS:
+                return set()
+            if field == "category" and "administrative" not in _leaf_values(condition):
+                return set()
+            if field == "operationname":
+                operations |= set(_leaf_values(condition))
+            continue
+        for leaf in leaves:
+            if isinstance(leaf, dict) and str(leaf.get("field", "")).casefold() == "operationname":
+                operations |= set(_leaf_values(leaf))
     return operations
 
 

@@ -29,6 +29,7 @@ PARAMETERS = {
     "{targetId}": "x1",
     "{hostId}": "example.com-22",
     "{kind}": "hosts",
+    "{exceptionId}": "01ARZ3NDEKTSV4RRFFQ69G5FAV",
 }
 
 

@@ -262,7 +262,9 @@ def test_stale_account_boundaries() -> None:
             "userPrincipalName": f"{uid}@x",
             "accountEnabled": enabled,
             "createdDateTime": (now - timedelta(days=created)).isoformat(),
-            "lastSignInDateTime": (now - timedelta(days=last)).isoformat() if last else None,
+            "lastSuccessfulSignInDateTime": (now - timedelta(days=last)).isoformat()
+            if last
+            else None,
         }
 
     users = {
@@ -273,10 +275,20 @@ def test_stale_account_boundaries() -> None:
             user("fresh", None, 10),
             user("never", None, 120),
             user("off", 400, 500, enabled=False),
-            {**user("service", 300, 500), "lastNonInteractiveSignInDateTime": now.isoformat()},
+            # Failed attempts (a spray) move the attempt times, not the successful one.
+            {**user("sprayed", 300, 500), "lastSignInDateTime": now.isoformat()},
+            {**user("sprayed2", 300, 500), "lastNonInteractiveSignInDateTime": now.isoformat()},
+            # No creation date: created before mid-2018.
+            {**user("ancient", None, 0), "createdDateTime": None},
         ],
     }
-    assert hits("ID-004", {inv.USERS: users}) == ["/users/never", "/users/old"]
+    assert hits("ID-004", {inv.USERS: users}) == [
+        "/users/ancient",
+        "/users/never",
+        "/users/old",
+        "/users/sprayed",
+        "/users/sprayed2",
+    ]
 
 
 def test_global_administrator_count_and_mfa_policies() -> None:

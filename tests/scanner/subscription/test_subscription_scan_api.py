@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -229,3 +230,47 @@ def test_bad_requests_get_clear_errors(api: Api) -> None:
     final = api.wait(unknown.json()["scanId"], timeout=60)
     assert final["status"] == "failed"
     assert "unknown rule id(s): XX-999" in final["errorMessage"]
+
+
+def test_an_exception_accepts_a_subscription_finding_and_its_expiry_restores_it(api: Api) -> None:
+    scan = api.post(
+        "/api/v1/scans",
+        {"targetType": "subscription", "subscriptionId": SUB, "rules": ["ST-001", "NET-002"]},
+    )
+    final = api.wait(scan.json()["scanId"], timeout=60)
+    assert final["status"] == "completed", final.get("errorMessage")
+    scan_id = final["scanId"]
+    before = api.get(f"/api/v1/scans/{scan_id}/report", params={"format": "json"}).json()
+    counts_before = before["summary"]["findingsBySeverity"]
+    st001 = [f for i in before["items"] if i["itemId"] == "ST-001" for f in i["findings"]]
+    assert st001 and before["summary"]["accepted"] == 0
+
+    # The storage account served over plain HTTP, by rule and a glob over its resource id.
+    expires = datetime.now(UTC) + timedelta(seconds=8)
+    made = api.post(
+        "/api/v1/exceptions",
+        {
+            "ruleId": "ST-001",
+            "resourcePattern": "/subscriptions/*/providers/Microsoft.Storage/*",
+            "targetId": SUB,
+            "reason": "legacy client; HTTPS migration ticket open",
+            "owner": "storage-team",
+            "expiresAt": expires.isoformat(),
+        },
+    )
+    assert made.status_code == 201, made.text
+    report = api.get(f"/api/v1/scans/{scan_id}/report", params={"format": "json"}).json()
+    accepted = [f for i in report["items"] if i["itemId"] == "ST-001" for f in i["findings"]]
+    assert all(f["accepted"]["exception_id"] == made.json()["id"] for f in accepted)
+    assert report["summary"]["accepted"] == len(st001)
+    severity = st001[0]["severity"]
+    expected = {**counts_before, severity: counts_before[severity] - len(st001)}
+    assert report["summary"]["findingsBySeverity"] == {k: v for k, v in expected.items() if v}
+    sarif = api.get(f"/api/v1/scans/{scan_id}/report", params={"format": "sarif"}).json()
+    suppressed = [r for r in sarif["runs"][0]["results"] if r.get("suppressions")]
+    assert {r["ruleId"] for r in suppressed} == {"ST-001"} and len(suppressed) == len(st001)
+
+    time.sleep(max(0.0, (expires - datetime.now(UTC)).total_seconds()) + 0.5)
+    again = api.get(f"/api/v1/scans/{scan_id}/report", params={"format": "json"}).json()
+    assert again["summary"]["findingsBySeverity"] == counts_before
+    assert again["summary"]["accepted"] == 0

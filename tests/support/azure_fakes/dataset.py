@@ -49,7 +49,13 @@ class Tenant:
     directory_roles: list[dict[str, Any]] = field(default_factory=list)
     role_assignments: list[dict[str, Any]] = field(default_factory=list)
     security_defaults_enabled: bool = False
+    # The whole identitySecurityDefaultsEnforcementPolicy object when a test plants a published
+    # one (it wins over `security_defaults_enabled`).
+    security_defaults_policy: dict[str, Any] | None = None
     conditional_access: list[dict[str, Any]] = field(default_factory=list)
+    named_locations: list[dict[str, Any]] = field(default_factory=list)
+    # /policies/authorizationPolicy (None: Graph's defaults for a new tenant)
+    authorization_policy: dict[str, Any] | None = None
     sign_in_activity_licensed: bool = True
     # OSV: (ecosystem, name, version) -> vulnerability ids; id -> record
     osv_affected: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)
@@ -600,6 +606,13 @@ class Builder:
         created_days: int = 400,
     ) -> str:
         moment = now()
+        # The shape of the published signInActivity example: when the last attempt succeeded,
+        # lastSuccessfulSignInDateTime carries the same moment.
+        last = (
+            iso(moment - timedelta(days=last_sign_in_days))
+            if last_sign_in_days is not None
+            else None
+        )
         user: dict[str, Any] = {
             "id": user_id,
             "userPrincipalName": upn,
@@ -608,10 +621,9 @@ class Builder:
             "accountEnabled": enabled,
             "createdDateTime": iso(moment - timedelta(days=created_days)),
             "signInActivity": {
-                "lastSignInDateTime": iso(moment - timedelta(days=last_sign_in_days))
-                if last_sign_in_days is not None
-                else None,
+                "lastSignInDateTime": last,
                 "lastNonInteractiveSignInDateTime": None,
+                "lastSuccessfulSignInDateTime": last,
             },
         }
         self.t.users.append(user)

@@ -359,6 +359,8 @@ class GraphService(Service):
         if path == "roleManagement/directory/roleAssignments":
             return self._page(request, path, t.role_assignments)
         if path == "policies/identitySecurityDefaultsEnforcementPolicy":
+            if t.security_defaults_policy is not None:
+                return Reply(200, t.security_defaults_policy)
             return Reply(
                 200,
                 {
@@ -371,7 +373,36 @@ class GraphService(Service):
             )
         if path == "identity/conditionalAccess/policies":
             return self._page(request, path, t.conditional_access)
+        if path == "identity/conditionalAccess/namedLocations":
+            return self._page(request, path, t.named_locations)
+        if path == "policies/authorizationPolicy":
+            return Reply(200, t.authorization_policy or default_authorization_policy(request))
         return error(404, "Request_ResourceNotFound", f"no route {request.method} {request.path}")
+
+
+def default_authorization_policy(request: Request) -> dict[str, Any]:
+    """What Graph answers for a tenant whose settings were never changed (the shape of the
+    published authorizationpolicy-get example; these values are Entra ID's defaults)."""
+    return {
+        "@odata.context": f"{request.base_url}/v1.0/$metadata#policies/authorizationPolicy/$entity",
+        "id": "authorizationPolicy",
+        "allowInvitesFrom": "everyone",
+        "allowedToSignUpEmailBasedSubscriptions": True,
+        "allowedToUseSSPR": True,
+        "allowEmailVerifiedUsersToJoinOrganization": True,
+        "blockMsolPowerShell": False,
+        "displayName": "Authorization Policy",
+        "guestUserRoleId": "10dae51f-b6af-4016-8d66-8c2a99b929b3",
+        "defaultUserRolePermissions": {
+            "allowedToCreateApps": True,
+            "allowedToCreateSecurityGroups": True,
+            "allowedToCreateTenants": True,
+            "allowedToReadOtherUsers": True,
+            "permissionGrantPoliciesAssigned": [
+                "ManagePermissionGrantsForSelf.microsoft-user-default-legacy"
+            ],
+        },
+    }
 
 
 class OsvService(Service):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ import yaml
 
 from scanner.subscription import inventory as inv
 from scanner.subscription.collect.children import child_read
-from tests.support.azure_fakes.dataset import Builder, Tenant
+from tests.support.azure_fakes.dataset import SUBSCRIPTION_ID, Builder, Tenant
 
 HERE = Path(__file__).resolve().parent
 EXAMPLES = HERE.parents[2] / "support" / "azure_fakes" / "examples"
@@ -21,6 +23,7 @@ GROUP = "rg-rule-cases"
 # A site's web configuration is a row of Resource Graph's appserviceresources table, with the
 # id `<site id>/config/web`; a case of it plants the row and answers for the site.
 SITE_CONFIG = "microsoft.web/sites/config"
+_DAYS_AGO = re.compile(r"\{now-(\d+)d\}")
 
 _CASE_KEYS = {
     "rule",
@@ -35,6 +38,7 @@ _CASE_KEYS = {
     "osv",
 }
 _CHILD_KEYS = {"path", "example", "inline", "note", "body", "plant", "clean"}
+_TENANT_KEYS = {"section", "example", "inline", "note", "body", "plant", "clean"}
 
 
 class CaseError(ValueError):
@@ -65,8 +69,26 @@ class Source:
     def variant(self, twin: str) -> dict[str, Any]:
         resource = self.published()
         for path, value in (self.plant if twin == "planted" else self.clean).items():
-            edit(resource, path, value)
+            edit(resource, path, _substituted(value))
         return resource
+
+
+def _substituted(value: Any) -> Any:
+    """`{subscriptionId}` in an edit's strings names the scanned subscription (e.g. an
+    activity log alert's scope); `{now-5d}` is the moment five days before the scan."""
+    if isinstance(value, str):
+        value = value.replace("{subscriptionId}", SUBSCRIPTION_ID)
+        return _DAYS_AGO.sub(
+            lambda m: (datetime.now(UTC) - timedelta(days=int(m.group(1)))).strftime(
+                "%Y-%m-%dT%H:%M:%SZ"
+            ),
+            value,
+        )
+    if isinstance(value, list):
+        return [_substituted(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _substituted(v) for k, v in value.items()}
+    return value
 
 
 @dataclass
@@ -76,12 +98,23 @@ class Child:
 
 
 @dataclass
+class Planted:
+    """One object of a tenant-level section (a Defender plan, a Graph user, ...)."""
+
+    section: str
+    source: Source
+
+
+@dataclass
 class Case:
     rule: str
     where: str  # "<file>#<n>": how failures name the case
     resource_type: str
-    source: Source
+    source: Source | None
     children: list[Child] = field(default_factory=list)
+    # Tenant-level sections: the case's verdict is about the whole subscription or tenant,
+    # so its planted and clean variants are scanned as two tenants of their own.
+    tenant: list[Planted] = field(default_factory=list)
     # Software the planted variant runs that OSV knows vulnerabilities of:
     # (ecosystem, name, version) as the rules ask OSV (scanner/subscription/software.py).
     osv: list[tuple[str, str, str]] = field(default_factory=list)
@@ -92,7 +125,9 @@ class Case:
 
 
 def _walk(value: Any, path: str) -> Any:
-    for part in path.split("."):
+    """The value at a dotted path; the empty path is the whole document (a Graph example
+    file holds the response body itself)."""
+    for part in path.split(".") if path else []:
         if isinstance(value, list) and part.isdigit():
             value = value[int(part)]
         elif isinstance(value, dict):
@@ -173,6 +208,9 @@ def load(folder: Path = HERE) -> list[Case]:
             rule = str(entry.get("rule", ""))
             if rule not in rules:
                 raise CaseError(f"{where}: unknown rule id {rule!r}")
+            if "tenant" in entry:
+                cases.append(_tenant_case(entry, rule, where))
+                continue
             if "plant" not in entry:
                 raise CaseError(f"{where}: `plant` is required ({{}} when the example as "
                                 "published already breaks the rule)")  # fmt: skip
@@ -207,8 +245,158 @@ def load(folder: Path = HERE) -> list[Case]:
                 where,
                 _CASE_KEYS - {"rule", "resource_type", "children", "osv"},
             )
-            cases.append(Case(rule, where, resource_type, source, children, osv))
+            cases.append(Case(rule, where, resource_type, source, children, osv=osv))
     return cases
+
+
+def _tenant_case(entry: dict[str, Any], rule: str, where: str) -> Case:
+    unknown = set(entry) - {"rule", "tenant", "note"}
+    if unknown:
+        raise CaseError(
+            f"{where}: a tenant-level case has `rule`, `tenant` (and `note`); not {sorted(unknown)}"
+        )
+    planted = []
+    for index, item in enumerate(entry.get("tenant") or [], start=1):
+        item_where = f"{where} tenant {index}"
+        if not isinstance(item, dict) or not item.get("section"):
+            raise CaseError(f"{item_where}: an entry needs a `section`")
+        section = str(item["section"])
+        if not _plantable(section):
+            raise CaseError(
+                f"{item_where}: unknown section {section!r}; known: {sorted(TENANT_SECTIONS)}, "
+                "resources:<type> and the subscription-level reads of CHILD_READS"
+            )
+        if "plant" not in item:
+            raise CaseError(f"{item_where}: `plant` is required ({{}}: as published)")
+        planted.append(Planted(section, _source(item, item_where, _TENANT_KEYS)))
+    if not planted:
+        raise CaseError(f"{where}: `tenant` lists at least one section entry")
+    return Case(rule, where, "", None, tenant=planted)
+
+
+# Tenant-level sections a case can plant: section -> Tenant attribute (a list the object is
+# appended to, or a single object it replaces).
+TENANT_SECTIONS: dict[str, str] = {
+    inv.DEFENDER_PLANS: "securityresources",
+    inv.CUSTOM_ROLES: "authorizationresources",
+    inv.PROVIDERS: "providers",
+    inv.ACTIVITY_LOG_DIAGNOSTICS: "diagnostic_settings",
+    inv.USERS: "users",
+    inv.REGISTRATION_DETAILS: "registration_details",
+    inv.ROLE_ASSIGNMENTS: "role_assignments",
+    inv.CONDITIONAL_ACCESS: "conditional_access",
+    inv.SECURITY_DEFAULTS: "security_defaults_policy",
+    inv.NAMED_LOCATIONS: "named_locations",
+    inv.AUTHORIZATION_POLICY: "authorization_policy",
+}
+_SINGLE = {"security_defaults_policy", "authorization_policy"}
+# Resource Graph tables: rows need an ARM id and type the fake's queries filter on.
+_GRAPH_TYPES = {
+    inv.DEFENDER_PLANS: "microsoft.security/pricings",
+    inv.CUSTOM_ROLES: "microsoft.authorization/roledefinitions",
+}
+
+
+def _plantable(section: str) -> bool:
+    return (
+        section in TENANT_SECTIONS
+        or section.startswith(inv.RESOURCE_PREFIX)
+        or (section.startswith(inv.SUBSCRIPTION_PREFIX) and child_read(section) is not None)
+    )
+
+
+def occupied(case: Case) -> set[str]:
+    """The sections a tenant-level case decides: its rule's and those it plants. Cases that
+    share none can share a tenant (and so a scan)."""
+    from scanner.subscription.rules import all_rules
+
+    return {s.lower() for s in all_rules()[case.rule].needs} | {
+        p.section.lower() for p in case.tenant
+    }
+
+
+def rounds(cases: list[Case]) -> list[list[Case]]:
+    """Tenant-level cases packed into as few tenants as their sections allow."""
+    packed: list[tuple[set[str], list[Case]]] = []
+    for case in cases:
+        needs = occupied(case)
+        slot = next((p for p in packed if not p[0] & needs), None)
+        if slot is None:
+            packed.append((set(needs), [case]))
+        else:
+            slot[0].update(needs)
+            slot[1].append(case)
+    return [group for _, group in packed]
+
+
+def plant_tenant_object(tenant: Tenant, planted: Planted, twin: str, n: int) -> None:
+    """Put one variant of a tenant-level object where the fake serves it."""
+    body = planted.source.variant(twin)
+    sub = f"/subscriptions/{tenant.subscription_id}"
+    section = planted.section
+    if section.startswith(inv.RESOURCE_PREFIX):
+        resource_type = section.removeprefix(inv.RESOURCE_PREFIX)
+        published_type = str(body.get("type", ""))
+        arm_type = published_type if published_type.lower() == resource_type else resource_type
+        rid = resource_id(tenant, arm_type, f"tenant-{n}-{twin}")
+        tenant.resources.append(
+            {
+                "kind": "",
+                "location": "global",
+                "sku": None,
+                "identity": None,
+                "tags": {},
+                **body,
+                "id": rid,
+                "name": rid.rsplit("/", 1)[-1],
+                "type": resource_type,
+                "resourceGroup": GROUP,
+                "subscriptionId": tenant.subscription_id,
+            }
+        )
+        return
+    if section.startswith(inv.SUBSCRIPTION_PREFIX):
+        read = child_read(section)
+        assert read is not None
+        if read.single:
+            tenant.attach(sub, read.path, body)
+        else:
+            where = f"{sub}/{read.path}".lower()
+            listed = tenant.arm_children.setdefault(where, [])
+            body.setdefault("name", f"item{len(listed)}")
+            body["id"] = f"{sub}/{read.path}/{body['name']}"
+            listed.append(body)
+        return
+    attribute = TENANT_SECTIONS[section]
+    if section in _GRAPH_TYPES:
+        # A Resource Graph row of this subscription, whatever subscription the example names.
+        name = str(body.get("name") or f"item{n}")
+        provider_type = "/".join(_GRAPH_TYPES[section].split("/")[:2])
+        body = {
+            **body,
+            "id": f"{sub}/providers/{provider_type}/{name}",
+            "type": _GRAPH_TYPES[section],
+        }
+    if attribute in _SINGLE:
+        setattr(tenant, attribute, body)
+    else:
+        getattr(tenant, attribute).append(body)
+
+
+def tenant_pair(cases: list[Case]) -> tuple[Tenant, Tenant]:
+    """The planted and the clean tenant of one round of tenant-level cases."""
+    pair = []
+    for twin in ("planted", "clean"):
+        tenant = Tenant(resource_graph_page_size=50, arm_page_size=50)
+        if not any(p.section == inv.PROVIDERS for c in cases for p in c.tenant):
+            tenant.providers = [
+                {"namespace": "Microsoft.Security", "registrationState": "Registered"}
+            ]
+        for n, case in enumerate(cases):
+            for index, planted in enumerate(case.tenant):
+                plant_tenant_object(tenant, planted, twin, n * 100 + index)
+        pair.append(tenant)
+    return pair[0], pair[1]
 
 
 def resource_id(tenant: Tenant, resource_type: str, name: str) -> str:
@@ -223,6 +411,7 @@ def resource_id(tenant: Tenant, resource_type: str, name: str) -> str:
 
 def plant(tenant: Tenant, case: Case, twin: str) -> str:
     """Add one variant ("planted" or "clean") of a case to the tenant; its resource id."""
+    assert case.source is not None
     body = case.source.variant(twin)
     if case.resource_type == SITE_CONFIG:
         return _plant_site_config(tenant, case, twin, body)
@@ -283,7 +472,9 @@ def tenant_for(cases: list[Case]) -> tuple[Tenant, dict[str, tuple[str, str]]]:
     tenant = Tenant(resource_graph_page_size=50, arm_page_size=50)
     tenant.providers = [{"namespace": "Microsoft.Security", "registrationState": "Registered"}]
     ids = {
-        case.where: (plant(tenant, case, "planted"), plant(tenant, case, "clean")) for case in cases
+        case.where: (plant(tenant, case, "planted"), plant(tenant, case, "clean"))
+        for case in cases
+        if not case.tenant
     }
     builder = Builder(tenant)
     for case in cases:

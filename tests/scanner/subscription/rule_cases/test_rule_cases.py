@@ -11,11 +11,21 @@ import pytest
 
 from scanner.engine import ItemResult, ScanTarget
 from scanner.subscription.engine import SubscriptionEngine
-from tests.scanner.subscription.rule_cases.cases import Case, CaseError, edit, load, tenant_for
+from tests.scanner.subscription.rule_cases.cases import (
+    Case,
+    CaseError,
+    edit,
+    load,
+    rounds,
+    tenant_for,
+    tenant_pair,
+)
 from tests.scanner.subscription.test_collect import MemoryStore, config_for
 from tests.support.azure_fakes import FakeAzure
 
 CASES = load()
+RESOURCE_CASES = [c for c in CASES if not c.tenant]
+TENANT_CASES = [c for c in CASES if c.tenant]
 
 
 class Scanned:
@@ -26,25 +36,59 @@ class Scanned:
 
 @pytest.fixture(scope="module")
 def scanned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scanned]:
-    tenant, ids = tenant_for(CASES)
+    tenant, ids = tenant_for(RESOURCE_CASES)
     fake = FakeAzure(tenant, tmp_path_factory.mktemp("rule-cases"))
     try:
         with pytest.MonkeyPatch.context() as patch:
             for name, value in fake.env().items():
                 patch.setenv(name, value)
-            engine = SubscriptionEngine(config_for(fake))
-            rules = sorted({case.rule for case in CASES})
-            target = ScanTarget(
-                target_type="subscription",
-                target_id=tenant.subscription_id,
-                config={"rules": rules},
-            )
-            store = MemoryStore()
-            plan = engine.plan(target, store, lambda phase, step: None)
-            results = {i.item_id: engine.run(target, i, plan.context, store) for i in plan.items}
+            results = scan(fake, sorted({case.rule for case in RESOURCE_CASES}))
         yield Scanned(results, ids)
     finally:
         fake.stop()
+
+
+def scan(fake: FakeAzure, rules: list[str]) -> dict[str, ItemResult]:
+    """One scan of `rules` over the tenant the fake serves, through the real SDK clients."""
+    engine = SubscriptionEngine(config_for(fake))
+    target = ScanTarget(
+        target_type="subscription",
+        target_id=fake.tenant.subscription_id,
+        config={"rules": rules},
+    )
+    store = MemoryStore()
+    plan = engine.plan(target, store, lambda phase, step: None)
+    return {i.item_id: engine.run(target, i, plan.context, store) for i in plan.items}
+
+
+@pytest.fixture(scope="module")
+def tenant_scans(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, tuple[ItemResult, ItemResult]]]:
+    """Tenant-level cases: per round of cases that share no section, one scan of a tenant
+    holding their planted variants and one of a tenant holding their clean ones; for each
+    case (by `where`) its rule's result in both."""
+    verdicts: dict[str, tuple[ItemResult, ItemResult]] = {}
+    fake: FakeAzure | None = None
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            for group in rounds(TENANT_CASES):
+                planted, clean = tenant_pair(group)
+                if fake is None:
+                    fake = FakeAzure(planted, tmp_path_factory.mktemp("tenant-cases"))
+                    for name, value in fake.env().items():
+                        patch.setenv(name, value)
+                rules = sorted({case.rule for case in group})
+                fake.use(planted)
+                found = scan(fake, rules)
+                fake.use(clean)
+                twin = scan(fake, rules)
+                for case in group:
+                    verdicts[case.where] = (found[case.rule], twin[case.rule])
+        yield verdicts
+    finally:
+        if fake is not None:
+            fake.stop()
 
 
 def flagged(result: ItemResult, resource_id: str) -> bool:
@@ -57,7 +101,9 @@ def flagged(result: ItemResult, resource_id: str) -> bool:
     )
 
 
-@pytest.mark.parametrize("case", CASES, ids=[f"{c.rule}:{c.where}" for c in CASES])
+@pytest.mark.parametrize(
+    "case", RESOURCE_CASES, ids=[f"{c.rule}:{c.where}" for c in RESOURCE_CASES]
+)
 def test_rule_flags_the_planted_resource_and_not_its_clean_twin(
     scanned: Scanned, case: Case
 ) -> None:
@@ -67,6 +113,18 @@ def test_rule_flags_the_planted_resource_and_not_its_clean_twin(
     subjects = sorted(str(f.location.get("resourceId")) for f in result.findings)
     assert flagged(result, planted), f"{case.where}: {case.rule} missed {planted}; got {subjects}"
     assert not flagged(result, clean), f"{case.where}: {case.rule} flagged the clean twin {clean}"
+
+
+@pytest.mark.parametrize("case", TENANT_CASES, ids=[f"{c.rule}:{c.where}" for c in TENANT_CASES])
+def test_rule_flags_the_planted_tenant_and_not_its_clean_twin(
+    tenant_scans: dict[str, tuple[ItemResult, ItemResult]], case: Case
+) -> None:
+    planted, clean = tenant_scans[case.where]
+    for result in (planted, clean):
+        assert result.status != "error", f"{case.where}: {case.rule} errored: {result.error}"
+    assert planted.findings, f"{case.where}: {case.rule} found nothing in the planted tenant"
+    subjects = sorted(str(f.location.get("resourceId")) for f in clean.findings)
+    assert not clean.findings, f"{case.where}: {case.rule} flagged the clean tenant: {subjects}"
 
 
 def test_there_are_cases_for_several_families() -> None:
