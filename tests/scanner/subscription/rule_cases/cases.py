@@ -310,9 +310,11 @@ def occupied(case: Case) -> set[str]:
     share none can share a tenant (and so a scan)."""
     from scanner.subscription.rules import all_rules
 
-    return {s.lower() for s in all_rules()[case.rule].needs} | {
-        p.section.lower() for p in case.tenant
-    }
+    planted = {p.section.lower() for p in case.tenant}
+    if any(s.startswith(inv.RESOURCE_PREFIX) for s in planted):
+        # The regions in use are summarized from every resource of the subscription.
+        planted.add(inv.LOCATIONS.lower())
+    return {s.lower() for s in all_rules()[case.rule].needs} | planted
 
 
 def rounds(cases: list[Case]) -> list[list[Case]]:
