@@ -154,6 +154,15 @@ class ApiClient:
         )
         return result
 
+    def compliance(self, scan_id: str, framework: str) -> dict[str, Any]:
+        """A subscription scan seen through a compliance framework (e.g. cis-azure)."""
+        result: dict[str, Any] = self.request(
+            "GET",
+            f"/api/v1/scans/{_segment(scan_id)}/report",
+            params={"format": "json", "framework": framework},
+        )
+        return result
+
     def diff(self, scan_id: str, against: str, fmt: str = "json") -> bytes:
         """The comparison of a scan with `against` (previous, or a scan id), in `fmt`."""
         result: bytes = self.request(

@@ -35,6 +35,7 @@ from orchestrations.state.artifacts import BlobArtifactStore
 from orchestrations.state.scans import ScanRecord
 from orchestrations.state.stores import Stores
 from scanner.engine import ItemResult, ScanError, ScanTarget
+from scanner.repository import stored_index
 from scanner.repository.documents import DocumentUnavailableError
 from scanner.repository.model import ScanIndex
 
@@ -234,9 +235,10 @@ def _repository_index(stores: Stores, record: ScanRecord) -> ScanIndex:
         raise ApiError(409, "trace_not_ready", f"scan {record.scan_id} has no artifact index (yet)")
     store = BlobArtifactStore(stores.scans.storage, record.scan_id)
     document = store.get_json(str(reference))
-    if document is None:
+    index = None if document is None else stored_index.read(document, store.get_json)
+    if index is None:
         raise ApiError(404, "trace_gone", f"the artifact index of scan {record.scan_id} is gone")
-    return ScanIndex.from_json(document)
+    return index
 
 
 @route(bp, routes.SCAN_TRACE)

@@ -115,6 +115,10 @@ async def admit(
             going = [*going, admitted.places.pop(leaving)]
         for place in going:
             await asyncio.to_thread(stores.queue.give_back, kind, place)
+        if going:
+            # Read who waits after the places are back: a trigger that queued meanwhile saw
+            # them still taken, and its own admit found no place; this one must see it.
+            waiting = await asyncio.to_thread(stores.queue.first_waiting, kind, limit + 1)
         leaving = None
         now = utcnow()
         waiting = [w for w in waiting if w.scan_id not in {f.scan_id for f in fresh}]

@@ -51,7 +51,8 @@ def compliance_report(
     record: ScanRecord, scans: ScanStore, framework_key: str, view: dict[str, Any]
 ) -> dict[str, Any]:
     """The scan seen through one framework: per control pass / fail / error / not-applicable /
-    not-checked, with the rules that check it and their findings."""
+    not-checked, with the rules that check it and their findings. Findings an active exception
+    accepts are counted apart (`excepted`) and fail no control."""
     if framework_key not in known_frameworks():
         raise UnknownFrameworkError(framework_key)
     if record.target_type not in COMPLIANCE_KINDS:
@@ -59,5 +60,11 @@ def compliance_report(
             f"scan {record.scan_id} is a {record.target_type} scan; compliance frameworks apply "
             f"to {', '.join(COMPLIANCE_KINDS)} scans"
         )
-    document = compliance(framework(framework_key), scans.items(record.scan_id), all_rules())
+    items = accepted_items(scans.storage, record, scans.items(record.scan_id))
+    document = compliance(
+        framework(framework_key),
+        items,
+        all_rules(),
+        excepted=lambda finding: finding.accepted is not None,
+    )
     return {"scan": view, **document}

@@ -6,12 +6,16 @@
   in a way that loses data: terminal states are only set with ETag-conditional updates.
 - `{prefix}ScansByTarget`: pointers (PartitionKey = target key) for listing one target's scans.
 - `{prefix}ScanItems`: one row per work item (PartitionKey = scan id), written only by the
-  activity that produced it (an idempotent upsert). Progress counts these rows.
+  activity that produced it (an idempotent upsert). Progress counts these rows. Its findings
+  are one compact document (state/findings.py), in the row when small, else in a blob named by
+  the hash of its text (`findings/<sha256>.json`): a rule that finds the same as in the last
+  scan refers to the blob that scan wrote.
 (Per-target leases: leases.py.)
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,9 +26,11 @@ from ulid import ULID
 from common.continuation import Position
 from common.storage import Condition, eq
 from orchestrations.core.lifecycle import ACTIVE, COMPLETED, PENDING, QUEUED_PHASE, TERMINAL
+from orchestrations.state import findings as stored_findings
+from orchestrations.state.storage import BLOB_REF, MAX_INLINE_UNITS
 from orchestrations.state.tables import TableStore, safe_key, target_key, utcnow
-from scanner.engine import ItemResult
-from scanner.fingerprint import fingerprint
+from scanner.cache import ArtifactCache
+from scanner.engine import Finding, ItemResult
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32, ULID's alphabet
 _INVERT = str.maketrans(_ALPHABET, _ALPHABET[::-1])
@@ -72,6 +78,11 @@ class ScanRecord:
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE
+
+
+# Findings of content-addressed blobs, as this process wrote or read them: summarize reads
+# the findings its items just wrote, a comparison those of the scan before (they never change).
+_FINDINGS: ArtifactCache[list[Finding]] = ArtifactCache(64)
 
 
 class ScanStore(TableStore):
@@ -267,25 +278,53 @@ class ScanStore(TableStore):
             "Title": result.title,
             "FindingsCount": len(result.findings),
             # Never whether a finding is accepted: exceptions are applied when findings are read.
-            "Findings": self.storage.pack(
-                [f.model_dump(exclude={"accepted"}) for f in result.findings],
-                where + "-findings.json",
-            ),
+            "Findings": self._put_findings(result.findings),
             "Data": self.storage.pack(result.data, where + "-data.json"),
             "Error": (result.error or "")[:8000],
             "DurationMs": result.duration_ms,
         }
         self.storage.table("ScanItems").upsert(entity)
 
+    def _put_findings(self, findings: list[Finding]) -> str:
+        """The row's Findings property: the compact document, or a reference to it."""
+        text = stored_findings.encode(findings)
+        if len(text) <= MAX_INLINE_UNITS:
+            return text
+        # The blob is written before the row that refers to it: a crash in between leaves an
+        # unreferenced blob, never a row without its findings.
+        ref = self.storage.put_content("findings", text)
+        _FINDINGS.put(ref, list(findings))
+        return ref
+
+    def _findings(self, stored: str | None) -> list[Finding]:
+        if not stored:
+            return []
+        if stored.startswith(BLOB_REF):
+            ref = stored
+
+            def load() -> list[Finding]:
+                found = stored_findings.decode(self.storage.get_blob_json(ref))
+                if ref.startswith(BLOB_REF + "findings/"):
+                    self.storage.knows(ref)
+                return found
+
+            # Content-addressed blobs never change; others (written before) are read each time.
+            if ref.startswith(BLOB_REF + "findings/"):
+                return list(_FINDINGS.get(ref, load))
+            return load()
+        return stored_findings.decode(json.loads(stored))
+
     def items(self, scan_id: str) -> list[ItemResult]:
         results = []
         for entity in self.storage.table("ScanItems").query([eq("PartitionKey", scan_id)]):
+            # Built as stored, not validated again: the findings were when they were made (and
+            # validating one computes its fingerprint again).
             results.append(
-                ItemResult(
+                ItemResult.model_construct(
                     item_id=entity["ItemId"],
                     status=entity["Status"],
                     title=entity.get("Title", ""),
-                    findings=self.storage.unpack(entity.get("Findings")) or [],
+                    findings=self._findings(entity.get("Findings")),
                     data=self.storage.unpack(entity.get("Data")) or {},
                     error=entity.get("Error") or None,
                     duration_ms=int(entity.get("DurationMs", 0)),
@@ -294,14 +333,19 @@ class ScanStore(TableStore):
         return results
 
     def finding_fingerprints(self, scan_id: str) -> list[str]:
-        """The fingerprints of a scan's findings, computed from the stored findings without
+        """The fingerprints of a scan's findings, read from the stored findings without
         building each one (a comparison reads a whole earlier scan for these alone)."""
         prints: list[str] = []
         for entity in self.storage.table("ScanItems").query(
             [eq("PartitionKey", scan_id)], select=["Findings"]
         ):
-            for found in self.storage.unpack(entity.get("Findings")) or []:
-                prints.append(fingerprint(str(found["rule_id"]), found.get("location") or {}))
+            stored = entity.get("Findings")
+            if stored and stored.startswith(BLOB_REF + "findings/"):
+                known = _FINDINGS.peek(stored)
+                if known is not None:
+                    prints += [f.fingerprint for f in known]
+                    continue
+            prints += stored_findings.fingerprints(self.storage.unpack(stored))
         return prints
 
     def count_items(self, scan_id: str) -> int:

@@ -8,8 +8,10 @@ host's default, crash-safe on one machine); otherwise Azure Storage, from the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from common.storage import Container, Table
@@ -22,6 +24,9 @@ if TYPE_CHECKING:  # the blob SDK is imported on first use: it is a third of the
 # Table string properties hold 32 Ki UTF-16 units; larger JSON goes to a blob.
 MAX_INLINE_UNITS = 30_000
 BLOB_REF = "blob:"
+
+# Content-addressed blobs this process wrote or read, per storage: not written again.
+_KNOWN_CONTENT = 4096
 
 _lock = threading.Lock()
 _clients: dict[str, Any] = {}
@@ -78,6 +83,8 @@ class Storage:
     def __init__(self, settings: AppSettings) -> None:
         self.prefix = settings.scan_storage_prefix
         self.port = open_storage(settings)
+        self._known: OrderedDict[str, None] = OrderedDict()
+        self._known_lock = threading.Lock()
 
     def table(self, name: str) -> Table:
         """The table `{prefix}{name}` (created on first use)."""
@@ -95,6 +102,26 @@ class Storage:
     def _put_blob_text(self, name: str, text: str) -> str:
         self.container.put(name, text.encode("utf-8"))
         return BLOB_REF + name
+
+    def put_content(self, folder: str, text: str) -> str:
+        """A blob named by the hash of its text, under `folder`: the same text is stored once
+        (an unchanged rule's findings in a rescan are not written again, and in this process
+        not even sent). Such blobs never change, so a reference to one stays true."""
+        name = f"{folder}/{hashlib.sha256(text.encode('utf-8')).hexdigest()}.json"
+        with self._known_lock:
+            if name in self._known:
+                self._known.move_to_end(name)
+                return BLOB_REF + name
+        ref = self._put_blob_text(name, text)
+        self.knows(ref)
+        return ref
+
+    def knows(self, ref: str) -> None:
+        """Remember that the content-addressed blob `ref` is stored."""
+        with self._known_lock:
+            self._known[ref.removeprefix(BLOB_REF)] = None
+            while len(self._known) > _KNOWN_CONTENT:
+                self._known.popitem(last=False)
 
     def get_blob_json(self, ref: str) -> Any:
         data = self.container.get(ref.removeprefix(BLOB_REF))

@@ -19,6 +19,7 @@ from scanctl.waiting import with_findings
 KINDS = ("repository", "host", "subscription")
 STATUSES = ("queued", "pending", "running", "completed", "failed", "cancelled")
 REPORT_FORMATS = ("json", "sarif", "csv", "html")
+CONTROL_STATUSES = ("pass", "fail", "error", "not-applicable", "not-checked")
 ENDED = ("completed", "failed", "cancelled")
 MAX_PAGE = 100
 
@@ -69,7 +70,21 @@ def add_parser(commands: Any, common: Parents) -> None:
         "report", parents=common.connection, help="a scan's findings report as a file"
     )
     report.add_argument("scan_id", metavar="SCAN_ID")
-    report.add_argument("--format", choices=REPORT_FORMATS, default="json")
+    report.add_argument(
+        "--format",
+        choices=(*REPORT_FORMATS, "table"),
+        help="json (default), sarif, csv or html; with --framework: table (default) or json",
+    )
+    report.add_argument(
+        "--framework",
+        metavar="NAME",
+        help="a subscription scan per control of a compliance framework: cis-azure",
+    )
+    report.add_argument(
+        "--status",
+        choices=CONTROL_STATUSES,
+        help="with --framework as a table: only the controls in this status",
+    )
     report.add_argument("-o", "--output", dest="file", metavar="FILE", help="default: stdout")
     report.set_defaults(run=report_scan)
 
@@ -146,7 +161,12 @@ def report_scan(ctx: Context, args: argparse.Namespace) -> int:
         raise UsageError(
             f"-o names the file to write; for a {args.file} report use --format {args.file}"
         )
-    body = ctx.client.report(args.scan_id, args.format)
+    if args.framework is not None:
+        return framework_report(ctx, args)
+    if args.format == "table" or args.status:
+        raise UsageError("--format table and --status go with --framework")
+    fmt = args.format or "json"
+    body = ctx.client.report(args.scan_id, fmt)
     if args.file in (None, "-"):
         sys.stdout.buffer.write(body)
         sys.stdout.flush()
@@ -154,5 +174,28 @@ def report_scan(ctx: Context, args: argparse.Namespace) -> int:
         with open(args.file, "wb") as file:
             file.write(body)
         if not ctx.quiet:
-            note(f"Wrote the {args.format} report of scan {args.scan_id} to {args.file}")
+            note(f"Wrote the {fmt} report of scan {args.scan_id} to {args.file}")
+    return PASSED
+
+
+def framework_report(ctx: Context, args: argparse.Namespace) -> int:
+    """A subscription scan per control of a framework: a table, or the service's JSON."""
+    fmt = args.format or "table"
+    if fmt not in ("table", "json"):
+        raise UsageError("a --framework report is a table or JSON: --format table|json")
+    if fmt == "table" and args.file not in (None, "-"):
+        raise UsageError("-o writes JSON: add --format json to save a framework report")
+    document = ctx.client.compliance(args.scan_id, args.framework)
+    if fmt == "table":
+        tables.compliance(document, args.status)
+        return PASSED
+    text = json.dumps(document, indent=2) + "\n"
+    if args.file in (None, "-"):
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        with open(args.file, "w", encoding="utf-8") as file:
+            file.write(text)
+        if not ctx.quiet:
+            note(f"Wrote the {args.framework} report of scan {args.scan_id} to {args.file}")
     return PASSED

@@ -21,6 +21,7 @@ from scanner.comparison.snapshot import (
     changed,
     rows_from,
 )
+from scanner.repository import stored_index
 from scanner.repository.model import Artifact, ScanIndex
 
 # The artifact index is columnar (ScanIndex.to_json in scanner/repository/model.py). To compare
@@ -181,8 +182,10 @@ def _stored_indexes(
     baseline: ScanSnapshot, current: ScanSnapshot
 ) -> tuple[_StoredIndex, _StoredIndex] | str:
     """Both scans' artifact indexes, or why they cannot be compared."""
-    old_doc = baseline.load(baseline.results.get("artifactIndex"))
-    new_doc = current.load(current.results.get("artifactIndex"))
+    old_doc = stored_index.expand(
+        baseline.load(baseline.results.get("artifactIndex")), baseline.load
+    )
+    new_doc = stored_index.expand(current.load(current.results.get("artifactIndex")), current.load)
     if not isinstance(old_doc, dict) or not isinstance(new_doc, dict):
         return "the artifact index of one of the scans is gone"
     try:

@@ -21,30 +21,31 @@ from scanner.comparison.snapshot import (
 from scanner.subscription.inventory import RESOURCE_PREFIX, ROLE_ASSIGNMENTS, USERS
 from scanner.subscription.rules.base import CIS_BENCHMARK
 from scanner.subscription.rules.identity import PRIVILEGED_ROLES
+from scanner.subscription.stored import StoredInventory
 
 
 class _Inventory:
-    """One scan's stored inventory sections, loaded on demand."""
+    """One scan's stored inventory sections (every subscription's rows), loaded on demand."""
 
     def __init__(self, scan: ScanSnapshot) -> None:
         self.scan = scan
         index = scan.load(scan.results.get("inventory"))
-        self.refs: dict[str, str] = (
-            dict(index.get("sections") or {}) if isinstance(index, dict) else {}
-        )
-        self.unavailable: dict[str, str] = (
-            dict(index.get("unavailable") or {}) if isinstance(index, dict) else {}
-        )
         self.stored = isinstance(index, dict)
+        self.inventory = StoredInventory(index if isinstance(index, dict) else {}, scan.load)
+        self.unavailable = self.inventory.unavailable(None)
 
     def has(self, section: str) -> bool:
-        return section in self.refs and section not in self.unavailable
+        return section in self.inventory.names() and section not in self.unavailable
 
     def section(self, name: str) -> Any:
-        return self.scan.load(self.refs.get(name)) if self.has(name) else None
+        return self.inventory.section(name, None) if self.has(name) else None
 
     def resource_types(self) -> set[str]:
-        return {s.removeprefix(RESOURCE_PREFIX) for s in self.refs if s.startswith(RESOURCE_PREFIX)}
+        return {
+            s.removeprefix(RESOURCE_PREFIX)
+            for s in self.inventory.names()
+            if s.startswith(RESOURCE_PREFIX)
+        }
 
 
 def _resources(inventory: _Inventory, types: set[str]) -> dict[str, dict[str, Any]]:

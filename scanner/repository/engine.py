@@ -3,16 +3,18 @@ per rule (Evaluate); summarize; reports with the traceability matrix.
 
 The repository is read from a mirror kept between scans (mirrors.py). The parsed artifact
 index is built from the previous completed scan's index when it can be (indexing.py: only what
-changed is parsed), goes to the artifact store once (plan) and every rule item reads it by
-reference; each process keeps the last few indexes (and their trace graphs) it loaded, so the
-rules of one scan running in one worker parse the JSON once, and a rescan in the same worker
-starts from the previous index without reading it back.
+changed is parsed), goes to the artifact store once (plan; on a rescan only its changed parts,
+stored_index.py) and every rule item reads it by reference; each process keeps the last few
+indexes (and their trace graphs) it loaded, so the rules of one scan running in one worker parse
+the JSON once, and a rescan in the same worker starts from the previous index without reading
+it back.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -32,7 +34,8 @@ from scanner.engine import (
     Summary,
     WorkItem,
 )
-from scanner.repository import collector, git_source, indexing
+from scanner.fingerprint import fingerprint
+from scanner.repository import collector, git_source, indexing, stored_index
 from scanner.repository.git_source import Limits, SecretReader, Source
 from scanner.repository.graph import TraceGraph
 from scanner.repository.history import HistoryError
@@ -157,29 +160,57 @@ def fetched_commit(
         yield checkout.repo, commit, ref, checkout.reused
 
 
+# Each rule's findings of the last evaluation in this process, by what they say: a rescan
+# finds mostly the same, and takes those findings as they are (they are never changed).
+_LAST_FINDINGS: dict[str, tuple[Rule, dict[tuple[Any, ...], Finding]]] = {}
+_LAST_FINDINGS_LOCK = threading.Lock()
+
+
 def rule_findings(rule: Rule, graph: TraceGraph, limit: int = 10_000) -> tuple[list[Finding], int]:
     """(findings, total before the limit) of one rule over the graph."""
     hits = evaluate(rule, graph)
+    references = list(rule.references)
+    with _LAST_FINDINGS_LOCK:
+        last_rule, known = _LAST_FINDINGS.get(rule.id, (None, {}))
+    if last_rule != rule:
+        known = {}
+    made: dict[tuple[Any, ...], Finding] = {}
     findings = []
     for hit in hits[:limit]:
         path, line = hit.location()
-        location: dict[str, Any] = {"file": path, "line": line}
-        if hit.artifact is not None:
-            location["artifactId"] = hit.artifact.gxp_id
-            location["artifactType"] = hit.artifact.type
-        if hit.field:
-            location["field"] = hit.field
-        findings.append(
-            Finding(
+        artifact = hit.artifact
+        said = (
+            hit.message,
+            path,
+            line,
+            hit.field,
+            None if artifact is None else artifact.gxp_id,
+            None if artifact is None else artifact.type,
+        )
+        finding = known.get(said)
+        if finding is None:
+            location: dict[str, Any] = {"file": path, "line": line}
+            if artifact is not None:
+                location["artifactId"] = artifact.gxp_id
+                location["artifactType"] = artifact.type
+            if hit.field:
+                location["field"] = hit.field
+            # Built without validating each one (a rule's fields were checked when the
+            # catalogue was loaded); the fingerprint is what validation would compute.
+            finding = Finding.model_construct(
                 rule_id=rule.id,
                 title=rule.title,
                 severity=rule.severity,
                 message=hit.message,
                 location=location,
                 remediation=rule.remediation,
-                references=rule.references,
+                references=references,
+                fingerprint=fingerprint(rule.id, location),
             )
-        )
+        made[said] = finding
+        findings.append(finding)
+    with _LAST_FINDINGS_LOCK:
+        _LAST_FINDINGS[rule.id] = (rule, made)
     return findings, len(hits)
 
 
@@ -235,9 +266,9 @@ class RepositoryEngine(Engine):
             return found, cached.index
         try:
             document = store.get_json(found.index)
-            if document is None:
+            index = None if document is None else stored_index.read(document, store.get_json)
+            if index is None:
                 return found, None
-            index = ScanIndex.from_json(document)
             commit_log = store.get_json(found.commit_log) if found.commit_log else None
             if isinstance(commit_log, list):
                 index.log = commit_log
@@ -258,7 +289,7 @@ class RepositoryEngine(Engine):
         index, outcome = scan_repository(
             source, commit_sha, self.options, self.secrets, progress, previous, self.mirrors
         )
-        reference = store.put_json(INDEX_NAME, index.to_json())
+        reference = stored_index.put(index, store, INDEX_NAME, previous)
         commit_log = store.put_json(COMMIT_LOG_NAME, index.log)
         self.cache.put(reference, TraceGraph(index))
         counts = index.counts_by_type()
@@ -304,9 +335,10 @@ class RepositoryEngine(Engine):
     def graph(self, reference: str, store: ArtifactStore) -> TraceGraph:
         def load() -> TraceGraph:
             document = store.get_json(reference)
-            if document is None:
+            index = None if document is None else stored_index.read(document, store.get_json)
+            if index is None:
                 raise ScanError("the scan's artifact index is gone (purged?)")
-            return TraceGraph(ScanIndex.from_json(document))
+            return TraceGraph(index)
 
         return self.cache.get(reference, load)
 
@@ -329,11 +361,14 @@ class RepositoryEngine(Engine):
                 status="error",
                 error=f"rule {rule.id} could not be evaluated: {type(exc).__name__}",
             )
-        return ItemResult(
+        # Not validated again: validating a finding would compute its fingerprint once more.
+        return ItemResult.model_construct(
             item_id=rule.id,
             title=rule.title,
             status="failed" if total else "passed",
             findings=findings,
+            error=None,
+            duration_ms=0,
             data={
                 "severity": rule.severity,
                 "findingsTotal": total,

@@ -287,6 +287,10 @@ class ScanIndex:
     walked: int = 0
     # The newest commits of the history (history.log_entries); stored apart from the index.
     log: list[dict[str, Any]] = field(default_factory=list)
+    # Where its artifacts are stored, part by part (stored_index.py), once they are.
+    stored: list[tuple[tuple[Artifact, ...], str]] = field(
+        default_factory=list, compare=False, repr=False
+    )
 
     @property
     def skipped(self) -> dict[str, int]:

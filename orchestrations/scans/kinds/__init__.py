@@ -76,6 +76,10 @@ def infer_target_type(body: dict[str, Any]) -> str | None:
         ("repository_id", "repository"),
         ("subscriptionId", "subscription"),
         ("subscription_id", "subscription"),
+        ("subscriptionIds", "subscription"),
+        ("subscription_ids", "subscription"),
+        ("managementGroupId", "subscription"),
+        ("management_group_id", "subscription"),
     ):
         if key in body:
             return kind

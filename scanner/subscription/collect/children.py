@@ -102,6 +102,7 @@ CHILD_READS: tuple[ChildRead, ...] = (
         "providers/Microsoft.Security/autoProvisioningSettings",
         "2017-08-01-preview",
     ),
+    ChildRead(inv.SUBSCRIPTION, "providers/Microsoft.Security/settings", "2022-05-01"),
 )
 
 _BY_SECTION: dict[str, ChildRead] = {read.section.lower(): read for read in CHILD_READS}
@@ -245,20 +246,47 @@ def _annotated(item: Any, parent_id: str) -> dict[str, Any]:
 async def _read_sections(
     config: ScanConfig,
     credential: Any,
-    subscription_id: str,
     counter: RequestCounter,
     wanted: Mapping[str, ChildRead],
-    parents: Mapping[str, list[str]],
-) -> dict[str, Any]:
-    reader = ChildReader(config, credential, subscription_id, counter)
+    parents: Mapping[str, Mapping[str, list[str]]],
+) -> dict[str, dict[str, Any]]:
+    # One reader (one event loop, one connection pool, one bound on requests in flight) for
+    # every subscription: a read's URL is its parent's id, whatever the client's subscription.
+    reader = ChildReader(config, credential, next(iter(parents)), counter)
     try:
-        names = sorted(wanted)
+        keys = [(sub, name) for sub in parents for name in sorted(wanted)]
         results = await asyncio.gather(
-            *(reader.section(wanted[n], parents.get(wanted[n].parent_type, [])) for n in names)
+            *(
+                reader.section(wanted[name], parents[sub].get(wanted[name].parent_type, []))
+                for sub, name in keys
+            )
         )
-        return dict(zip(names, results, strict=True))
+        out: dict[str, dict[str, Any]] = {sub: {} for sub in parents}
+        for (sub, name), result in zip(keys, results, strict=True):
+            out[sub][name] = result
+        return out
     finally:
         await reader.close()
+
+
+def read_children_by_subscription(
+    config: ScanConfig,
+    credential: Any,
+    counter: RequestCounter,
+    wanted: Mapping[str, ChildRead],
+    parents: Mapping[str, Mapping[str, list[str]]],
+) -> dict[str, dict[str, Any]]:
+    """Subscription -> section name -> rows (or SectionUnavailableError) for each wanted
+    read. `parents` maps each subscription to its parent types' resource ids; its
+    subscription-level reads need no parents. A 403 makes the section unavailable in that
+    subscription only."""
+    with_subscription = {
+        sub: {**by_type, inv.SUBSCRIPTION: [f"/subscriptions/{sub}"]}
+        for sub, by_type in parents.items()
+    }
+    if not wanted or not parents:
+        return {sub: {} for sub in parents}
+    return asyncio.run(_read_sections(config, credential, counter, wanted, with_subscription))
 
 
 def read_children(
@@ -269,11 +297,8 @@ def read_children(
     wanted: Mapping[str, ChildRead],
     parents: Mapping[str, list[str]],
 ) -> dict[str, Any]:
-    """Section name -> rows (or SectionUnavailableError) for each wanted read. `parents` maps
-    a parent type to its resource ids; subscription-level reads need no parents."""
-    parents = {**parents, inv.SUBSCRIPTION: [f"/subscriptions/{subscription_id}"]}
-    if not wanted:
-        return {}
-    return asyncio.run(
-        _read_sections(config, credential, subscription_id, counter, wanted, parents)
-    )
+    """Section name -> rows (or SectionUnavailableError) for each wanted read of one
+    subscription. `parents` maps a parent type to its resource ids."""
+    return read_children_by_subscription(
+        config, credential, counter, wanted, {subscription_id: parents}
+    )[subscription_id]

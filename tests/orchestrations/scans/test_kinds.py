@@ -78,6 +78,37 @@ def test_subscription_ids_are_lower_case_everywhere() -> None:
     assert target.config == {"subscription_id": GUID.lower(), "rules": ["NET-001"]}
 
 
+def test_several_subscriptions_and_management_groups_are_one_target_each() -> None:
+    kind = KINDS["subscription"]
+    other = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
+    listed = SubscriptionScanRequest.model_validate({"subscriptionIds": [GUID, other, GUID]})
+    target = kind.resolve(listed, None)
+    assert target.target_id == "subscriptions-" + target.target_id[-12:]
+    assert target.config == {"subscription_ids": [GUID.lower(), other]}
+    reordered = SubscriptionScanRequest.model_validate({"subscriptionIds": [other, GUID.lower()]})
+    assert kind.target_id(reordered) == target.target_id
+    assert instance_id_for("subscription", target.target_id) == f"subscription-{target.target_id}"
+    group = SubscriptionScanRequest.model_validate({"managementGroupId": "Contoso_Prod(EU)"})
+    assert kind.target_id(group) == "mg-contoso_prod(eu)"
+    assert kind.resolve(group, None).config == {"management_group_id": "Contoso_Prod(EU)"}
+
+    # A schedule scans a registered target as registered.
+    registered = TargetRecord(
+        "subscription",
+        "mg-contoso_prod(eu)",
+        "Production",
+        config={"management_group_id": "Contoso_Prod(EU)", "rules": ["ST-001"]},
+    )
+    again = kind.request_for(registered)
+    assert kind.target_id(again) == registered.target_id
+    assert kind.resolve(again, registered).config == {
+        "management_group_id": "Contoso_Prod(EU)",
+        "rules": ["ST-001"],
+    }
+    single = TargetRecord("subscription", GUID.lower(), "One", config={"subscription_id": GUID})
+    assert kind.target_id(kind.request_for(single)) == GUID.lower()
+
+
 def test_engine_names_need_no_engine() -> None:
     names = {name: (k.info.run_phase, k.info.completed_counter) for name, k in KINDS.items()}
     assert names["host"] == ("Collect", "commandsCompleted")
@@ -90,5 +121,7 @@ def test_the_kind_a_body_means() -> None:
     assert infer_target_type({"targetType": "host"}) == "host"
     assert infer_target_type({"repository_id": "docs"}) == "repository"
     assert infer_target_type({"subscriptionId": GUID}) == "subscription"
+    assert infer_target_type({"subscriptionIds": [GUID]}) == "subscription"
+    assert infer_target_type({"managementGroupId": "g1"}) == "subscription"
     assert infer_target_type({"name": "x"}) is None
     assert instance_id_for("host", "a b/c-22") == "host-a_b_c-22"

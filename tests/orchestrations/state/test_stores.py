@@ -1,21 +1,25 @@
 """The stores on both adapters of the storage port (Azure Table Storage on Azurite, the embedded
 database): ETag-conditional saves, terminal records left alone, leases with one winner, target
-keys that Table Storage accepts."""
+keys that Table Storage accepts, item findings stored compactly and once by content."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
 
+from common.storage import eq
 from orchestrations.core.lifecycle import COMPLETED, RUNNING
 from orchestrations.core.settings import AppSettings
+from orchestrations.state import findings as stored_findings
 from orchestrations.state.leases import LeaseHeldError
 from orchestrations.state.scans import ScanRecord, new_scan_id
 from orchestrations.state.storage import BLOB_REF
 from orchestrations.state.stores import Stores
 from orchestrations.state.tables import safe_key
 from orchestrations.state.targets import TargetExistsError, TargetRecord
+from scanner.engine import Finding, ItemResult
 
 
 @pytest.fixture(scope="module", params=["azurite", "embedded"])
@@ -100,3 +104,83 @@ def test_large_values_go_to_a_blob_and_come_back_the_same(stores: Stores) -> Non
     packed = storage.pack(large, "scans/pack-test/large.json")
     assert packed == BLOB_REF + "scans/pack-test/large.json"
     assert storage.unpack(packed) == large
+
+
+def _findings(count: int, rule_id: str = "GXP-LINK-SUSPECT") -> list[Finding]:
+    return [
+        Finding(
+            rule_id=rule_id,
+            title="Suspect link",
+            severity="medium",
+            message=f"SPEC-{n:04d}: parent US-{n:04d} changed in commit {n:012x}; review it",
+            location={"file": f"specs/SPEC-{n:04d}.md", "line": 4, "artifactId": f"SPEC-{n:04d}"},
+            remediation="Review the child against the changed parent.",
+            references=["EU GMP Annex 11 10"],
+        )
+        for n in range(count)
+    ]
+
+
+def test_item_findings_are_stored_once_by_content_and_read_back_the_same(stores: Stores) -> None:
+    storage = stores.scans.storage
+    found = _findings(400)
+    result = ItemResult(item_id="GXP-LINK-SUSPECT", status="failed", findings=found)
+    first, second = new_scan_id(), new_scan_id()
+    stores.scans.put_item(first, result)
+    stores.scans.put_item(second, result)  # a rescan that finds the same
+    rows = {
+        row["PartitionKey"]: row["Findings"]
+        for scan_id in (first, second)
+        for row in storage.table("ScanItems").query([eq("PartitionKey", scan_id)])
+    }
+    # one blob, named by its content, that both scans' rows refer to
+    assert rows[first] == rows[second] and rows[first].startswith(BLOB_REF + "findings/")
+    stored = storage.get_blob_json(rows[first])
+    assert stored["shared"]["remediation"] == found[0].remediation  # once, not 400 times
+    assert len(json.dumps(stored)) < len(json.dumps([f.model_dump() for f in found])) / 2
+    # what another process reads from the blob is what was stored
+    assert [f.model_dump() for f in stored_findings.decode(stored)] == [
+        f.model_dump() for f in found
+    ]
+    (item,) = stores.scans.items(second)
+    assert [f.model_dump() for f in item.findings] == [f.model_dump() for f in found]
+    assert stores.scans.finding_fingerprints(first) == [f.fingerprint for f in found]
+    # a few findings stay in the row
+    few = ItemResult(item_id="GXP-ID-FORMAT", status="failed", findings=_findings(2, "GXP-X"))
+    stores.scans.put_item(first, few)
+    read = {i.item_id: i for i in stores.scans.items(first)}
+    assert [f.model_dump() for f in read["GXP-ID-FORMAT"].findings] == [
+        f.model_dump() for f in few.findings
+    ]
+
+
+def test_findings_stored_before_the_compact_form_are_read_as_before(stores: Stores) -> None:
+    storage = stores.scans.storage
+    found = _findings(3)
+    scan_id = new_scan_id()
+    # a row as written before: the findings as a list, each with the fingerprint of its day
+    legacy = [{**f.model_dump(), "fingerprint": "0" * 32} for f in found]
+    storage.table("ScanItems").upsert(
+        {
+            "PartitionKey": scan_id,
+            "RowKey": "GXP-LINK-SUSPECT",
+            "ItemId": "GXP-LINK-SUSPECT",
+            "Status": "failed",
+            "Title": "Suspect link",
+            "FindingsCount": 3,
+            "Findings": json.dumps(legacy),
+            "Data": "{}",
+            "Error": "",
+            "DurationMs": 5,
+        }
+    )
+    (item,) = stores.scans.items(scan_id)
+    # fingerprints by today's rules, never the stored ones
+    assert [f.fingerprint for f in item.findings] == [f.fingerprint for f in found]
+    assert stores.scans.finding_fingerprints(scan_id) == [f.fingerprint for f in found]
+    # a compact document of another fingerprint version: computed again as well
+    compact = json.loads(stored_findings.encode(found))
+    compact["fingerprints"] = "0"
+    assert [f.fingerprint for f in stored_findings.decode(compact)] == [
+        f.fingerprint for f in found
+    ]

@@ -65,7 +65,15 @@ def test_plan_run_summarize(tmp_path: Path) -> None:
     assert [i.item_id for i in plan.items] == list(catalogue())
     assert len(json.dumps(plan.context)) < 1000  # small: the index is in the store
     assert plan.context["index"] == "blob:scans/test/artifact-index.json"
-    assert list(store.blobs) == ["artifact-index.json", "commit-log.json"]
+    # the index: its artifacts in a part, then the head that names the part
+    assert list(store.blobs) == [
+        "artifact-index-part-0.json",
+        "artifact-index.json",
+        "commit-log.json",
+    ]
+    assert json.loads(store.blobs["artifact-index.json"])["parts"] == [
+        "blob:scans/test/artifact-index-part-0.json"
+    ]
     assert plan.context["commitLog"] == "blob:scans/test/commit-log.json"
 
     failed = {r.item_id for r in results if r.status == "failed"}

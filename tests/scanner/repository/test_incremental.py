@@ -16,7 +16,7 @@ import pygit2
 import pytest
 import yaml
 
-from scanner.repository import rules
+from scanner.repository import rules, stored_index
 from scanner.repository.engine import EngineOptions, index_repository, scan_repository
 from scanner.repository.git_source import Limits, Source
 from scanner.repository.history import FirstChanges, newest_commits
@@ -26,6 +26,7 @@ from scanner.repository.model import ScanIndex
 from scanner.repository.rules import field_table
 from tests.scanner.repository.conftest import all_findings
 from tests.support.git_repos import GitRepo, clean_tree, fast_import, requirement, story
+from tests.support.memory_store import MemoryStore
 
 REQ = "reqs/REQ-001.md"
 US = "stories/US-001-001.md"
@@ -41,6 +42,8 @@ class Rescans:
         self.options = options
         self.mirrors = MirrorCache(cache_dir, 1 << 30)
         self.previous: ScanIndex | None = None
+        self.blobs: dict[str, str] = {}
+        self.scans = 0
 
     def scan(self, commit: str | None = None) -> tuple[ScanIndex, Outcome]:
         source = Source(str(self.repo.path))
@@ -51,8 +54,14 @@ class Rescans:
         assert index.to_json() == full.to_json()
         assert index.log == full.log
         assert all_findings(index) == all_findings(full)
-        # the next scan starts from this one as stored (index and commit log read back)
-        self.previous = ScanIndex.from_json(json.loads(json.dumps(index.to_json())))
+        # the next scan starts from this one as stored (index and commit log read back), its
+        # parts written next to those of the scans before
+        self.scans += 1
+        store = MemoryStore(f"scan-{self.scans}")
+        store.blobs = self.blobs
+        reference = stored_index.put(index, store, "artifact-index.json", self.previous)
+        self.previous = stored_index.read(store.get_json(reference), store.get_json)
+        assert self.previous is not None and self.previous.to_json() == index.to_json()
         self.previous.log = json.loads(json.dumps(index.log))
         return index, outcome
 

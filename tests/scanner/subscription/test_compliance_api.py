@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import socket
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -180,3 +181,26 @@ def test_bad_framework_requests_get_clear_errors(api: Api, full_scan: str) -> No
     assert answer.status_code == 422
     assert answer.json()["error"]["code"] == "framework_not_applicable"
     assert "host scan" in answer.json()["error"]["message"]
+
+
+def test_accepted_findings_do_not_fail_their_control(api: Api, full_scan: str) -> None:
+    before = {c["id"]: c for c in cis_report(api, full_scan)["controls"]}["2.23"]
+    assert before["status"] == "fail" and before["findings"] == 1
+    fingerprint = before["rules"][0]["resources"][0]["fingerprint"]
+    expires = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    created = api.post(
+        "/api/v1/exceptions",
+        {
+            "fingerprint": fingerprint,
+            "reason": "the role is reviewed quarterly",
+            "owner": "security",
+            "expiresAt": expires,
+        },
+    )
+    assert created.status_code == 201, created.text
+    try:
+        after = {c["id"]: c for c in cis_report(api, full_scan)["controls"]}["2.23"]
+    finally:
+        assert api.request("DELETE", f"/api/v1/exceptions/{created.json()['id']}").ok
+    assert after["status"] == "pass" and after["findings"] == 0
+    assert after["rules"][0]["excepted"] == 1 and after["rules"][0]["resources"] == []

@@ -16,10 +16,15 @@ from typing import Any
 import trustme
 
 from tests.support.azure_fakes.dataset import (
+    MANAGEMENT_GROUP_ID,
+    SECOND_SUBSCRIPTION_ID,
     SUBSCRIPTION_ID,
     TENANT_ID,
+    THIRD_SUBSCRIPTION_ID,
+    UNREADABLE_SUBSCRIPTION_ID,
     Tenant,
     generated_tenant,
+    multi_subscription_tenant,
     planted_tenant,
 )
 from tests.support.azure_fakes.server import Fault, Stats, TlsServer
@@ -116,10 +121,15 @@ class FakeAzure:
 
 
 __all__ = [
+    "MANAGEMENT_GROUP_ID",
+    "SECOND_SUBSCRIPTION_ID",
     "SUBSCRIPTION_ID",
     "TENANT_ID",
+    "THIRD_SUBSCRIPTION_ID",
+    "UNREADABLE_SUBSCRIPTION_ID",
     "FakeAzure",
     "Tenant",
     "generated_tenant",
+    "multi_subscription_tenant",
     "planted_tenant",
 ]

@@ -66,6 +66,16 @@ class Tenant:
     osv_page_size: int = 1000
     # What the rules must report: rule id -> subjects (resource ids / Graph paths)
     expected: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    # More subscriptions of the same tenant (their Resource Graph rows, ARM reads and
+    # expected findings; their Graph fields are unused), subscriptions ARM refuses to this
+    # identity (403), and management groups: group id -> descendants (published shape).
+    subscriptions: list[Tenant] = field(default_factory=list)
+    unreadable_subscriptions: set[str] = field(default_factory=set)
+    management_groups: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    management_group_page_size: int = 1000
+
+    def every_subscription(self) -> list[Tenant]:
+        return [self, *self.subscriptions]
 
     def attach(self, parent_id: str, path: str, value: Any) -> Any:
         """Serve `value` at `{parent_id}/{path}`: a list of child resources (each given an
@@ -672,6 +682,40 @@ class Builder:
             }
         )
         return rid
+
+    def defender_settings(self, endpoint_integration: bool) -> str:
+        """The subscription's Defender security contact, integration settings and
+        auto-provisioning, from the published examples (the contact has emails, is notified
+        from Medium severity up and notifies owners; Cloud Apps on; auto-provisioning On). The
+        published Endpoint integration (WDATP) is off; `endpoint_integration` turns it on.
+        Returns the WDATP setting's id."""
+        sub = f"/subscriptions/{self.sub}"
+
+        def own(items: list[dict[str, Any]], path: str) -> list[dict[str, Any]]:
+            return [{**i, "id": f"{sub}/{path}/{i['name']}"} for i in items]
+
+        contacts = "providers/Microsoft.Security/securityContacts"
+        settings = "providers/Microsoft.Security/settings"
+        provisioning = "providers/Microsoft.Security/autoProvisioningSettings"
+        self.t.attach(
+            sub,
+            contacts,
+            own(example_list("security", "GetSecurityContactsSubscription_example.json"), contacts),
+        )
+        listed = own(example_list("security", "GetSettings_example.json"), settings)
+        for item in listed:
+            if item["name"] == "WDATP" and endpoint_integration:
+                item["properties"] = {"enabled": True}
+        self.t.attach(sub, settings, listed)
+        self.t.attach(
+            sub,
+            provisioning,
+            own(
+                example_list("security", "GetAutoProvisioningSettingsSubscription_example.json"),
+                provisioning,
+            ),
+        )
+        return f"{sub}/{settings}/WDATP"
 
     def role_definition(
         self, name: str, role_type: str, actions: list[str], scopes: list[str]
@@ -1369,8 +1413,15 @@ def planted_tenant() -> Tenant:
         rid = b.pricing(plan, tier)
         if tier == "Free":
             t.plant(rid, {"AppServices": "DEF-002", "Arm": "DEF-007"}[plan])
+    for plan in ("CosmosDbs", "OpenSourceRelationalDatabases", "SqlServerVirtualMachines"):
+        b.pricing(plan, "Standard")
     t.plant(f"{sub}/providers/Microsoft.Security/pricings/Containers", "DEF-005")
     t.plant(f"{sub}/providers/Microsoft.Security", "DEF-008")
+    # Servers on the Standard tier without a sub-plan or extensions: no Plan 2 (no DNS
+    # protection, no Dns pricing either), no agentless scanning, no file integrity monitoring.
+    t.plant(f"{sub}/providers/Microsoft.Security/pricings/Dns", "DEF-012")
+    t.plant(f"{sub}/providers/Microsoft.Security/pricings/VirtualMachines", "DEF-013", "DEF-014")
+    t.plant(b.defender_settings(endpoint_integration=False), "DEF-021")
 
     # Custom roles
     t.plant(b.role_definition("Super Admin", "CustomRole", ["*"], [sub]), "ID-009")
@@ -1596,8 +1647,13 @@ def generated_tenant(resources: int, users: int, seed: int = 7) -> Tenant:
         "Containers",
         "KeyVaults",
         "Arm",
+        "CosmosDbs",
+        "OpenSourceRelationalDatabases",
+        "SqlServerVirtualMachines",
+        "Dns",
     ):
         b.pricing(plan, "Standard")
+    b.defender_settings(endpoint_integration=True)
     b.role_definition("Super Admin", "CustomRole", ["*"], [f"/subscriptions/{t.subscription_id}"])
     t.diagnostic_settings = []
     moment_days = [1, 3, 20, 45, 120, 400]
@@ -1623,4 +1679,81 @@ def generated_tenant(resources: int, users: int, seed: int = 7) -> Tenant:
         )
     b.vulnerability(("Bitnami", "python", "3.8"), "BIT-python-gen-1", "CVE-2023-24329")
     b.vulnerability(("Bitnami", "node", "18"), "BIT-node-gen-1", "CVE-2024-27983")
+    return t
+
+
+# A tenant with several subscriptions: two more beside SUBSCRIPTION_ID, and the subscription
+# of the published management-group example, which this identity cannot read.
+SECOND_SUBSCRIPTION_ID = "6f2a3b4c-5d6e-4f70-9a0b-1c2d3e4f5a6b"
+THIRD_SUBSCRIPTION_ID = "7a3b4c5d-6e7f-4a81-8b1c-2d3e4f5a6b7c"
+MANAGEMENT_GROUP_ID = "20000000-0000-0000-0000-000000000000"
+# The published example's own entries (a child group, a subscription) are served as they are.
+UNREADABLE_SUBSCRIPTION_ID = "20000000-0004-0000-0000-000000000000"
+
+
+def _group_entry(subscription: str, name: str, parent: str) -> dict[str, Any]:
+    """A descendant entry of type subscription, shaped like the published example's."""
+    entry = next(
+        e
+        for e in example_list("managementgroups", "GetDescendants.json")
+        if e["type"] == "Microsoft.Management/managementGroups/subscriptions"
+    )
+    entry["name"], entry["id"] = subscription, f"/subscriptions/{subscription}"
+    entry["properties"]["displayName"] = name
+    groups = "/providers/Microsoft.Management/managementGroups"
+    entry["properties"]["parent"]["id"] = f"{groups}/{parent}"
+    return entry
+
+
+def multi_subscription_tenant() -> Tenant:
+    """Three readable subscriptions and one unreadable (403), under one management group.
+
+    Planted, per subscription (rules ST-001, DEF-007, DEF-008, ID-009 read each one):
+    the first has an HTTP-only storage account, Defender for Resource Manager on Free, a
+    custom role with every action; the second an HTTP-only storage account and no Defender
+    plans; the third is clean (Defender on, Microsoft.Security registered). Microsoft.Security
+    is not registered in the first two. The tenant has one member user without MFA (ID-001:
+    one tenant-wide finding, whatever the number of subscriptions)."""
+    t = Tenant(resource_graph_page_size=2, graph_page_size=3)
+    b = Builder(t)
+    _common(b)
+    first = f"/subscriptions/{t.subscription_id}"
+    b.storage("stclean1")
+    t.plant(b.storage("sthttp1", supportsHttpsTrafficOnly=False), "ST-001")
+    t.plant(b.pricing("Arm", "Free"), "DEF-007")
+    t.plant(f"{first}/providers/Microsoft.Security", "DEF-008")
+    t.plant(b.role_definition("Super Admin", "CustomRole", ["*"], [first]), "ID-009")
+    b.user("u-admin1", "admin1@contoso.example")
+    t.plant(b.user("u-bob", "bob@contoso.example", mfa=False), "ID-001")
+
+    second = Tenant(subscription_id=SECOND_SUBSCRIPTION_ID, resource_graph_page_size=2)
+    b2 = Builder(second)
+    _common(b2)
+    b2.storage("stclean2")
+    sub2 = f"/subscriptions/{second.subscription_id}"
+    t.plant(b2.storage("sthttp2", supportsHttpsTrafficOnly=False), "ST-001")
+    t.plant(f"{sub2}/providers/Microsoft.Security/pricings/Arm", "DEF-007")
+    t.plant(f"{sub2}/providers/Microsoft.Security", "DEF-008")
+
+    third = Tenant(subscription_id=THIRD_SUBSCRIPTION_ID, resource_graph_page_size=2)
+    b3 = Builder(third)
+    _common(b3)
+    third.providers.append({"namespace": "Microsoft.Security", "registrationState": "Registered"})
+    b3.storage("stclean3")
+    b3.pricing("Arm", "Standard")
+
+    t.subscriptions = [second, third]
+    t.unreadable_subscriptions = {UNREADABLE_SUBSCRIPTION_ID}
+    published = example_list("managementgroups", "GetDescendants.json")
+    child_group = published[0]["name"]
+    t.management_groups = {
+        MANAGEMENT_GROUP_ID: [
+            *published,
+            _group_entry(t.subscription_id, "Production", MANAGEMENT_GROUP_ID),
+            _group_entry(second.subscription_id, "Staging", child_group),
+            _group_entry(third.subscription_id, "Sandbox", child_group),
+        ],
+        "empty-group": [published[0]],
+    }
+    t.management_group_page_size = 2
     return t

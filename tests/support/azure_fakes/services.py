@@ -181,31 +181,67 @@ class ArmService(Service):
         path = request.path.lower()
         if path == "/providers/microsoft.resourcegraph/resources" and request.method == "POST":
             return self.resource_graph(request)
-        sub = f"/subscriptions/{self.tenant.subscription_id}"
+        group = re.fullmatch(
+            r"/providers/microsoft\.management/managementgroups/([^/]+)/descendants", path
+        )
+        if group and request.method == "GET":
+            return self.descendants(request, group.group(1))
         match = re.match(r"^/subscriptions/([^/]+)", path)
-        if match and match.group(1) != self.tenant.subscription_id:
+        if match is None:
+            return error(404, "NotFound", f"no route {request.method} {request.path}")
+        wanted = match.group(1)
+        if wanted in self.tenant.unreadable_subscriptions:
+            return error(
+                403,
+                "AuthorizationFailed",
+                f"The client '{self.tenant.client_id}' with object id '{self.tenant.client_id}' "
+                "does not have authorization to perform action "
+                f"'Microsoft.Resources/subscriptions/providers/read' over scope "
+                f"'/subscriptions/{wanted}' or the scope is invalid. If access was recently "
+                "granted, please refresh your credentials.",
+            )
+        t = next((t for t in self.tenant.every_subscription() if t.subscription_id == wanted), None)
+        if t is None:
             return error(
                 404,
                 "SubscriptionNotFound",
-                f"The subscription '{match.group(1)}' could not be found.",
+                f"The subscription '{wanted}' could not be found.",
             )
+        sub = f"/subscriptions/{t.subscription_id}"
         if path == f"{sub}/providers":
             return Reply(
                 200,
-                {
-                    "value": [
-                        {"id": f"{sub}/providers/{p['namespace']}", **p}
-                        for p in self.tenant.providers
-                    ]
-                },
+                {"value": [{"id": f"{sub}/providers/{p['namespace']}", **p} for p in t.providers]},
             )
         if path == f"{sub}/providers/microsoft.insights/diagnosticsettings":
-            return Reply(200, {"value": self.tenant.diagnostic_settings})
+            return Reply(200, {"value": t.diagnostic_settings})
         if request.method == "GET" and path.startswith(f"{sub}/"):
-            return self.child(request, path)
+            return self.child(request, path, t)
         return error(404, "NotFound", f"no route {request.method} {request.path}")
 
-    def child(self, request: Request, path: str) -> Reply:
+    def descendants(self, request: Request, group: str) -> Reply:
+        """A management group's descendants (Tenant.management_groups), in pages linked by
+        nextLink."""
+        entries = next(
+            (v for k, v in self.tenant.management_groups.items() if k.lower() == group), None
+        )
+        if entries is None:
+            return error(
+                404,
+                "NotFound",
+                f"'/providers/Microsoft.Management/managementGroups/{group}' not found",
+            )
+        size = self.tenant.management_group_page_size
+        offset = int(request.param("$skiptoken") or 0)
+        body: dict[str, Any] = {"value": entries[offset : offset + size], "nextLink": None}
+        if offset + size < len(entries):
+            body["nextLink"] = (
+                f"{request.base_url}{request.path}?api-version="
+                f"{quote(str(request.param('api-version')))}&$skiptoken={offset + size}"
+            )
+        return Reply(200, body)
+
+    def child(self, request: Request, path: str, tenant: Tenant) -> Reply:
         """A resource or list ARM serves beyond Resource Graph (Tenant.arm_children): lists
         in pages linked by nextLink, single resources as they are, anything else 404."""
         api_version = str(request.param("api-version"))
@@ -216,7 +252,7 @@ class ArmService(Service):
                 f"The api-version '{api_version}' is invalid. The supported versions are "
                 "'2023-07-01,2023-05-01,2021-11-01,2021-05-01-preview'.",
             )
-        children = self.tenant.arm_children
+        children = tenant.arm_children
         value = children.get(path)
         if value is None:
             parent, _, name = path.rpartition("/")
@@ -232,7 +268,7 @@ class ArmService(Service):
             )
         if not isinstance(value, list):
             return Reply(200, value)
-        size = self.tenant.arm_page_size
+        size = tenant.arm_page_size
         offset = int(request.param("$skipToken") or 0)
         body: dict[str, Any] = {"value": value[offset : offset + size]}
         if offset + size < len(value):
@@ -246,10 +282,12 @@ class ArmService(Service):
         table = query.split("|")[0].strip().lower()
         if table not in self.TABLES:
             raise ValueError(f"unknown table {table!r}")
-        wanted = {s.lower() for s in subscriptions}
+        # Resource Graph answers for the subscriptions the caller can read, leaving out others.
+        wanted = {s.lower() for s in subscriptions} - self.tenant.unreadable_subscriptions
         rows = [
             r
-            for r in getattr(self.tenant, table)
+            for t in self.tenant.every_subscription()
+            for r in getattr(t, table)
             if str(r.get("id", "")).lower().split("/")[2] in wanted
         ]
         types = re.search(r"\btype in~ \(([^)]*)\)", query)
@@ -268,9 +306,14 @@ class ArmService(Service):
                 == role_type.group(1).lower()
             ]
         if "summarize" in query:
-            if "by location" not in query:
-                raise ValueError("only `summarize ... by location` is understood")
-            rows = [{"location": loc} for loc in sorted({str(r.get("location", "")) for r in rows})]
+            if "by location, subscriptionId" in query:
+                pairs = {(str(r.get("location", "")), str(r.get("subscriptionId"))) for r in rows}
+                rows = [{"location": loc, "subscriptionId": sub} for loc, sub in sorted(pairs)]
+            elif "by location" in query:
+                locations = sorted({str(r.get("location", "")) for r in rows})
+                rows = [{"location": loc} for loc in locations]
+            else:
+                raise ValueError("only `summarize ... by location[, subscriptionId]` is understood")
         project = re.search(r"\| project ([^|]+)$", query.strip())
         if project:
             columns = [c.strip() for c in project.group(1).split(",")]
