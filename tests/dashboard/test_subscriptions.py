@@ -14,6 +14,8 @@ from tests.support.azure_fakes import (
     MANAGEMENT_GROUP_ID,
     SUBSCRIPTION_ID,
     UNREADABLE_SUBSCRIPTION_ID,
+    planted_tenant,
+    with_more_subscriptions,
 )
 
 RULES = "ST-001, DEF-007, DEF-008, ID-001"
@@ -23,6 +25,8 @@ def test_register_a_management_group_scan_it_and_see_each_subscription(
     signed_in: Any, service: DashboardService
 ) -> None:
     page = signed_in
+    # The tenant as the service starts with it (another test may have served another one).
+    service.azure.use(with_more_subscriptions(planted_tenant()))
     page.goto(f"{service.url}/#/targets/subscriptions")
     page.get_by_role("link", name="Register a subscription").click()
     # Two scopes at once: refused in the browser, at the field.
