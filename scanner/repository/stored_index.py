@@ -32,10 +32,10 @@ _WRITERS = 4  # parts written (and read) at once
 
 
 def part_size(artifacts: int) -> int:
-    """Artifacts a part holds on average: about an eighth of the index, as a power of two
+    """Artifacts a part holds on average: about a quarter of the index, as a power of two
     (the cuts stay where they were while the index grows or shrinks within a factor of two).
     Fewer, larger parts cost a first scan fewer writes; smaller ones a rescan fewer bytes."""
-    wanted = max(1, artifacts // 8)
+    wanted = max(1, artifacts // 4)
     return max(_SMALLEST_PART, min(_LARGEST_PART, 1 << (wanted.bit_length() - 1)))
 
 
