@@ -61,7 +61,7 @@ def _options(suppress: bool) -> tuple[argparse.ArgumentParser, argparse.Argument
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from scanctl.commands import scan, scans, targets
+    from scanctl.commands import exceptions, scan, scans, targets
     from scanctl.context import Parents
 
     _, top_output = _options(suppress=False)
@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_parser(commands, parents)
     scans.add_parser(commands, parents)
     targets.add_parser(commands, parents)
+    exceptions.add_parser(commands, parents)
     return parser
 
 

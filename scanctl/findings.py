@@ -12,6 +12,8 @@ ENDED_BADLY = ("failed", "cancelled")
 # Where a scan (the API's dict) carries the counts we read from its report: a key the API
 # never uses (its own `findings` is a plain counter).
 COUNTS = "scanctl:findingsBySeverity"
+# ... and how many findings exceptions accept (listed, never counted in COUNTS).
+ACCEPTED = "scanctl:acceptedFindings"
 # ... and the findings new since its baseline: {"baseline": scan id or None, "total": n,
 # "bySeverity": {...} or None when only the total is known}.
 NEW = "scanctl:newFindings"
@@ -49,6 +51,12 @@ def severity_counts(report: dict[str, Any]) -> dict[str, int]:
         if isinstance(item, dict):
             _count(item.get("findings"), counts)
     return counts
+
+
+def accepted_count(report: dict[str, Any]) -> int:
+    """Findings of a JSON report that an exception accepts (its summary's `accepted`)."""
+    accepted = (report.get("summary") or {}).get("accepted")
+    return accepted if isinstance(accepted, int) else 0
 
 
 def describe_counts(counts: dict[str, int] | None, only: tuple[str, ...] = SEVERITIES) -> str:

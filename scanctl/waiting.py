@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from scanctl.client import ApiClient
 from scanctl.errors import UnreachableError
-from scanctl.findings import COUNTS, severity_counts
+from scanctl.findings import ACCEPTED, COUNTS, accepted_count, severity_counts
 from scanctl.views.progress import ENDED, ProgressView
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ class WaitInterrupted(Exception):
 def with_findings(client: ApiClient, scan: dict[str, Any]) -> dict[str, Any]:
     """The scan with `findings` (per severity) read from its JSON report."""
     report = json.loads(client.report(str(scan["scanId"]), "json"))
-    return {**scan, COUNTS: severity_counts(report)}
+    return {**scan, COUNTS: severity_counts(report), ACCEPTED: accepted_count(report)}
 
 
 def poll(client: ApiClient, scan_id: str) -> dict[str, Any]:

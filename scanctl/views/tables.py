@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from scanctl.documents import duration_s
-from scanctl.findings import COUNTS, SEVERITIES
+from scanctl.findings import ACCEPTED, COUNTS, SEVERITIES
 from scanctl.views.console import console
 
 STATUS_STYLE = {
@@ -48,11 +48,12 @@ def status_text(status: str | None, position: Any = None) -> str:
     return f"[{style}]{shown}[/]" if style else shown
 
 
-def findings_text(counts: dict[str, int] | None) -> str:
+def findings_text(counts: dict[str, int] | None, accepted: int | None = None) -> str:
     if counts is None:
         return ""
     parts = [f"[{SEVERITY_STYLE[s]}]{counts[s]} {s}[/]" for s in SEVERITIES if counts.get(s)]
-    return ", ".join(parts) if parts else "[green]none[/]"
+    shown = ", ".join(parts) if parts else "[green]none[/]"
+    return f"{shown} [dim](+{accepted} accepted)[/]" if accepted else shown
 
 
 def duration_text(scan: dict[str, Any]) -> str:
@@ -88,7 +89,7 @@ def scan_results(scans: list[dict[str, Any]]) -> None:
         table.add_row(
             f"{scan.get('targetType')} {_escape(str(scan.get('targetId')))}",
             status,
-            findings_text(scan.get(COUNTS)),
+            findings_text(scan.get(COUNTS), scan.get(ACCEPTED)),
             duration_text(scan),
             str(scan.get("scanId")),
         )
@@ -155,7 +156,7 @@ def scan_detail(scan: dict[str, Any]) -> None:
                 if scan.get("errorMessage")
                 else "",
             ),
-            ("Findings", findings_text(scan.get(COUNTS))),
+            ("Findings", findings_text(scan.get(COUNTS), scan.get(ACCEPTED))),
             ("Trigger", str(scan.get("trigger") or "")),
             ("Created", when(scan.get("createdAt"))),
             ("Started", when(scan.get("startedAt"))),
@@ -333,6 +334,25 @@ def comparison(document: dict[str, Any]) -> None:
         _print(table)
     elif baseline:
         console().print("Facts: no change")
+
+
+def exception_list(exceptions: list[dict[str, Any]]) -> None:
+    table = _table("ID", "STATUS", "FINDINGS", "TARGET", "OWNER", "EXPIRES", "REASON")
+    for item in exceptions:
+        covers = item.get("fingerprint") or " ".join(
+            part for part in (item.get("ruleId"), item.get("resourcePattern")) if part
+        )
+        status = str(item.get("status"))
+        table.add_row(
+            _escape(str(item.get("id"))),
+            f"[{'green' if status == 'active' else 'dim'}]{status}[/]",
+            _escape(str(covers)),
+            _escape(str(item.get("targetId") or "any")),
+            _escape(str(item.get("owner"))),
+            when(item.get("expiresAt")),
+            _escape(str(item.get("reason"))),
+        )
+    _print(table)
 
 
 CONTROL_STYLE = {
