@@ -93,6 +93,7 @@ CHILD_READS: tuple[ChildRead, ...] = (
     ChildRead(VAULTS, "secrets", "2023-07-01"),
     ChildRead(VAULTS, DIAGNOSTICS, "2021-05-01-preview"),
     ChildRead("microsoft.web/sites", "config/authsettingsV2", "2023-12-01", single=True),
+    ChildRead("microsoft.web/sites", "basicPublishingCredentialsPolicies", "2023-12-01"),
     ChildRead(
         inv.SUBSCRIPTION, "providers/Microsoft.Security/securityContacts", "2023-12-01-preview"
     ),
