@@ -1779,3 +1779,14 @@ def multi_subscription_tenant() -> Tenant:
     }
     t.management_group_page_size = 2
     return t
+
+
+def with_more_subscriptions(tenant: Tenant) -> Tenant:
+    """`tenant` (whose subscription is SUBSCRIPTION_ID) with the other subscriptions and the
+    management group of `multi_subscription_tenant` beside it."""
+    more = multi_subscription_tenant()
+    tenant.subscriptions = more.subscriptions
+    tenant.unreadable_subscriptions = more.unreadable_subscriptions
+    tenant.management_groups = more.management_groups
+    tenant.management_group_page_size = more.management_group_page_size
+    return tenant
