@@ -258,13 +258,27 @@ class Builder:
             "Microsoft.Network/networkSecurityGroups", name, {"securityRules": security_rules}
         )["id"]
 
-    def flow_log(self, name: str, enabled: bool, days: int, retention: bool = True) -> str:
-        return self.resource(
-            "Microsoft.Network/networkWatchers/flowLogs",
-            f"NetworkWatcher_westeurope/{name}",
-            {"enabled": enabled, "retentionPolicy": {"enabled": retention, "days": days}},
-            group="NetworkWatcherRG",
-        )["id"]
+    def flow_log(
+        self, name: str, enabled: bool, days: int, retention: bool = True, analytics: bool = True
+    ) -> str:
+        """A flow log from the published NetworkWatcherFlowLogGet example with its state,
+        retention and Traffic Analytics (`analytics`) as given."""
+        props = example_body("network", "NetworkWatcherFlowLogGet.json")["properties"]
+        props["enabled"] = enabled
+        props["retentionPolicy"] = {"enabled": retention, "days": days}
+        props["flowAnalyticsConfiguration"]["networkWatcherFlowAnalyticsConfiguration"].update(
+            enabled=analytics,
+            workspaceId="00000000-0000-0000-0000-000000000000",
+            workspaceRegion="westeurope",
+        )
+        return str(
+            self.resource(
+                "Microsoft.Network/networkWatchers/flowLogs",
+                f"NetworkWatcher_westeurope/{name}",
+                props,
+                group="NetworkWatcherRG",
+            )["id"]
+        )
 
     def vm(
         self,
@@ -623,6 +637,9 @@ class Builder:
             securityProfile={"defender": {"securityMonitoring": {"enabled": True}}},
             addonProfiles={"azurepolicy": {"enabled": True}},
             autoUpgradeProfile={"upgradeChannel": "patch"},
+            agentPoolProfiles=[
+                {**pool, "enableEncryptionAtHost": True} for pool in example["agentPoolProfiles"]
+            ],
         )
         return str(
             self.resource(
@@ -959,6 +976,7 @@ def planted_tenant() -> Tenant:
     b.flow_log("fl-forever", True, 0)
     t.plant(b.flow_log("fl-short", True, 30), "NET-006")
     t.plant(b.flow_log("fl-off", False, 90), "NET-006")
+    t.plant(b.flow_log("fl-unanalysed", True, 90, analytics=False), "NET-012")
     b.resource(
         "Microsoft.Network/networkWatchers",
         "NetworkWatcher_westeurope",
@@ -1329,7 +1347,7 @@ def planted_tenant() -> Tenant:
             agentPoolProfiles=[{"name": "nodepool1", "count": 3, "enableNodePublicIP": True}],
         ),
         *("AKS-001", "AKS-002", "AKS-003", "AKS-004", "AKS-005", "AKS-006"),
-        *("AKS-007", "AKS-008", "AKS-009", "AKS-010", "AKS-011", "AKS-012"),
+        *("AKS-007", "AKS-008", "AKS-009", "AKS-010", "AKS-011", "AKS-012", "AKS-013"),
     )
     # A policy engine turned off reads `none`: set, and no policy.
     t.plant(
