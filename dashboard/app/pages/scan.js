@@ -12,6 +12,7 @@ import { TraceMatrix } from "./trace-matrix.js";
 import { ByService } from "./by-service.js";
 import { SourceView } from "./source.js";
 import { Compare } from "./compare.js";
+import { Compliance } from "./compliance.js";
 
 const REPORTS = [
   { format: "json", title: "JSON", extension: "json" },
@@ -21,9 +22,12 @@ const REPORTS = [
 ];
 const KIND_TITLE = { host: "Host scan", repository: "Repository scan", subscription: "Subscription scan" };
 const KIND_VIEW = {
-  host: { id: "facts", title: "Host facts" },
-  repository: { id: "trace", title: "Trace matrix" },
-  subscription: { id: "services", title: "By service and control" },
+  host: [{ id: "facts", title: "Host facts" }],
+  repository: [{ id: "trace", title: "Trace matrix" }],
+  subscription: [
+    { id: "services", title: "By service and control" },
+    { id: "cis", title: "CIS Azure v3.0.0" },
+  ],
 };
 
 function Items({ scan }) {
@@ -142,11 +146,11 @@ export function ScanPage({ scanId, tab, params }) {
   );
   if (!scan) return loading ? html`<${Loading} what="Loading the scan" />` : html`<${ErrorNote} error=${error} />`;
   const base = "#/scans/" + encodeURIComponent(scanId);
-  const kindView = KIND_VIEW[scan.targetType];
+  const kindViews = KIND_VIEW[scan.targetType] || [];
   const tabs = [
     { id: "summary", href: base, title: "Summary" },
     { id: "findings", href: base + "/findings", title: "Findings" },
-    ...(kindView ? [{ id: kindView.id, href: base + "/" + kindView.id, title: kindView.title }] : []),
+    ...kindViews.map((view) => ({ id: view.id, href: base + "/" + view.id, title: view.title })),
     { id: "compare", href: base + "/compare", title: "Compare" },
   ];
   let body;
@@ -155,6 +159,7 @@ export function ScanPage({ scanId, tab, params }) {
   else if (tab === "trace" && scan.targetType === "repository") body = html`<${TraceMatrix} scan=${scan} params=${params} />`;
   else if (tab === "source" && scan.targetType === "repository") body = html`<${SourceView} scan=${scan} params=${params} />`;
   else if (tab === "services" && scan.targetType === "subscription") body = html`<${ByService} scan=${scan} />`;
+  else if (tab === "cis" && scan.targetType === "subscription") body = html`<${Compliance} scan=${scan} params=${params} />`;
   else if (tab === "compare") body = html`<${Compare} scan=${scan} params=${params} />`;
   else body = html`<${Summary} scan=${scan} />`;
   return html`<${Header} scan=${scan} onChanged=${reload} />

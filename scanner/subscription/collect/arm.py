@@ -34,8 +34,11 @@ QUERY_SUBSCRIPTIONS = 1000
 # A descendants answer that keeps pointing to a next page beyond this is a service bug.
 _MAX_PAGES = 1000
 _RETRYABLE = {408, 429, 500, 502, 503, 504}
+# managedBy names a resource's owner (the VM a managed disk is attached to): a column of
+# Resource Graph's resources table, outside `properties`.
 _RESOURCE_COLUMNS = (
-    "id, name, type, kind, location, resourceGroup, subscriptionId, sku, identity, tags, properties"
+    "id, name, type, kind, location, resourceGroup, subscriptionId, managedBy, sku, identity, "
+    "tags, properties"
 )
 
 

@@ -93,6 +93,7 @@ CHILD_READS: tuple[ChildRead, ...] = (
     ChildRead(VAULTS, "secrets", "2023-07-01"),
     ChildRead(VAULTS, DIAGNOSTICS, "2021-05-01-preview"),
     ChildRead("microsoft.web/sites", "config/authsettingsV2", "2023-12-01", single=True),
+    ChildRead("microsoft.web/sites", "basicPublishingCredentialsPolicies", "2023-12-01"),
     ChildRead(
         inv.SUBSCRIPTION, "providers/Microsoft.Security/securityContacts", "2023-12-01-preview"
     ),
@@ -101,6 +102,7 @@ CHILD_READS: tuple[ChildRead, ...] = (
         "providers/Microsoft.Security/autoProvisioningSettings",
         "2017-08-01-preview",
     ),
+    ChildRead(inv.SUBSCRIPTION, "providers/Microsoft.Security/settings", "2022-05-01"),
 )
 
 _BY_SECTION: dict[str, ChildRead] = {read.section.lower(): read for read in CHILD_READS}

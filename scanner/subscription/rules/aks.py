@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from scanner.subscription.inventory import VULNERABILITIES, Inventory, resources
+from scanner.subscription.inventory import VULNERABILITIES, Inventory, dig, resources
 from scanner.subscription.rules.base import (
     Hit,
     check,
@@ -54,4 +54,22 @@ def vulnerable_versions(inventory: Inventory) -> Iterable[Hit]:
                 message=f"Kubernetes {ref.version} has {len(vulns)} known vulnerabilities: "
                 f"{describe_vulnerabilities(vulns)}",
                 details={"software": ref.as_dict(), "vulnerabilities": vulns},
+            )
+
+
+@check("AKS-011", needs=[resources(CLUSTER)])
+def node_public_ips(inventory: Inventory) -> Iterable[Hit]:
+    for cluster in inventory.resources(CLUSTER):
+        pools = dig(cluster, "properties.agentPoolProfiles")
+        public = [
+            str(pool.get("name", "?"))
+            for pool in (pools if isinstance(pools, list) else [])
+            if isinstance(pool, dict) and dig(pool, "enableNodePublicIP") is True
+        ]
+        if public:
+            yield Hit(
+                subject=str(cluster.get("id", "")),
+                name=str(cluster.get("name", "")),
+                message=f"node pool(s) {', '.join(sorted(public))} give nodes public IP addresses",
+                details={"nodePools": sorted(public)},
             )

@@ -6,7 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from scanner.subscription.inventory import VULNERABILITIES, WEB_CONFIGS, Inventory
+from scanner.subscription.inventory import (
+    VULNERABILITIES,
+    WEB_CONFIGS,
+    Inventory,
+    children,
+    dig,
+)
 from scanner.subscription.rules.base import (
     Hit,
     check,
@@ -58,3 +64,26 @@ def vulnerable_stacks(inventory: Inventory) -> Iterable[Hit]:
                     f"vulnerabilities: {describe_vulnerabilities(vulns)}",
                     details={"software": ref.as_dict(), "vulnerabilities": vulns},
                 )
+
+
+PUBLISHING_POLICIES = children("microsoft.web/sites", "basicPublishingCredentialsPolicies")
+
+
+@check("APP-011", needs=[PUBLISHING_POLICIES])
+def basic_publishing_credentials(inventory: Inventory) -> Iterable[Hit]:
+    """One finding per site naming the endpoints (ftp, scm) that still take basic credentials;
+    `allow` is true by default, so only an explicit false closes an endpoint."""
+    allowed: dict[str, list[str]] = {}
+    for policy in inventory.section(PUBLISHING_POLICIES) or []:
+        site = str(policy.get("parentId", ""))
+        endpoints = allowed.setdefault(site, [])
+        if dig(policy, "properties.allow") is not False:
+            endpoints.append(str(policy.get("name", "?")))
+    for site, endpoints in sorted(allowed.items()):
+        if endpoints:
+            yield Hit(
+                subject=site,
+                name=site.rsplit("/", 1)[-1],
+                message=f"basic authentication is allowed for {', '.join(sorted(endpoints))}",
+                details={"endpoints": sorted(endpoints)},
+            )

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from scanner.subscription.inventory import VULNERABILITIES, Inventory, dig, resources
 from scanner.subscription.rules.base import (
+    WHOLE_SCOPE,
     Hit,
     check,
     describe_vulnerabilities,
@@ -14,6 +15,7 @@ from scanner.subscription.rules.base import (
 from scanner.subscription.software import vm_image, vm_image_software
 
 VM = "microsoft.compute/virtualmachines"
+BASTION = "microsoft.network/bastionhosts"
 
 # Marketplace images whose operating system is past its end of support, as data:
 # (publisher, offer prefix, sku prefix) -> what it is. Matching ignores case.
@@ -80,7 +82,8 @@ def unmanaged_disks(inventory: Inventory) -> Iterable[Hit]:
         unmanaged = [
             str(d.get("name", "?"))
             for d in [os_disk, *data_disks]
-            if isinstance(d, dict) and d and ("vhd" in d or not d.get("managedDisk"))
+            # A VHD URI means a page blob; `vhd: null` next to a managed disk does not.
+            if isinstance(d, dict) and d and (dig(d, "vhd") or not dig(d, "managedDisk"))
         ]
         if unmanaged:
             yield Hit(
@@ -88,3 +91,20 @@ def unmanaged_disks(inventory: Inventory) -> Iterable[Hit]:
                 name=str(vm.get("name", "")),
                 message=f"uses unmanaged (VHD) disks: {', '.join(unmanaged)}",
             )
+
+
+@check("VM-010", needs=[resources(VM), resources(BASTION)], evaluates=WHOLE_SCOPE)
+def no_bastion(inventory: Inventory) -> Iterable[Hit]:
+    vms = inventory.resources(VM)
+    ready = [
+        host
+        for host in inventory.resources(BASTION)
+        if str(dig(host, "properties.provisioningState") or "Succeeded").casefold() == "succeeded"
+    ]
+    if vms and not ready:
+        yield Hit(
+            subject=f"/subscriptions/{inventory.subscription_id}",
+            name=inventory.subscription_id,
+            message=f"{len(vms)} virtual machine(s) and no Azure Bastion host",
+            details={"virtualMachines": len(vms)},
+        )

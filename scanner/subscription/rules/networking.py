@@ -11,6 +11,7 @@ from scanner.subscription.rules.base import Hit, check
 NSG = "microsoft.network/networksecuritygroups"
 FLOW_LOG = "microsoft.network/networkwatchers/flowlogs"
 WATCHER = "microsoft.network/networkwatchers"
+VNET = "microsoft.network/virtualnetworks"
 
 INTERNET_SOURCES = frozenset({"*", "0.0.0.0/0", "internet", "any", "::/0"})
 
@@ -127,6 +128,62 @@ def network_watcher(inventory: Inventory) -> Iterable[Hit]:
             )
 
 
+# Subnets Azure services reserve and filter themselves: an NSG is refused or not expected there.
+PLATFORM_SUBNETS = frozenset(
+    {"gatewaysubnet", "azurefirewallsubnet", "azurefirewallmanagementsubnet", "routeserversubnet"}
+)
+
+
+@check("NET-009", needs=[resources(VNET)])
+def subnets_without_nsg(inventory: Inventory) -> Iterable[Hit]:
+    for vnet in inventory.resources(VNET):
+        subnets = dig(vnet, "properties.subnets")
+        for subnet in subnets if isinstance(subnets, list) else []:
+            if not isinstance(subnet, dict):
+                continue
+            name = str(subnet.get("name", ""))
+            if name.casefold() in PLATFORM_SUBNETS or dig(
+                subnet, "properties.networkSecurityGroup.id"
+            ):
+                continue
+            yield Hit(
+                subject=f"{vnet.get('id', '')}/subnets/{name}",
+                name=f"{vnet.get('name', '')}/{name}",
+                message=f"subnet {name} of {vnet.get('name', '')} has no network security group",
+            )
+
+
+# Ports of services that should never face the Internet: databases, file sharing, remote
+# management (rules opening every port are NET-003's).
+EXPOSED_SERVICE_PORTS: dict[int, str] = {
+    21: "FTP",
+    23: "Telnet",
+    135: "RPC",
+    137: "NetBIOS",
+    138: "NetBIOS",
+    139: "NetBIOS",
+    445: "SMB",
+    1433: "SQL Server",
+    1521: "Oracle",
+    3306: "MySQL",
+    5432: "PostgreSQL",
+    5985: "WinRM",
+    5986: "WinRM",
+    6379: "Redis",
+    9200: "Elasticsearch",
+    27017: "MongoDB",
+}
+
+
+def exposes_service_port(rule: Mapping[str, Any]) -> bool:
+    if exposes_all_ports(rule):
+        return False
+    return any(
+        exposes_port(rule, port, "tcp") or exposes_port(rule, port, "udp")
+        for port in EXPOSED_SERVICE_PORTS
+    )
+
+
 # Rule id -> (which rules offend, what they open), checked over every NSG's security rules.
 NSG_RULES: dict[str, tuple[Any, str]] = {
     "NET-001": (lambda r: exposes_port(r, 3389), "RDP (TCP 3389)"),
@@ -145,6 +202,7 @@ NSG_RULES: dict[str, tuple[Any, str]] = {
         lambda r: (exposes_port(r, 80) or exposes_port(r, 443)) and not exposes_all_ports(r),
         "HTTP/HTTPS (TCP 80/443)",
     ),
+    "NET-011": (exposes_service_port, "database, file-sharing or remote-management ports"),
 }
 for _rule_id, (_predicate, _what) in NSG_RULES.items():
     check(_rule_id, needs=[resources(NSG)])(_nsg_check(_predicate, f"allows {_what}"))

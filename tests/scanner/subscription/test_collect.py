@@ -82,10 +82,10 @@ def test_paging_is_followed_for_resource_graph_and_graph(fake: FakeAzure) -> Non
         tenant.subscription_id,
         {storage, nsgs, inv.USERS, inv.REGISTRATION_DETAILS, inv.ROLE_ASSIGNMENTS},
     )
-    assert len(got.sections[storage]) == 10 and len(got.sections[nsgs]) == 6
+    assert len(got.sections[storage]) == 10 and len(got.sections[nsgs]) == 7
     assert len(got.sections[inv.USERS]["items"]) == len(tenant.users) == 9
     assert len(got.sections[inv.ROLE_ASSIGNMENTS]) == len(tenant.role_assignments)
-    pages = math.ceil(16 / tenant.resource_graph_page_size)
+    pages = math.ceil(17 / tenant.resource_graph_page_size)
     assert fake.counts()["resourceGraph"] == pages  # one paged query for both types
     graph = [path for _, path in fake.requests("graph")]
     assert graph.count("/v1.0/users") == math.ceil(9 / tenant.graph_page_size)

@@ -101,8 +101,8 @@ def test_every_control_has_a_status_that_its_rules_explain(api: Api, full_scan: 
     assert {r["resourceId"] for r in mfa["rules"][0]["resources"]} == expected["ID-002"]
     # No rule: manual and automated recommendations alike are not checked, and say why.
     assert controls["2.5"]["status"] == "not-checked" and "manual" in controls["2.5"]["reason"]
-    assert controls["8.1"]["status"] == "not-checked"
-    assert controls["8.1"]["reason"] == "no rule checks it yet"
+    assert controls["5.2.8"]["status"] == "not-checked"
+    assert controls["5.2.8"]["reason"] == "no rule checks it yet"
     assert (controls["3.1.3.1"]["section"], controls["3.1.3.1"]["level"]) == ("3.1.3", 2)
     assert controls["4.1"]["assessment"] == "automated"
 

@@ -267,28 +267,65 @@ class Builder:
         )["id"]
 
     def vm(
-        self, name: str, image: dict[str, str], unmanaged: bool = False, group: str = "rg-app"
+        self,
+        name: str,
+        image: dict[str, str],
+        unmanaged: bool = False,
+        group: str = "rg-app",
+        **overrides: Any,
     ) -> str:
-        os_disk: dict[str, Any] = {"name": f"{name}-os", "osType": "Linux"}
+        """A Linux VM from the published VirtualMachine_Create_WithSshAuthentication example
+        (SSH keys only) with the image and OS disk given, Trusted Launch (secure boot, vTPM)
+        and encryption at host, then `overrides` of its properties (None removes one)."""
+        example = example_body("compute", "VirtualMachine_Create_WithSshAuthentication.json")
+        os_disk: dict[str, Any] = {**example["properties"]["storageProfile"]["osDisk"]}
+        os_disk["name"] = f"{name}-os"
         if unmanaged:
+            os_disk.pop("managedDisk", None)
             os_disk["vhd"] = {"uri": f"https://{name}sa.blob.core.windows.net/vhds/{name}.vhd"}
-        else:
-            os_disk["managedDisk"] = {"storageAccountType": "Premium_LRS"}
-        props = {
-            "storageProfile": {"imageReference": image, "osDisk": os_disk, "dataDisks": []},
-            "hardwareProfile": {"vmSize": "Standard_D2s_v5"},
-        }
-        return self.resource("Microsoft.Compute/virtualMachines", name, props, group=group)["id"]
+        props = edited(
+            example["properties"],
+            storageProfile={"imageReference": image, "osDisk": os_disk, "dataDisks": []},
+            securityProfile={
+                "securityType": "TrustedLaunch",
+                "uefiSettings": {"secureBootEnabled": True, "vTpmEnabled": True},
+                "encryptionAtHost": True,
+            },
+            provisioningState="Succeeded",
+        )
+        return str(
+            self.resource(
+                "Microsoft.Compute/virtualMachines", name, edited(props, **overrides), group=group
+            )["id"]
+        )
 
-    def disk(self, name: str, state: str, encryption: str, access: str, public: str) -> str:
-        props = {
-            "diskState": state,
-            "encryption": {"type": encryption},
-            "networkAccessPolicy": access,
-            "publicNetworkAccess": public,
-            "diskSizeGB": 128,
-        }
-        return self.resource("Microsoft.Compute/disks", name, props)["id"]
+    def disk(
+        self,
+        name: str,
+        state: str,
+        encryption: str,
+        access: str,
+        public: str,
+        owner: str | None = None,
+        auth_mode: str | None = "AzureActiveDirectory",
+    ) -> str:
+        """A managed disk from the published Disk_Get example: `owner` is the VM it is
+        attached to (managedBy; none: unattached), exports need Entra ID unless `auth_mode`
+        says otherwise (None: never set)."""
+        example = example_body("compute", "Disk_Get.json")
+        props = edited(
+            example["properties"],
+            diskState=state,
+            encryption={"type": encryption},
+            networkAccessPolicy=access,
+            publicNetworkAccess=public,
+            dataAccessAuthMode=auth_mode,
+            diskSizeGB=128,
+        )
+        row = self.resource("Microsoft.Compute/disks", name, props, sku=example["sku"])
+        if owner:
+            row["managedBy"] = owner
+        return str(row["id"])
 
     def vault(self, name: str, contents: bool = True, **overrides: Any) -> str:
         """A Key Vault from the published getVault example with the settings the Key Vault
@@ -532,7 +569,16 @@ class Builder:
             "properties": {"startIpAddress": start, "endIpAddress": end},
         }
 
-    def site(self, name: str, site: dict[str, Any], config: dict[str, Any], identity: Any) -> str:
+    def site(
+        self,
+        name: str,
+        site: dict[str, Any],
+        config: dict[str, Any],
+        identity: Any,
+        basic_auth: dict[str, bool] | None = None,
+    ) -> str:
+        """A site and its web configuration row; `basic_auth` attaches its publishing
+        credential policies (the published list, `allow` per endpoint: ftp, scm)."""
         row = self.resource(
             "Microsoft.Web/sites", name, {"state": "Running", **site}, kind="app", identity=identity
         )
@@ -545,13 +591,67 @@ class Builder:
         # Resource Graph ids of site configs end in /config/web, names are "web".
         self.t.appserviceresources[-1]["id"] = row["id"] + "/config/web"
         self.t.appserviceresources[-1]["name"] = "web"
+        if basic_auth is not None:
+            policies = example_list("web", "ListPublishingCredentialsPolicies.json")
+            for policy in policies:
+                policy.pop("id", None)
+                policy["properties"]["allow"] = basic_auth.get(policy["name"], True)
+            self.t.attach(row["id"], "basicPublishingCredentialsPolicies", policies)
         return str(row["id"])
 
     def aks(self, name: str, version: str, **props: Any) -> str:
-        base = {"kubernetesVersion": version, "currentKubernetesVersion": version}
-        return self.resource("Microsoft.ContainerService/managedClusters", name, {**base, **props})[
-            "id"
-        ]
+        """A cluster from the published ManagedClustersGet example at `version`, with Entra
+        integration, Azure RBAC, the Defender sensor, the Azure Policy add-on and a patch
+        upgrade channel on, then `props` (None removes a property)."""
+        example = example_body("containerservice", "ManagedClustersGet.json")["properties"]
+        base = edited(
+            example,
+            kubernetesVersion=version,
+            currentKubernetesVersion=version,
+            aadProfile={"managed": True, "enableAzureRBAC": True},
+            securityProfile={"defender": {"securityMonitoring": {"enabled": True}}},
+            addonProfiles={"azurepolicy": {"enabled": True}},
+            autoUpgradeProfile={"upgradeChannel": "patch"},
+        )
+        return str(
+            self.resource(
+                "Microsoft.ContainerService/managedClusters", name, edited(base, **props)
+            )["id"]
+        )
+
+    def registry(self, name: str, **props: Any) -> str:
+        """A Premium container registry from the published RegistryGet example with every
+        setting the registry rules look for made secure, then `props` (None removes one)."""
+        example = example_body("containerregistry", "RegistryGet.json")
+        rid = self.rid("Microsoft.ContainerRegistry/registries", "rg-app", name)
+        base = edited(
+            example["properties"],
+            loginServer=f"{name}.azurecr.io",
+            adminUserEnabled=False,
+            anonymousPullEnabled=False,
+            publicNetworkAccess="Disabled",
+            networkRuleSet={"defaultAction": "Deny", "ipRules": []},
+            policies={
+                **example["properties"]["policies"],
+                "quarantinePolicy": {"status": "enabled"},
+                "trustPolicy": {"type": "Notary", "status": "enabled"},
+            },
+            encryption={
+                "status": "enabled",
+                "keyVaultProperties": {
+                    "keyIdentifier": "https://kv-clean.vault.azure.net/keys/acr"
+                },
+            },
+            privateEndpointConnections=[self.approved_endpoint(rid)],
+        )
+        return str(
+            self.resource(
+                "Microsoft.ContainerRegistry/registries",
+                name,
+                edited(base, **props),
+                sku={"name": "Premium", "tier": "Premium"},
+            )["id"]
+        )
 
     def alert(self, name: str, operations: list[str], enabled: bool = True, scope: str = "") -> str:
         conditions = [{"field": "category", "equals": "Administrative"}] + [
@@ -582,6 +682,40 @@ class Builder:
             }
         )
         return rid
+
+    def defender_settings(self, endpoint_integration: bool) -> str:
+        """The subscription's Defender security contact, integration settings and
+        auto-provisioning, from the published examples (the contact has emails, is notified
+        from Medium severity up and notifies owners; Cloud Apps on; auto-provisioning On). The
+        published Endpoint integration (WDATP) is off; `endpoint_integration` turns it on.
+        Returns the WDATP setting's id."""
+        sub = f"/subscriptions/{self.sub}"
+
+        def own(items: list[dict[str, Any]], path: str) -> list[dict[str, Any]]:
+            return [{**i, "id": f"{sub}/{path}/{i['name']}"} for i in items]
+
+        contacts = "providers/Microsoft.Security/securityContacts"
+        settings = "providers/Microsoft.Security/settings"
+        provisioning = "providers/Microsoft.Security/autoProvisioningSettings"
+        self.t.attach(
+            sub,
+            contacts,
+            own(example_list("security", "GetSecurityContactsSubscription_example.json"), contacts),
+        )
+        listed = own(example_list("security", "GetSettings_example.json"), settings)
+        for item in listed:
+            if item["name"] == "WDATP" and endpoint_integration:
+                item["properties"] = {"enabled": True}
+        self.t.attach(sub, settings, listed)
+        self.t.attach(
+            sub,
+            provisioning,
+            own(
+                example_list("security", "GetAutoProvisioningSettingsSubscription_example.json"),
+                provisioning,
+            ),
+        )
+        return f"{sub}/{settings}/WDATP"
 
     def role_definition(
         self, name: str, role_type: str, actions: list[str], scopes: list[str]
@@ -792,10 +926,13 @@ def planted_tenant() -> Tenant:
         ],
     )
     t.plant(b.nsg("nsg-rdp", [{"name": "rdp", "port": "3389", "source": "*"}]), "NET-001")
+    # 20-30 opens FTP (21) and Telnet (23) as well as SSH.
     t.plant(
         b.nsg("nsg-ssh", [{"name": "ssh-range", "port": "20-30", "source": "Internet"}]),
         "NET-002",
+        "NET-011",
     )
+    t.plant(b.nsg("nsg-sql", [{"name": "sql", "port": "1433", "source": "*"}]), "NET-011")
     t.plant(
         b.nsg("nsg-any", [{"name": "any", "port": "*", "protocol": "*", "sources": ["0.0.0.0/0"]}]),
         "NET-001",
@@ -818,6 +955,50 @@ def planted_tenant() -> Tenant:
         group="NetworkWatcherRG",
     )
     t.plant(f"{sub}/locations/northeurope", "NET-007")
+    # Virtual networks and public addresses from the published examples, in a watched region.
+    plan_id = b.rid("Microsoft.Network/ddosProtectionPlans", "rg-network", "ddos-plan")
+    vnet = example_body("network", "VirtualNetworkGet.json")["properties"]
+    nsg_ref = {"id": b.rid("Microsoft.Network/networkSecurityGroups", "rg-app", "nsg-clean")}
+    guarded = [
+        {**subnet, "properties": {**subnet["properties"], "networkSecurityGroup": nsg_ref}}
+        for subnet in vnet["subnets"]
+    ]
+    gateway = {"name": "GatewaySubnet", "properties": {"addressPrefix": "10.0.255.0/27"}}
+    b.resource(
+        "Microsoft.Network/virtualNetworks",
+        "vnet-clean",
+        edited(
+            vnet,
+            subnets=[*guarded, gateway],
+            enableDdosProtection=True,
+            ddosProtectionPlan={"id": plan_id},
+        ),
+        group="rg-network",
+    )
+    open_vnet = b.resource(
+        "Microsoft.Network/virtualNetworks", "vnet-open", vnet, group="rg-network"
+    )["id"]
+    t.plant(open_vnet, "NET-010")
+    t.plant(f"{open_vnet}/subnets/subnet1", "NET-009")
+    public_ip = example_body("network", "PublicIpAddressGet.json")["properties"]
+    b.resource("Microsoft.Network/publicIPAddresses", "pip-used", public_ip, group="rg-network")
+    t.plant(
+        b.resource(
+            "Microsoft.Network/publicIPAddresses",
+            "pip-orphan",
+            edited(public_ip, ipConfiguration=None),
+            group="rg-network",
+        )["id"],
+        "NET-008",
+    )
+    bastion = example_body("network", "BastionHostGet.json")
+    b.resource(
+        "Microsoft.Network/bastionHosts",
+        "bastion",
+        bastion["properties"],
+        group="rg-network",
+        sku=bastion["sku"],
+    )
 
     # Compute
     ubuntu = {
@@ -826,7 +1007,29 @@ def planted_tenant() -> Tenant:
         "sku": "server",
         "version": "latest",
     }
-    b.vm("vm-clean", ubuntu)
+    clean_vm = b.vm("vm-clean", ubuntu)
+    # A standard (not Trusted Launch) VM that accepts SSH passwords, and one whose vTPM is off.
+    linux = example_body("compute", "VirtualMachine_Create_WithSshAuthentication.json")
+    password_login = linux["properties"]["osProfile"]
+    password_login["linuxConfiguration"]["disablePasswordAuthentication"] = False
+    t.plant(
+        b.vm("vm-legacy", ubuntu, securityProfile=None, osProfile=password_login),
+        "VM-007",
+        "VM-008",
+        "VM-011",
+    )
+    t.plant(
+        b.vm(
+            "vm-novtpm",
+            ubuntu,
+            securityProfile={
+                "securityType": "TrustedLaunch",
+                "uefiSettings": {"secureBootEnabled": True, "vTpmEnabled": False},
+                "encryptionAtHost": True,
+            },
+        ),
+        "VM-007",
+    )
     t.plant(b.vm("vm-unmanaged", ubuntu, unmanaged=True), "VM-001")
     t.plant(
         b.vm(
@@ -850,10 +1053,18 @@ def planted_tenant() -> Tenant:
     b.vm("vm-nginx", {"publisher": "bitnami", "offer": "nginx", "sku": "1-27", "version": "1.27.0"})
     cmk = "EncryptionAtRestWithCustomerKey"
     pmk = "EncryptionAtRestWithPlatformKey"
-    b.disk("disk-cmk", "Attached", cmk, "DenyAll", "Disabled")
-    t.plant(b.disk("disk-pmk", "Attached", pmk, "AllowPrivate", "Enabled"), "VM-002")
+    b.disk("disk-cmk", "Attached", cmk, "DenyAll", "Disabled", owner=clean_vm)
+    t.plant(
+        b.disk("disk-pmk", "Attached", pmk, "AllowPrivate", "Enabled", owner=clean_vm), "VM-002"
+    )
     t.plant(b.disk("disk-orphan", "Unattached", pmk, "AllowAll", "Enabled"), "VM-003", "VM-004")
     b.disk("disk-orphan-cmk", "Unattached", cmk, "AllowAll", "Disabled")
+    # A disk of a deallocated VM (Reserved) is attached; one exported by SAS with no owner is not.
+    b.disk("disk-reserved", "Reserved", cmk, "DenyAll", "Disabled", owner=clean_vm)
+    t.plant(b.disk("disk-exported", "ActiveSAS", pmk, "DenyAll", "Disabled"), "VM-003")
+    t.plant(
+        b.disk("disk-sas-only", "Attached", cmk, "DenyAll", "Disabled", clean_vm, None), "VM-009"
+    )
 
     # Key Vault: vaults from the published example, made secure unless edited
     b.vault("kv-clean")
@@ -1026,28 +1237,42 @@ def planted_tenant() -> Tenant:
     good_site = {"httpsOnly": True, "clientCertEnabled": True}
     good_config = {
         "minTlsVersion": "1.2",
+        "scmMinTlsVersion": "1.2",
         "http20Enabled": True,
         "ftpsState": "Disabled",
         "remoteDebuggingEnabled": False,
+        "httpLoggingEnabled": True,
+        "cors": {"allowedOrigins": ["https://portal.contoso.example"]},
         "linuxFxVersion": "PYTHON|3.12",
     }
-    b.site("app-clean", good_site, good_config, {"type": "SystemAssigned"})
+    closed = {"ftp": False, "scm": False}
+    clean_app = b.site(
+        "app-clean", good_site, good_config, {"type": "SystemAssigned"}, basic_auth=closed
+    )
+    # No published authsettingsV2 example is copied here: the shape of SiteAuthSettingsV2.
+    t.attach(clean_app, "config/authsettingsV2", {"properties": {"platform": {"enabled": True}}})
+    bad_app = b.site(
+        "app-bad",
+        # Certificates enabled but Optional: asked for, not required.
+        {"httpsOnly": False, "clientCertEnabled": True, "clientCertMode": "Optional"},
+        {
+            "minTlsVersion": "1.0",
+            "scmMinTlsVersion": "1.0",
+            "http20Enabled": False,
+            "ftpsState": "AllAllowed",
+            "remoteDebuggingEnabled": True,
+            "httpLoggingEnabled": False,
+            "cors": {"allowedOrigins": ["*"]},
+            "linuxFxVersion": "PYTHON|3.8",
+        },
+        {"type": "None"},
+        basic_auth={"ftp": False, "scm": True},
+    )
+    t.attach(bad_app, "config/authsettingsV2", {"properties": {"platform": {"enabled": False}}})
     t.plant(
-        b.site(
-            "app-bad",
-            {"httpsOnly": False, "clientCertEnabled": False},
-            {
-                "minTlsVersion": "1.0",
-                "http20Enabled": False,
-                "ftpsState": "AllAllowed",
-                "remoteDebuggingEnabled": True,
-                "linuxFxVersion": "PYTHON|3.8",
-            },
-            {"type": "None"},
-        ),
+        bad_app,
         *("APP-001", "APP-002", "APP-003", "APP-004", "APP-005", "APP-006", "APP-007"),
-        "APP-008",
-        "APP-009",
+        *("APP-008", "APP-009", "APP-010", "APP-011", "APP-012", "APP-013", "APP-014"),
     )
     t.plant(
         b.site(
@@ -1085,9 +1310,48 @@ def planted_tenant() -> Tenant:
             apiServerAccessProfile={"authorizedIPRanges": []},
             networkProfile={"networkPolicy": ""},
             disableLocalAccounts=False,
+            aadProfile=None,
+            securityProfile=None,
+            addonProfiles={"azurepolicy": {"enabled": False}},
+            autoUpgradeProfile={"upgradeChannel": "none"},
+            agentPoolProfiles=[{"name": "nodepool1", "count": 3, "enableNodePublicIP": True}],
         ),
         *("AKS-001", "AKS-002", "AKS-003", "AKS-004", "AKS-005", "AKS-006"),
+        *("AKS-007", "AKS-008", "AKS-009", "AKS-010", "AKS-011", "AKS-012"),
     )
+    # A policy engine turned off reads `none`: set, and no policy.
+    t.plant(
+        b.aks(
+            "aks-nopolicy",
+            "1.34.1",
+            enableRBAC=True,
+            apiServerAccessProfile={"enablePrivateCluster": True},
+            networkProfile={"networkPlugin": "azure", "networkPolicy": "none"},
+            disableLocalAccounts=True,
+        ),
+        "AKS-005",
+    )
+
+    # Container registries: Premium and secure, the published Standard one with the admin
+    # user and anonymous pull on, and a Premium one without signing or quarantine.
+    b.registry("crclean")
+    published_registry = example_body("containerregistry", "RegistryGet.json")
+    t.plant(
+        b.resource(
+            "Microsoft.ContainerRegistry/registries",
+            "crlegacy",
+            edited(
+                published_registry["properties"], adminUserEnabled=True, anonymousPullEnabled=True
+            ),
+            sku=published_registry["sku"],
+        )["id"],
+        *("ACR-001", "ACR-002", "ACR-003", "ACR-004", "ACR-007"),
+    )
+    lax = b.registry(
+        "crunsigned",
+        policies={"trustPolicy": {"type": "Notary", "status": "disabled"}},
+    )
+    t.plant(lax, "ACR-005", "ACR-006")
     t.plant(
         b.aks(
             "aks-patched-minor",
@@ -1149,8 +1413,15 @@ def planted_tenant() -> Tenant:
         rid = b.pricing(plan, tier)
         if tier == "Free":
             t.plant(rid, {"AppServices": "DEF-002", "Arm": "DEF-007"}[plan])
+    for plan in ("CosmosDbs", "OpenSourceRelationalDatabases", "SqlServerVirtualMachines"):
+        b.pricing(plan, "Standard")
     t.plant(f"{sub}/providers/Microsoft.Security/pricings/Containers", "DEF-005")
     t.plant(f"{sub}/providers/Microsoft.Security", "DEF-008")
+    # Servers on the Standard tier without a sub-plan or extensions: no Plan 2 (no DNS
+    # protection, no Dns pricing either), no agentless scanning, no file integrity monitoring.
+    t.plant(f"{sub}/providers/Microsoft.Security/pricings/Dns", "DEF-012")
+    t.plant(f"{sub}/providers/Microsoft.Security/pricings/VirtualMachines", "DEF-013", "DEF-014")
+    t.plant(b.defender_settings(endpoint_integration=False), "DEF-021")
 
     # Custom roles
     t.plant(b.role_definition("Super Admin", "CustomRole", ["*"], [sub]), "ID-009")
@@ -1353,6 +1624,7 @@ def generated_tenant(resources: int, users: int, seed: int = 7) -> Tenant:
                     "linuxFxVersion": rng.choice(runtimes),
                 },
                 {"type": "SystemAssigned"},
+                basic_auth={"ftp": bad, "scm": bad},
             )
         elif kind == "aks":
             b.aks(
@@ -1375,8 +1647,13 @@ def generated_tenant(resources: int, users: int, seed: int = 7) -> Tenant:
         "Containers",
         "KeyVaults",
         "Arm",
+        "CosmosDbs",
+        "OpenSourceRelationalDatabases",
+        "SqlServerVirtualMachines",
+        "Dns",
     ):
         b.pricing(plan, "Standard")
+    b.defender_settings(endpoint_integration=True)
     b.role_definition("Super Admin", "CustomRole", ["*"], [f"/subscriptions/{t.subscription_id}"])
     t.diagnostic_settings = []
     moment_days = [1, 3, 20, 45, 120, 400]

@@ -14,12 +14,15 @@ import yaml
 
 from scanner.subscription import inventory as inv
 from scanner.subscription.collect.children import child_read
-from tests.support.azure_fakes.dataset import SUBSCRIPTION_ID, Tenant
+from tests.support.azure_fakes.dataset import SUBSCRIPTION_ID, Builder, Tenant
 
 HERE = Path(__file__).resolve().parent
 EXAMPLES = HERE.parents[2] / "support" / "azure_fakes" / "examples"
 DEFAULT_BODY = "responses.200.body"
 GROUP = "rg-rule-cases"
+# A site's web configuration is a row of Resource Graph's appserviceresources table, with the
+# id `<site id>/config/web`; a case of it plants the row and answers for the site.
+SITE_CONFIG = "microsoft.web/sites/config"
 _DAYS_AGO = re.compile(r"\{now-(\d+)d\}")
 
 _CASE_KEYS = {
@@ -32,6 +35,7 @@ _CASE_KEYS = {
     "children",
     "plant",
     "clean",
+    "osv",
 }
 _CHILD_KEYS = {"path", "example", "inline", "note", "body", "plant", "clean"}
 _TENANT_KEYS = {"section", "example", "inline", "note", "body", "plant", "clean"}
@@ -111,6 +115,9 @@ class Case:
     # Tenant-level sections: the case's verdict is about the whole subscription or tenant,
     # so its planted and clean variants are scanned as two tenants of their own.
     tenant: list[Planted] = field(default_factory=list)
+    # Software the planted variant runs that OSV knows vulnerabilities of:
+    # (ecosystem, name, version) as the rules ask OSV (scanner/subscription/software.py).
+    osv: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def slug(self) -> str:
@@ -224,12 +231,21 @@ def load(folder: Path = HERE) -> list[Case]:
                         "CHILD_READS in scanner/subscription/collect/children.py"
                     )
                 children.append(Child(str(child["path"]), _source(child, child_where, _CHILD_KEYS)))
+            osv = []
+            for item in entry.get("osv") or []:
+                if not isinstance(item, dict) or set(item) != {"ecosystem", "name", "version"}:
+                    raise CaseError(f"{where}: an `osv` item is {{ecosystem, name, version}}")
+                osv.append((str(item["ecosystem"]), str(item["name"]), str(item["version"])))
             source = _source(
-                {k: v for k, v in entry.items() if k not in ("rule", "resource_type", "children")},
+                {
+                    k: v
+                    for k, v in entry.items()
+                    if k not in ("rule", "resource_type", "children", "osv")
+                },
                 where,
-                _CASE_KEYS - {"rule", "resource_type", "children"},
+                _CASE_KEYS - {"rule", "resource_type", "children", "osv"},
             )
-            cases.append(Case(rule, where, resource_type, source, children))
+            cases.append(Case(rule, where, resource_type, source, children, osv=osv))
     return cases
 
 
@@ -294,9 +310,11 @@ def occupied(case: Case) -> set[str]:
     share none can share a tenant (and so a scan)."""
     from scanner.subscription.rules import all_rules
 
-    return {s.lower() for s in all_rules()[case.rule].needs} | {
-        p.section.lower() for p in case.tenant
-    }
+    planted = {p.section.lower() for p in case.tenant}
+    if any(s.startswith(inv.RESOURCE_PREFIX) for s in planted):
+        # The regions in use are summarized from every resource of the subscription.
+        planted.add(inv.LOCATIONS.lower())
+    return {s.lower() for s in all_rules()[case.rule].needs} | planted
 
 
 def rounds(cases: list[Case]) -> list[list[Case]]:
@@ -397,6 +415,8 @@ def plant(tenant: Tenant, case: Case, twin: str) -> str:
     """Add one variant ("planted" or "clean") of a case to the tenant; its resource id."""
     assert case.source is not None
     body = case.source.variant(twin)
+    if case.resource_type == SITE_CONFIG:
+        return _plant_site_config(tenant, case, twin, body)
     published_type = str(body.get("type", ""))
     arm_type = (
         published_type if published_type.lower() == case.resource_type else case.resource_type
@@ -429,6 +449,25 @@ def plant(tenant: Tenant, case: Case, twin: str) -> str:
     return rid
 
 
+def _plant_site_config(tenant: Tenant, case: Case, twin: str, body: dict[str, Any]) -> str:
+    """A web configuration row; a published SiteConfig (e.g. a site's `properties.siteConfig`)
+    becomes the row's `properties`. Returns the site's id, which the rules report."""
+    site = resource_id(tenant, "Microsoft.Web/sites", f"{case.slug}-{twin}")
+    properties = body["properties"] if isinstance(body.get("properties"), dict) else body
+    tenant.appserviceresources.append(
+        {
+            "id": f"{site}/config/web",
+            "name": "web",
+            "type": SITE_CONFIG,
+            "location": "westeurope",
+            "resourceGroup": GROUP,
+            "subscriptionId": tenant.subscription_id,
+            "properties": properties,
+        }
+    )
+    return site
+
+
 def tenant_for(cases: list[Case]) -> tuple[Tenant, dict[str, tuple[str, str]]]:
     """One tenant holding every case's planted resource and its clean twin; for each case
     (by `where`) the ids of both."""
@@ -439,4 +478,8 @@ def tenant_for(cases: list[Case]) -> tuple[Tenant, dict[str, tuple[str, str]]]:
         for case in cases
         if not case.tenant
     }
+    builder = Builder(tenant)
+    for case in cases:
+        for number, key in enumerate(case.osv, start=1):
+            builder.vulnerability(key, f"CASE-{case.slug}-{number}", f"CVE-2024-{number:04d}")
     return tenant, ids
