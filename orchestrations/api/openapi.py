@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from orchestrations.api import routes
 from orchestrations.api.audit import AuditList
 from orchestrations.api.comparison_models import ScanComparison
+from orchestrations.api.compliance_models import ComplianceReport
 from orchestrations.api.exceptions import (
     EXCEPTION_ID_PATTERN,
     MAX_EXCEPTION_DAYS,
@@ -174,15 +175,22 @@ def _scan_operations(spec: _Spec) -> dict[routes.Route, dict[str, Any]]:
         "responses": spec.responses(spec.json_ok(200, ScanStatus, "The scan"), [400, 404]),
     }
     started = spec.json_ok(202, ScanAccepted, "Started; poll statusUrl", location=True)
+    report_schemas: dict[str, Any] = {
+        CONTENT_TYPES[f].split(";")[0]: {
+            "schema": {"type": "string" if f in ("csv", "html") else "object"}
+        }
+        for f in FORMATS
+    }
+    report_schemas["application/json"]["schema"] = {
+        "anyOf": [
+            {"type": "object", "description": "The findings report"},
+            spec.ref(ComplianceReport),
+        ]
+    }
     report = {
         "200": {
-            "description": "The report",
-            "content": {
-                CONTENT_TYPES[f].split(";")[0]: {
-                    "schema": {"type": "string" if f in ("csv", "html") else "object"}
-                }
-                for f in FORMATS
-            },
+            "description": "The report; with `framework`, the compliance view (ComplianceReport)",
+            "content": report_schemas,
         }
     }
     return {

@@ -13,8 +13,10 @@ start an orchestration from inside another one's work).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -148,6 +150,54 @@ def _wait_for_record(stores: Stores, scan_id: str) -> ScanRecord | None:
         time.sleep(0.05)
 
 
+class _PhaseWriter:
+    """Writes the plan's phase and step to the scan record from a thread of its own, the
+    latest one when several come at once: the plan goes on while storage is written (a rescan's
+    Fetch, Discover and Parse take a few milliseconds each; a write as long again)."""
+
+    def __init__(self, stores: Stores, record: ScanRecord) -> None:
+        self._stores = stores
+        self._record = record
+        self._ready = threading.Condition()
+        self._latest: tuple[str, str | None] | None = None
+        self._closed = False
+        # the thread's log records name the scan, as the activity's do
+        self._thread = threading.Thread(
+            target=contextvars.copy_context().run, args=(self._run,), daemon=True
+        )
+        self._thread.start()
+
+    def show(self, phase: str, step: str | None) -> None:
+        with self._ready:
+            self._latest = (phase, step)
+            self._ready.notify()
+
+    def close(self) -> None:
+        """Write what is still to be written, then stop (the record is the caller's again)."""
+        with self._ready:
+            self._closed = True
+            self._ready.notify()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            with self._ready:
+                while self._latest is None and not self._closed:
+                    self._ready.wait()
+                if self._latest is None:
+                    return
+                phase, step = self._latest
+                self._latest = None
+
+            def change(r: ScanRecord, phase: str = phase, step: str | None = step) -> None:
+                r.phase, r.step = phase, step
+
+            try:
+                self._stores.scans.modify(self._record, change)
+            except Exception as exc:  # shown progress only: the plan's own writes will tell
+                log.warning("phase %s not shown: %s", phase, _describe(exc))
+
+
 @scan_activity(PLAN_ACTIVITY)
 def scan_plan(payload: ScanStart) -> PlanResult:
     scan_id, target, stores, engine = _unpack(payload)
@@ -168,6 +218,7 @@ def scan_plan(payload: ScanStart) -> PlanResult:
     log.info("planning")
 
     last_write: dict[str, Any] = {"at": time.monotonic(), "phase": lifecycle.PLAN}
+    shown = _PhaseWriter(stores, record)
 
     def progress(phase: str, step: str | None) -> None:
         # A new phase is written at once; a new step of the same phase at most once a second.
@@ -175,11 +226,7 @@ def scan_plan(payload: ScanStart) -> PlanResult:
         if phase == last_write["phase"] and now - last_write["at"] < _PROGRESS_WRITE_INTERVAL_S:
             return
         last_write.update(at=now, phase=phase)
-
-        def change(r: ScanRecord) -> None:
-            r.phase, r.step = phase, step
-
-        stores.scans.modify(record, change)
+        shown.show(phase, step)
 
     store = BlobArtifactStore(stores.scans.storage, scan_id)
     try:
@@ -189,6 +236,8 @@ def scan_plan(payload: ScanStart) -> PlanResult:
             raise
         log.warning("plan failed: %s", _describe(exc))
         return {"ok": False, "error": _describe(exc)}
+    finally:
+        shown.close()
 
     def planned(r: ScanRecord) -> None:
         r.phase = engine.run_phase

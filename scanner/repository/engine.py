@@ -17,6 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -289,8 +290,11 @@ class RepositoryEngine(Engine):
         index, outcome = scan_repository(
             source, commit_sha, self.options, self.secrets, progress, previous, self.mirrors
         )
-        reference = stored_index.put(index, store, INDEX_NAME, previous)
-        commit_log = store.put_json(COMMIT_LOG_NAME, index.log)
+        # The commit log is written while the index is: two blobs, one wait.
+        with ThreadPoolExecutor(1) as writer:
+            logged = writer.submit(store.put_json, COMMIT_LOG_NAME, index.log)
+            reference = stored_index.put(index, store, INDEX_NAME, previous)
+            commit_log = logged.result()
         self.cache.put(reference, TraceGraph(index))
         counts = index.counts_by_type()
         reason = outcome.reason

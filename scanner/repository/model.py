@@ -287,8 +287,12 @@ class ScanIndex:
     walked: int = 0
     # The newest commits of the history (history.log_entries); stored apart from the index.
     log: list[dict[str, Any]] = field(default_factory=list)
-    # Where its artifacts are stored, part by part (stored_index.py), once they are.
+    # Where its artifacts and its history are stored, part by part (stored_index.py), once
+    # they are.
     stored: list[tuple[tuple[Artifact, ...], str]] = field(
+        default_factory=list, compare=False, repr=False
+    )
+    stored_history: list[tuple[tuple[dict[str, Any], ...], str]] = field(
         default_factory=list, compare=False, repr=False
     )
 

@@ -1,12 +1,14 @@
 """How an artifact index is stored: a head document and the artifacts in parts, a blob each.
 
 A rescan changes few documents, so most of an index is the previous scan's. The artifacts (in
-path order) are cut into parts where a path's hash says so (about `size` artifacts a part, the
-same cuts in every scan of the tree, whatever was added or removed elsewhere); a part names the
-last changes of its artifacts by commit id, never by their place in the history, which moves
-with every new commit. A rescan writes only the parts whose artifacts changed and refers to the
-previous scan's blobs for the others (blobs are never changed once written); the head (commit,
-history, problems, the parts' references) is written every time.
+path order) are cut into parts where a path's hash says so (about `part_size` artifacts a part,
+the same cuts in every scan of the tree, whatever was added or removed elsewhere); a part names
+the last changes of its artifacts by commit id, never by their place in the history, which moves
+with every new commit. The history (newest commit first) is cut the same way by commit id: a new
+commit changes its first part, the oldest commit leaving the walk its last. A rescan writes only
+the parts that changed and refers to the previous scan's blobs for the others (blobs are never
+changed once written); the head (commit, problems, the parts' references) is written every
+time.
 
 Read back, the parts give the index's compact JSON (`ScanIndex.to_json`, version 2): the
 engine, the trace view and scan comparisons read that, whichever way it was stored.
@@ -17,6 +19,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 from scanner.engine import ArtifactStore
@@ -29,27 +32,17 @@ _WRITERS = 4  # parts written (and read) at once
 
 
 def part_size(artifacts: int) -> int:
-    """Artifacts a part holds on average: about a sixteenth of the index, as a power of two
-    (the cuts stay where they were while the index grows or shrinks within a factor of two)."""
-    wanted = max(1, artifacts // 16)
+    """Artifacts a part holds on average: about a quarter of the index, as a power of two
+    (the cuts stay where they were while the index grows or shrinks within a factor of two).
+    Fewer, larger parts cost a first scan fewer writes; smaller ones a rescan fewer bytes."""
+    wanted = max(1, artifacts // 4)
     return max(_SMALLEST_PART, min(_LARGEST_PART, 1 << (wanted.bit_length() - 1)))
 
 
 def parts_of(artifacts: list[Artifact]) -> list[list[Artifact]]:
     """The artifacts cut into parts: after each artifact whose path hash is a multiple of the
     part size (and at four times the size, so that no part grows without bound)."""
-    size = part_size(len(artifacts))
-    mask, most = size - 1, size * 4
-    parts: list[list[Artifact]] = []
-    current: list[Artifact] = []
-    for artifact in artifacts:
-        current.append(artifact)
-        if zlib.crc32(artifact.path.encode("utf-8")) & mask == 0 or len(current) >= most:
-            parts.append(current)
-            current = []
-    if current:
-        parts.append(current)
-    return parts
+    return _cut(artifacts, _path)
 
 
 def _part_document(index: ScanIndex, artifacts: list[Artifact]) -> dict[str, Any]:
@@ -65,49 +58,90 @@ def _part_document(index: ScanIndex, artifacts: list[Artifact]) -> dict[str, Any
     return {"paths": doc["paths"], "commits": list(commits), "rows": doc["rows"]}
 
 
+def _cut(entries: list[Any], key: Callable[[Any], str]) -> list[list[Any]]:
+    """Entries cut after each one whose key hashes to a multiple of the part size (and at four
+    times the size, so that no part grows without bound)."""
+    size = part_size(len(entries))
+    mask, most = size - 1, size * 4
+    parts: list[list[Any]] = []
+    current: list[Any] = []
+    for entry in entries:
+        current.append(entry)
+        if zlib.crc32(key(entry).encode("utf-8")) & mask == 0 or len(current) >= most:
+            parts.append(current)
+            current = []
+    if current:
+        parts.append(current)
+    return parts
+
+
+def _reusable(
+    parts: list[list[Any]], known: list[tuple[tuple[Any, ...], str]], key: Callable[[Any], str]
+) -> list[str | None]:
+    """For each part, the reference of a known part holding the very same entries, or None."""
+    by_first = {key(entries[0]): (entries, ref) for entries, ref in known if entries}
+    refs: list[str | None] = []
+    for part in parts:
+        found = by_first.get(key(part[0]))
+        same = (
+            found is not None
+            and len(found[0]) == len(part)
+            and all(a is b for a, b in zip(found[0], part, strict=True))
+        )
+        refs.append(found[1] if same and found is not None else None)
+    return refs
+
+
+def _path(artifact: Artifact) -> str:
+    return artifact.path
+
+
+def _sha(commit: dict[str, Any]) -> str:
+    return str(commit["sha"])
+
+
 def put(
     index: ScanIndex, store: ArtifactStore, name: str, previous: ScanIndex | None = None
 ) -> str:
     """Store the index (its parts, then its head) and return the head's reference; parts
-    whose artifacts are those of a part of `previous` are not written again."""
-    reused = {}
-    if previous is not None:
-        reused = {part[0].path: (part, ref) for part, ref in previous.stored if part}
-    parts = parts_of(index.artifacts)
-    refs: list[str | None] = []
-    to_write: list[tuple[int, list[Artifact]]] = []
+    whose entries are those of a part of `previous` are not written again."""
+    parts = _cut(index.artifacts, _path)
+    chunks = _cut(index.history, _sha)
+    refs = _reusable(parts, previous.stored if previous else [], _path)
+    history_refs = _reusable(chunks, previous.stored_history if previous else [], _sha)
+    stem = name.removesuffix(".json")
+    # (where its reference goes, at which position, the blob's name, what it holds)
+    jobs: list[tuple[list[str | None], int, str, Callable[[], Any]]] = []
     for number, part in enumerate(parts):
-        known = reused.get(part[0].path)
-        if (
-            known is not None
-            and len(known[0]) == len(part)
-            and all(a is b for a, b in zip(known[0], part, strict=True))
-        ):
-            refs.append(known[1])
-            continue
-        refs.append(None)
-        to_write.append((number, part))
+        if refs[number] is None:
+            document = partial(_part_document, index, part)
+            jobs.append((refs, number, f"{stem}-part-{number}.json", document))
+    for number, chunk in enumerate(chunks):
+        if history_refs[number] is None:
+            entries: Callable[[], Any] = partial(list, chunk)
+            jobs.append((history_refs, number, f"{stem}-history-{number}.json", entries))
 
-    def write(job: tuple[int, list[Artifact]]) -> tuple[int, str]:
-        number, part = job
-        stem = name.removesuffix(".json")
-        return number, store.put_json(f"{stem}-part-{number}.json", _part_document(index, part))
+    def write(job: tuple[list[str | None], int, str, Callable[[], Any]]) -> None:
+        into, number, blob, value = job
+        into[number] = store.put_json(blob, value())
 
-    if len(to_write) > 1:
-        with ThreadPoolExecutor(min(_WRITERS, len(to_write))) as pool:
-            written = list(pool.map(write, to_write))
+    if len(jobs) > 1:
+        with ThreadPoolExecutor(min(_WRITERS, len(jobs))) as pool:
+            list(pool.map(write, jobs))
     else:
-        written = [write(job) for job in to_write]
-    for number, ref in written:
-        refs[number] = ref
+        for job in jobs:
+            write(job)
     head = _head(index)
     head.pop("paths", None)
     head.pop("rows", None)
+    head.pop("history", None)
     head["version"] = STORED_VERSION
     head["parts"] = refs
+    head["historyParts"] = history_refs
     head["artifacts"] = len(index.artifacts)
     reference = store.put_json(name, head)
-    index.stored = [(tuple(part), str(ref)) for part, ref in zip(parts, refs, strict=True)]
+    index.stored = [(tuple(p), str(r)) for p, r in zip(parts, refs, strict=True)]
+    index.stored_history = [(tuple(c), str(r)) for c, r in zip(chunks, history_refs, strict=True)]
     return reference
 
 
@@ -118,7 +152,6 @@ def _head(index: ScanIndex) -> dict[str, Any]:
         ref=index.ref,
         artifacts=[],
         problems=index.problems,
-        history=index.history,
         files_scanned=index.files_scanned,
         binary=index.binary,
         fields=index.fields,
@@ -134,26 +167,32 @@ Loader = Callable[[str], Any]
 def expand(document: Any, load: Loader) -> Any:
     """The index's compact JSON (`ScanIndex.to_json`) from what was stored: a head and its
     parts, or (stored before parts) the compact JSON itself. None when a part is gone."""
-    expanded, _ = _expand(document, load)
-    return expanded
+    return _expand(document, load)[0]
 
 
-def _expand(document: Any, load: Loader) -> tuple[Any, list[tuple[int, str]]]:
+def _expand(
+    document: Any, load: Loader
+) -> tuple[Any, list[tuple[int, str]], list[tuple[int, str]]]:
+    """(the compact JSON, the parts' sizes and references, the history parts' sizes and
+    references)."""
     if not isinstance(document, dict) or document.get("version") != STORED_VERSION:
-        return document, []
+        return document, [], []
     refs: list[str] = document["parts"]
-    if len(refs) > 1:
-        with ThreadPoolExecutor(min(_WRITERS, len(refs))) as pool:
-            parts = list(pool.map(load, refs))
+    history_refs: list[str] = document["historyParts"]
+    every = refs + history_refs
+    if len(every) > 1:
+        with ThreadPoolExecutor(min(_WRITERS, len(every))) as pool:
+            loaded = list(pool.map(load, every))
     else:
-        parts = [load(ref) for ref in refs]
-    if any(not isinstance(part, dict) for part in parts):
-        return None, []
-    ranks = {commit["sha"]: rank for rank, commit in enumerate(document["history"])}
+        loaded = [load(ref) for ref in every]
+    parts, chunks = loaded[: len(refs)], loaded[len(refs) :]
+    if any(not isinstance(p, dict) for p in parts) or any(not isinstance(c, list) for c in chunks):
+        return None, [], []
+    history = [commit for chunk in chunks for commit in chunk]
+    ranks = {commit["sha"]: rank for rank, commit in enumerate(history)}
     paths: list[str] = []
     rows: list[list[Any]] = []
-    sizes: list[tuple[int, str]] = []
-    for ref, part in zip(refs, parts, strict=True):
+    for part in parts:
         offset = len(paths)
         commits = [ranks.get(sha, -1) for sha in part["commits"]]
         for row in part["rows"]:
@@ -162,21 +201,29 @@ def _expand(document: Any, load: Loader) -> tuple[Any, list[tuple[int, str]]]:
             row[11] = commits[row[11]] if row[11] >= 0 else -1
             rows.append(row)
         paths += part["paths"]
-        sizes.append((len(part["rows"]), ref))
-    expanded = {k: v for k, v in document.items() if k not in ("parts", "artifacts", "version")}
-    expanded.update(version=INDEX_VERSION, paths=paths, rows=rows)
-    return expanded, sizes
+    skipped = ("parts", "historyParts", "artifacts", "version")
+    expanded = {k: v for k, v in document.items() if k not in skipped}
+    expanded.update(version=INDEX_VERSION, paths=paths, rows=rows, history=history)
+    sizes = [(len(p["rows"]), ref) for p, ref in zip(parts, refs, strict=True)]
+    history_sizes = [(len(c), ref) for c, ref in zip(chunks, history_refs, strict=True)]
+    return expanded, sizes, history_sizes
 
 
 def read(document: Any, load: Loader) -> ScanIndex | None:
     """The index stored as `document` (its head), with its parts' references kept for the
     next rescan; None when it or a part is gone."""
-    expanded, sizes = _expand(document, load)
+    expanded, sizes, history_sizes = _expand(document, load)
     if expanded is None:
         return None
     index = ScanIndex.from_json(expanded)
-    start = 0
-    for size, ref in sizes:
-        index.stored.append((tuple(index.artifacts[start : start + size]), ref))
-        start += size
+    index.stored = _pieces(index.artifacts, sizes)
+    index.stored_history = _pieces(index.history, history_sizes)
     return index
+
+
+def _pieces(entries: list[Any], sizes: list[tuple[int, str]]) -> list[tuple[tuple[Any, ...], str]]:
+    pieces, start = [], 0
+    for size, ref in sizes:
+        pieces.append((tuple(entries[start : start + size]), ref))
+        start += size
+    return pieces

@@ -1,6 +1,9 @@
 """Identity (CIS section 2): MFA registration (from the registration-details report, not one
 call per user), privileged roles, guests, stale accounts, Global Administrator count, security
-defaults and Conditional Access, custom subscription administrator roles."""
+defaults and Conditional Access (MFA for all users, administrators, the Azure management API,
+admin portals and risky sign-ins; device code flow; trusted locations), the authorization
+policy's defaults (tenant creation, app registration and consent, security groups, guest access
+and invitations), custom subscription administrator and resource-lock roles."""
 
 from __future__ import annotations
 
@@ -9,8 +12,10 @@ from datetime import timedelta
 from typing import Any
 
 from scanner.subscription.inventory import (
+    AUTHORIZATION_POLICY,
     CONDITIONAL_ACCESS,
     CUSTOM_ROLES,
+    NAMED_LOCATIONS,
     REGISTRATION_DETAILS,
     ROLE_ASSIGNMENTS,
     SECURITY_DEFAULTS,
@@ -271,3 +276,231 @@ def custom_admin_roles(inventory: Inventory) -> Iterable[Hit]:
                 name=str(dig(role, "properties.roleName") or role.get("name", "")),
                 message="custom role grants every action ('*') at subscription scope",
             )
+
+
+# -- Conditional Access: MFA for the Azure management API, admin portals, risky sign-ins ------
+
+AZURE_MANAGEMENT_APP = (
+    "797f4846-ba00-4fd7-ba43-dac1f8f63013"  # Windows Azure Service Management API
+)
+ADMIN_PORTALS_APP = "microsoftadminportals"
+
+
+def _lower(values: Any) -> set[str]:
+    return {str(v).casefold() for v in values or []}
+
+
+def _enforces_mfa(policy: Mapping[str, Any]) -> bool:
+    """Enabled (not report-only) and its grant requires MFA or an authentication strength.
+    With the OR operator, MFA among several controls can be skipped for another one (e.g. a
+    compliant device); that still counts, as Entra ID's own templates do."""
+    if str(policy.get("state", "")).casefold() != "enabled":
+        return False
+    return "mfa" in _lower(policy.get("builtInControls")) or bool(
+        policy.get("authenticationStrength")
+    )
+
+
+def _for_all_users(policy: Mapping[str, Any]) -> bool:
+    return "all" in _lower(policy.get("includeUsers"))
+
+
+def _covers_app(policy: Mapping[str, Any], app: str) -> bool:
+    """The policy's target apps include `app` (or All) and do not exclude it."""
+    included = _lower(policy.get("includeApplications"))
+    excluded = _lower(policy.get("excludeApplications"))
+    return bool({"all", app} & included) and app not in excluded
+
+
+def _ca_hit(message: str) -> Hit:
+    return Hit(
+        subject="/identity/conditionalAccess/policies", name="Conditional Access", message=message
+    )
+
+
+def _policies(inventory: Inventory) -> list[dict[str, Any]]:
+    return [p for p in inventory.section(CONDITIONAL_ACCESS) or [] if isinstance(p, dict)]
+
+
+@check("ID-010", needs=[CONDITIONAL_ACCESS], evaluates=WHOLE_SCOPE)
+def mfa_for_azure_management(inventory: Inventory) -> Iterable[Hit]:
+    if not any(
+        _enforces_mfa(p) and _for_all_users(p) and _covers_app(p, AZURE_MANAGEMENT_APP)
+        for p in _policies(inventory)
+    ):
+        yield _ca_hit(
+            "no enabled Conditional Access policy requires MFA for all users of the Azure "
+            f"management API (Windows Azure Service Management API, {AZURE_MANAGEMENT_APP})"
+        )
+
+
+@check("ID-011", needs=[CONDITIONAL_ACCESS], evaluates=WHOLE_SCOPE)
+def mfa_for_admin_portals(inventory: Inventory) -> Iterable[Hit]:
+    if not any(
+        _enforces_mfa(p)
+        and (_for_all_users(p) or GLOBAL_ADMINISTRATOR in _lower(p.get("includeRoles")))
+        and _covers_app(p, ADMIN_PORTALS_APP)
+        for p in _policies(inventory)
+    ):
+        yield _ca_hit(
+            "no enabled Conditional Access policy requires MFA for the Microsoft admin portals"
+        )
+
+
+@check("ID-012", needs=[CONDITIONAL_ACCESS], evaluates=WHOLE_SCOPE)
+def mfa_for_risky_sign_ins(inventory: Inventory) -> Iterable[Hit]:
+    for policy in _policies(inventory):
+        risks = _lower(policy.get("signInRiskLevels"))
+        if (
+            _enforces_mfa(policy)
+            and _for_all_users(policy)
+            and _covers_app(policy, "all")
+            and {"high", "medium"} <= risks
+        ):
+            return
+    yield _ca_hit(
+        "no enabled Conditional Access policy requires MFA for medium- and high-risk sign-ins "
+        "of all users"
+    )
+
+
+@check("ID-013", needs=[NAMED_LOCATIONS], evaluates=WHOLE_SCOPE)
+def trusted_locations(inventory: Inventory) -> Iterable[Hit]:
+    locations = [n for n in inventory.section(NAMED_LOCATIONS) or [] if isinstance(n, dict)]
+    if not any(n.get("isTrusted") is True for n in locations):
+        yield Hit(
+            subject="/identity/conditionalAccess/namedLocations",
+            name="Named locations",
+            message=f"no trusted named location is defined ({len(locations)} named locations)",
+        )
+
+
+@check("ID-014", needs=[CONDITIONAL_ACCESS], evaluates=WHOLE_SCOPE)
+def device_code_flow_blocked(inventory: Inventory) -> Iterable[Hit]:
+    for policy in _policies(inventory):
+        methods = _lower(str(policy.get("transferMethods") or "").split(","))
+        if (
+            str(policy.get("state", "")).casefold() == "enabled"
+            and _for_all_users(policy)
+            and "devicecodeflow" in methods
+            and "block" in _lower(policy.get("builtInControls"))
+        ):
+            return
+    yield _ca_hit("no enabled Conditional Access policy blocks the device code flow for all users")
+
+
+# -- the authorization policy: what every user may do by default -----------------------------
+
+RESTRICTED_GUEST_ROLE = "2af84b1e-32c8-42b7-82bc-daa82404023b"  # own directory objects only
+GUEST_ROLES = {
+    "a0b1b346-4d3e-4e8b-98f8-753987be4970": "same access as members",
+    "10dae51f-b6af-4016-8d66-8c2a99b929b3": "limited access (the default)",
+    RESTRICTED_GUEST_ROLE: "restricted to their own directory objects",
+}
+# Consent policies a user may consent under without being risky: apps from verified
+# publishers asking low-impact permissions, or Microsoft's current recommendation (which
+# applies the same limits).
+ACCEPTED_CONSENT = {
+    "managepermissiongrantsforself.microsoft-user-default-low",
+    "managepermissiongrantsforself.microsoft-user-default-recommended",
+}
+
+
+def _authorization(inventory: Inventory) -> dict[str, Any]:
+    return dict(inventory.section(AUTHORIZATION_POLICY) or {})
+
+
+def _policy_hit(message: str) -> Hit:
+    return Hit(
+        subject="/policies/authorizationPolicy", name="Authorization policy", message=message
+    )
+
+
+def _default_permission(inventory: Inventory, name: str) -> bool:
+    """A defaultUserRolePermissions flag; absent means allowed (Entra ID's default)."""
+    permissions = _authorization(inventory).get("defaultUserRolePermissions") or {}
+    return dig(permissions, name) is not False
+
+
+# Rule id -> (permission that must be false, what users could do).
+DEFAULT_PERMISSIONS: dict[str, tuple[str, str]] = {
+    "ID-015": ("allowedToCreateTenants", "non-admin users can create tenants"),
+    "ID-017": ("allowedToCreateApps", "users can register applications"),
+    "ID-020": ("allowedToCreateSecurityGroups", "users can create security groups"),
+}
+
+
+def _permission_check(permission: str, message: str) -> Any:
+    def evaluate(inventory: Inventory) -> Iterable[Hit]:
+        if _default_permission(inventory, permission):
+            yield _policy_hit(f"{message} (defaultUserRolePermissions.{permission} is not false)")
+
+    return evaluate
+
+
+@check("ID-016", needs=[AUTHORIZATION_POLICY], evaluates=WHOLE_SCOPE)
+def user_consent(inventory: Inventory) -> Iterable[Hit]:
+    permissions = _authorization(inventory).get("defaultUserRolePermissions") or {}
+    assigned = _lower(dig(permissions, "permissionGrantPoliciesAssigned"))
+    consent = sorted(p for p in assigned if p.startswith("managepermissiongrantsforself."))
+    risky = [p for p in consent if p not in ACCEPTED_CONSENT]
+    if risky:
+        yield _policy_hit(
+            "users can consent to applications beyond verified publishers' low-impact "
+            f"permissions ({', '.join(risky)})"
+        )
+
+
+@check("ID-018", needs=[AUTHORIZATION_POLICY], evaluates=WHOLE_SCOPE)
+def guest_access(inventory: Inventory) -> Iterable[Hit]:
+    role = str(_authorization(inventory).get("guestUserRoleId") or "").casefold()
+    if role != RESTRICTED_GUEST_ROLE:
+        what = GUEST_ROLES.get(role or "10dae51f-b6af-4016-8d66-8c2a99b929b3", role)
+        yield _policy_hit(f"guest users have {what}, not access to their own objects only")
+
+
+@check("ID-019", needs=[AUTHORIZATION_POLICY], evaluates=WHOLE_SCOPE)
+def guest_invites(inventory: Inventory) -> Iterable[Hit]:
+    # everyone | adminsGuestInvitersAndAllMembers | adminsAndGuestInviters | none; absent is
+    # the default, everyone.
+    who = str(_authorization(inventory).get("allowInvitesFrom") or "everyone")
+    if who.casefold() not in {"adminsandguestinviters", "none"}:
+        yield _policy_hit(f"guests can be invited by {who}, not only by admins and inviters")
+
+
+# -- custom roles ---------------------------------------------------------------------------
+
+LOCK_ACTIONS = ("microsoft.authorization/locks/write", "microsoft.authorization/locks/delete")
+
+
+def _grants(actions: set[str], action: str) -> bool:
+    """An action list grants `action` literally or through a trailing wildcard."""
+    if action in actions or "*" in actions:
+        return True
+    return any(a.endswith("*") and action.startswith(a[:-1]) for a in actions)
+
+
+@check("ID-021", needs=[CUSTOM_ROLES], evaluates=WHOLE_SCOPE)
+def lock_administrator_role(inventory: Inventory) -> Iterable[Hit]:
+    for role in inventory.section(CUSTOM_ROLES) or []:
+        actions = {
+            str(a).casefold()
+            for permission in dig(role, "properties.permissions") or []
+            if isinstance(permission, dict)
+            for a in permission.get("actions") or []
+        }
+        if "*" not in actions and all(_grants(actions, a) for a in LOCK_ACTIONS):
+            return
+    yield Hit(
+        subject=f"/subscriptions/{inventory.subscription_id}/providers/"
+        "Microsoft.Authorization/roleDefinitions",
+        name="Custom roles",
+        message="no custom role limited to administering resource locks "
+        "(Microsoft.Authorization/locks/*) exists",
+    )
+
+
+for _rule_id, (_permission, _message) in DEFAULT_PERMISSIONS.items():
+    check(_rule_id, needs=[AUTHORIZATION_POLICY], evaluates=WHOLE_SCOPE)(
+        _permission_check(_permission, _message)
+    )

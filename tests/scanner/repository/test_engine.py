@@ -65,8 +65,9 @@ def test_plan_run_summarize(tmp_path: Path) -> None:
     assert [i.item_id for i in plan.items] == list(catalogue())
     assert len(json.dumps(plan.context)) < 1000  # small: the index is in the store
     assert plan.context["index"] == "blob:scans/test/artifact-index.json"
-    # the index: its artifacts in a part, then the head that names the part
-    assert list(store.blobs) == [
+    # the index: its artifacts and its history in parts, and the head that names them
+    assert sorted(store.blobs) == [
+        "artifact-index-history-0.json",
         "artifact-index-part-0.json",
         "artifact-index.json",
         "commit-log.json",

@@ -71,7 +71,7 @@ def test_an_index_read_back_is_the_index_stored() -> None:
     reference = stored_index.put(index, store, "artifact-index.json")
     head = store.get_json(reference)
     assert head["version"] == stored_index.STORED_VERSION and len(head["parts"]) > 1
-    assert "rows" not in head  # the artifacts are in the parts only
+    assert "rows" not in head and "history" not in head  # they are in the parts only
     read = stored_index.read(head, store.get_json)
     assert read is not None and read.to_json() == index.to_json()
     assert stored_index.expand(head, store.get_json) == index.to_json()
@@ -85,7 +85,8 @@ def test_a_rescan_writes_only_the_parts_that_changed() -> None:
     stores = Stores()
     stored_index.put(first, stores.scan("one"), "artifact-index.json")
     parts = len(first.stored)
-    assert parts >= 3 and len(stores.written) == parts + 1
+    assert parts >= 3 and len(first.stored_history) == 1
+    assert len(stores.written) == parts + 2  # the parts, the history, the head
 
     # one new commit changes one document: every rank in the history moves, the rows do not
     newer = [f"{99:040x}", *commits]
@@ -93,14 +94,17 @@ def test_a_rescan_writes_only_the_parts_that_changed() -> None:
     second = index_of(
         [changed if a is first.artifacts[1234] else a for a in first.artifacts], newer
     )
+    second.history[1:] = first.history  # carried over, as an incremental update does
     stores.written.clear()
     store = stores.scan("two")
     reference = stored_index.put(second, store, "artifact-index.json", previous=first)
-    assert stores.written == [
-        "two/artifact-index-part-" + _part_of(second, changed) + ".json",
+    assert sorted(stores.written) == [
+        "two/artifact-index-history-0.json",  # the new commit is in the history's first part
+        f"two/artifact-index-part-{_part_of(second, changed)}.json",
         "two/artifact-index.json",
     ]
     head = store.get_json(reference)
+    assert "history" not in head and "rows" not in head
     assert sum(ref.startswith("blob:scans/one/") for ref in head["parts"]) == parts - 1
     read = stored_index.read(head, store.get_json)
     assert read is not None and read.to_json() == second.to_json()
@@ -109,6 +113,25 @@ def test_a_rescan_writes_only_the_parts_that_changed() -> None:
     stores.written.clear()
     stored_index.put(read, stores.scan("three"), "artifact-index.json", previous=read)
     assert stores.written == ["three/artifact-index.json"]
+
+
+def test_a_long_history_is_written_again_only_where_it_changed() -> None:
+    commits = [f"{n:040x}" for n in range(1, 20_001)]
+    first = index_of([artifact(n, commits[n]) for n in range(1000)], commits)
+    stores = Stores()
+    stored_index.put(first, stores.scan("one"), "artifact-index.json")
+    chunks = len(first.stored_history)
+    assert chunks > 3
+    # a new commit on top; the oldest one leaves the walk
+    second = index_of(first.artifacts, [f"{0xABC:040x}", *commits[:-1]])
+    second.history[1:] = first.history[:-1]
+    stores.written.clear()
+    store = stores.scan("two")
+    reference = stored_index.put(second, store, "artifact-index.json", previous=first)
+    history_written = [w for w in stores.written if "history" in w]
+    assert 1 <= len(history_written) <= 2  # the newest part and the oldest
+    read = stored_index.read(store.get_json(reference), store.get_json)
+    assert read is not None and read.to_json() == second.to_json()
 
 
 def test_the_cuts_stay_where_they_were_when_a_document_is_added() -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from orchestrations.api.compliance_models import ComplianceReport
 from scanner.subscription.frameworks import cis_azure
 from scanner.subscription.rules import all_rules
 from tests.support.azure_fakes import FakeAzure, planted_tenant
@@ -57,6 +58,7 @@ def cis_report(api: Api, scan_id: str, **params: str) -> dict[str, Any]:
         f"/api/v1/scans/{scan_id}/report", params={"framework": "cis-azure", **params}
     )
     assert response.status_code == 200, response.text
+    ComplianceReport.model_validate(response.json())  # the documented shape, no field more or less
     return dict(response.json())
 
 

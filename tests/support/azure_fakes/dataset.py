@@ -1458,6 +1458,15 @@ def planted_tenant() -> Tenant:
     t.plant(never, "ID-004")
     t.plant(f"/directoryRoles/{GLOBAL_ADMIN}", "ID-005")
     t.plant("/policies/identitySecurityDefaultsEnforcementPolicy", "ID-006")
+    # The administrators' policy covers every app (admin portals included) for their roles;
+    # nothing requires MFA of all users for the Azure management API or risky sign-ins, or
+    # blocks the device code flow.
+    t.plant("/identity/conditionalAccess/policies", "ID-010", "ID-012", "ID-014")
+    t.plant("/identity/conditionalAccess/namedLocations", "ID-013")
+    # The authorization policy as a new tenant has it (Graph's defaults).
+    t.plant("/policies/authorizationPolicy", "ID-015", "ID-016", "ID-017", "ID-018", "ID-019")
+    t.plant("/policies/authorizationPolicy", "ID-020")
+    t.plant(f"{sub}/providers/Microsoft.Authorization/roleDefinitions", "ID-021")
     assert admin1  # a compliant administrator: no finding
     t.security_defaults_enabled = False
     t.conditional_access = [
