@@ -235,7 +235,9 @@ def _repository_index(stores: Stores, record: ScanRecord) -> ScanIndex:
         raise ApiError(409, "trace_not_ready", f"scan {record.scan_id} has no artifact index (yet)")
     store = BlobArtifactStore(stores.scans.storage, record.scan_id)
     document = store.get_json(str(reference))
-    index = None if document is None else stored_index.read(document, store.get_json)
+    index = (
+        None if document is None else stored_index.read(document, store.get_json, str(reference))
+    )
     if index is None:
         raise ApiError(404, "trace_gone", f"the artifact index of scan {record.scan_id} is gone")
     return index

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import re
 from typing import Any
 
 from scanctl.commands.follow import add_wait_options, follow
+from scanctl.commands.targets import add_scope_options, scope_of
 from scanctl.context import Context, Parents
 from scanctl.documents import scans_output
 from scanctl.errors import PASSED, USAGE, ApiError, UsageError
@@ -13,6 +15,7 @@ from scanctl.views import tables
 from scanctl.views.console import note
 
 START_THREADS = 8
+GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
 
 def add_parser(commands: Any, common: Parents) -> None:
@@ -36,12 +39,22 @@ def add_parser(commands: Any, common: Parents) -> None:
     host.add_argument("--full", action="store_true", help="full scan: packages, processes, network")
 
     subscription = kinds.add_parser(
-        "subscription", parents=common.all, help="scan Azure subscriptions"
+        "subscription",
+        parents=common.all,
+        help="scan Azure subscriptions",
+        description="A scan of each subscription named, or of a registered target by its id; "
+        "one scan of several (repeat --subscription) or of a management group.",
     )
-    subscription.add_argument("targets", nargs="*", metavar="ID", help="subscription id (GUID)")
+    subscription.add_argument(
+        "targets",
+        nargs="*",
+        metavar="ID",
+        help="subscription id (GUID) or a registered target's id (e.g. mg-contoso)",
+    )
     subscription.add_argument(
         "--rules", metavar="ID,ID", help="only these rules (comma-separated rule ids)"
     )
+    add_scope_options(subscription)
 
     for parser in (repository, host, subscription):
         parser.add_argument(
@@ -52,11 +65,34 @@ def add_parser(commands: Any, common: Parents) -> None:
         parser.set_defaults(run=run)
 
 
-def requests_for(args: argparse.Namespace) -> list[dict[str, Any]]:
+def _rules(text: str | None) -> list[str] | None:
+    return [r.strip() for r in text.split(",") if r.strip()] if text else None
+
+
+def _registered_scope(ctx: Context | None, target: str) -> dict[str, Any]:
+    """A subscription id as it is; another id names a registered target of several
+    subscriptions (or a management group), whose scope the scan repeats."""
+    if GUID.match(target) or ctx is None:
+        return {"subscriptionId": target}
+    registered = ctx.client.target("subscriptions", target)
+    for field in ("managementGroupId", "subscriptionIds", "subscriptionId"):
+        if registered.get(field):
+            return {field: registered[field]}
+    raise UsageError(f"subscription target {target!r} names no subscription")
+
+
+def requests_for(args: argparse.Namespace, ctx: Context | None = None) -> list[dict[str, Any]]:
     """The POST /api/v1/scans bodies, one per target."""
     from scanctl.targets_input import parse_host, read_lines
 
     targets = list(args.targets) + (read_lines(args.from_file) if args.from_file else [])
+    if args.kind == "subscription" and (args.subscriptions or args.management_group):
+        if targets:
+            raise UsageError(
+                "--subscription and --management-group make one scan; name no other target"
+            )
+        scope = scope_of(None, args.subscriptions, args.management_group)
+        return [{"targetType": "subscription", **scope, "rules": _rules(args.rules)}]
     if not targets:
         raise UsageError(f"name at least one {args.kind} to scan (or --from-file FILE)")
     if len(set(targets)) != len(targets):
@@ -69,9 +105,9 @@ def requests_for(args: argparse.Namespace) -> list[dict[str, Any]]:
             for t in targets
         ]
     if args.kind == "subscription":
-        rules = [r.strip() for r in args.rules.split(",") if r.strip()] if args.rules else None
         return [
-            {"targetType": "subscription", "subscriptionId": t, "rules": rules} for t in targets
+            {"targetType": "subscription", **_registered_scope(ctx, t), "rules": _rules(args.rules)}
+            for t in targets
         ]
     bodies = []
     for text in targets:
@@ -112,11 +148,15 @@ def _start(ctx: Context, bodies: list[dict[str, Any]]) -> list[dict[str, Any] | 
 def _name(body: dict[str, Any]) -> str:
     if body["targetType"] == "host":
         return f"host {body['hostname']}-{body['port']}"
+    if body.get("managementGroupId"):
+        return f"management group {body['managementGroupId']}"
+    if body.get("subscriptionIds"):
+        return f"{len(body['subscriptionIds'])} subscriptions"
     return f"{body['targetType']} {body.get('repositoryId') or body.get('subscriptionId')}"
 
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
-    bodies = requests_for(args)
+    bodies = requests_for(args, ctx)
     wait = args.wait or args.fail_on is not None or args.fail_on_new or ctx.output == "sarif"
     started: list[dict[str, Any]] = []
     refused = 0

@@ -101,9 +101,14 @@ def add_parser(commands: Any, common: Parents) -> None:
     host = kinds.add_parser("host", parents=common.all, help="a Linux host reached over SSH")
     host.add_argument("host", metavar="HOST", help="[user@]host[:port]")
     subscription = kinds.add_parser(
-        "subscription", parents=common.all, help="an Azure subscription"
+        "subscription",
+        parents=common.all,
+        help="an Azure subscription, several, or a management group",
+        description="One target: a subscription, several (repeat --subscription) or a "
+        "management group (its subscriptions, found at each scan).",
     )
-    subscription.add_argument("subscription_id", metavar="SUBSCRIPTION_ID")
+    subscription.add_argument("subscription_id", nargs="?", metavar="SUBSCRIPTION_ID")
+    add_scope_options(subscription)
     for kind, parser in (
         ("repository", repository),
         ("host", host),
@@ -130,6 +135,39 @@ def add_parser(commands: Any, common: Parents) -> None:
     remove.add_argument("target_id", metavar="ID")
     remove.add_argument("-y", "--yes", action="store_true", help="do not ask")
     remove.set_defaults(run=remove_target)
+
+
+def add_scope_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--subscription",
+        dest="subscriptions",
+        action="append",
+        default=[],
+        metavar="SUBSCRIPTION_ID",
+        help="a subscription of the target (repeat it: several subscriptions are one target)",
+    )
+    parser.add_argument(
+        "--management-group",
+        metavar="GROUP_ID",
+        help="a management group: every subscription under it (found when each scan starts)",
+    )
+
+
+def scope_of(first: str | None, more: list[str], group: str | None) -> dict[str, Any]:
+    """What a subscription target covers, as the API names it: `subscriptionId`,
+    `subscriptionIds` or `managementGroupId` (the service checks the ids themselves)."""
+    ids = ([first] if first else []) + list(more or [])
+    if group is not None:
+        if ids:
+            raise UsageError("name subscriptions or --management-group, not both")
+        return {"managementGroupId": group}
+    if not ids:
+        raise UsageError(
+            "name a subscription (or several with --subscription, or --management-group)"
+        )
+    if len(ids) == 1:
+        return {"subscriptionId": ids[0]}
+    return {"subscriptionIds": ids}
 
 
 def repository_name(url: str) -> str:
@@ -213,7 +251,7 @@ def add_target(ctx: Context, args: argparse.Namespace) -> int:
         if spec.username:
             body["username"] = spec.username
     elif args.kind == "subscription":
-        body["subscriptionId"] = args.subscription_id
+        body |= scope_of(args.subscription_id, args.subscriptions, args.management_group)
     else:
         body.setdefault("name", repository_name(args.git_url))
     _show(ctx, ctx.client.add_target(collection(args.kind), body))

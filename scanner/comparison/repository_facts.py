@@ -182,10 +182,10 @@ def _stored_indexes(
     baseline: ScanSnapshot, current: ScanSnapshot
 ) -> tuple[_StoredIndex, _StoredIndex] | str:
     """Both scans' artifact indexes, or why they cannot be compared."""
-    old_doc = stored_index.expand(
-        baseline.load(baseline.results.get("artifactIndex")), baseline.load
-    )
-    new_doc = stored_index.expand(current.load(current.results.get("artifactIndex")), current.load)
+    old_ref = baseline.results.get("artifactIndex")
+    new_ref = current.results.get("artifactIndex")
+    old_doc = stored_index.expand(baseline.load(old_ref), baseline.load, old_ref)
+    new_doc = stored_index.expand(current.load(new_ref), current.load, new_ref)
     if not isinstance(old_doc, dict) or not isinstance(new_doc, dict):
         return "the artifact index of one of the scans is gone"
     try:

@@ -267,7 +267,11 @@ class RepositoryEngine(Engine):
             return found, cached.index
         try:
             document = store.get_json(found.index)
-            index = None if document is None else stored_index.read(document, store.get_json)
+            index = (
+                None
+                if document is None
+                else stored_index.read(document, store.get_json, found.index)
+            )
             if index is None:
                 return found, None
             commit_log = store.get_json(found.commit_log) if found.commit_log else None
@@ -339,7 +343,9 @@ class RepositoryEngine(Engine):
     def graph(self, reference: str, store: ArtifactStore) -> TraceGraph:
         def load() -> TraceGraph:
             document = store.get_json(reference)
-            index = None if document is None else stored_index.read(document, store.get_json)
+            index = (
+                None if document is None else stored_index.read(document, store.get_json, reference)
+            )
             if index is None:
                 raise ScanError("the scan's artifact index is gone (purged?)")
             return TraceGraph(index)

@@ -26,6 +26,7 @@ from scanner.engine import ArtifactStore
 from scanner.repository.model import INDEX_VERSION, Artifact, ScanIndex
 
 STORED_VERSION = 3
+BLOB_REF = "blob:"  # what a reference starts with; a part named without it is the head's sibling
 _SMALLEST_PART = 512
 _LARGEST_PART = 1 << 16
 _WRITERS = 4  # parts written (and read) at once
@@ -110,39 +111,47 @@ def put(
     refs = _reusable(parts, previous.stored if previous else [], _path)
     history_refs = _reusable(chunks, previous.stored_history if previous else [], _sha)
     stem = name.removesuffix(".json")
+    # New parts are named in the head relative to it, so the head is written while they are.
+    named = [r if r is not None else f"{stem}-part-{n}.json" for n, r in enumerate(refs)]
+    history_named = [
+        r if r is not None else f"{stem}-history-{n}.json" for n, r in enumerate(history_refs)
+    ]
+    head = _head(index)
+    head.pop("paths", None)
+    head.pop("rows", None)
+    head.pop("history", None)
+    head["version"] = STORED_VERSION
+    head["parts"] = named
+    head["historyParts"] = history_named
+    head["artifacts"] = len(index.artifacts)
     # (where its reference goes, at which position, the blob's name, what it holds)
     jobs: list[tuple[list[str | None], int, str, Callable[[], Any]]] = []
     for number, part in enumerate(parts):
         if refs[number] is None:
             document = partial(_part_document, index, part)
-            jobs.append((refs, number, f"{stem}-part-{number}.json", document))
+            jobs.append((refs, number, named[number], document))
     for number, chunk in enumerate(chunks):
         if history_refs[number] is None:
             entries: Callable[[], Any] = partial(list, chunk)
-            jobs.append((history_refs, number, f"{stem}-history-{number}.json", entries))
+            jobs.append((history_refs, number, history_named[number], entries))
+    written: list[str | None] = [None]
+    jobs.append((written, 0, name, partial(dict, head)))
 
     def write(job: tuple[list[str | None], int, str, Callable[[], Any]]) -> None:
         into, number, blob, value = job
         into[number] = store.put_json(blob, value())
 
+    # Every blob is written before the head's reference is returned: until then nothing
+    # refers to the head, so a failure leaves no index that names a missing part.
     if len(jobs) > 1:
         with ThreadPoolExecutor(min(_WRITERS, len(jobs))) as pool:
             list(pool.map(write, jobs))
     else:
         for job in jobs:
             write(job)
-    head = _head(index)
-    head.pop("paths", None)
-    head.pop("rows", None)
-    head.pop("history", None)
-    head["version"] = STORED_VERSION
-    head["parts"] = refs
-    head["historyParts"] = history_refs
-    head["artifacts"] = len(index.artifacts)
-    reference = store.put_json(name, head)
     index.stored = [(tuple(p), str(r)) for p, r in zip(parts, refs, strict=True)]
     index.stored_history = [(tuple(c), str(r)) for c, r in zip(chunks, history_refs, strict=True)]
-    return reference
+    return str(written[0])
 
 
 def _head(index: ScanIndex) -> dict[str, Any]:
@@ -164,21 +173,26 @@ def _head(index: ScanIndex) -> dict[str, Any]:
 Loader = Callable[[str], Any]
 
 
-def expand(document: Any, load: Loader) -> Any:
+def expand(document: Any, load: Loader, reference: str | None) -> Any:
     """The index's compact JSON (`ScanIndex.to_json`) from what was stored: a head and its
     parts, or (stored before parts) the compact JSON itself. None when a part is gone."""
-    return _expand(document, load)[0]
+    return _expand(document, load, reference)[0]
 
 
 def _expand(
-    document: Any, load: Loader
+    document: Any, load: Loader, reference: str | None
 ) -> tuple[Any, list[tuple[int, str]], list[tuple[int, str]]]:
     """(the compact JSON, the parts' sizes and references, the history parts' sizes and
     references)."""
     if not isinstance(document, dict) or document.get("version") != STORED_VERSION:
         return document, [], []
-    refs: list[str] = document["parts"]
-    history_refs: list[str] = document["historyParts"]
+    folder = (reference or "").rpartition("/")[0]
+
+    def resolved(ref: str) -> str:  # a part written with the head is named relative to it
+        return ref if ref.startswith(BLOB_REF) else f"{folder}/{ref}"
+
+    refs = [resolved(ref) for ref in document["parts"]]
+    history_refs = [resolved(ref) for ref in document["historyParts"]]
     every = refs + history_refs
     if len(every) > 1:
         with ThreadPoolExecutor(min(_WRITERS, len(every))) as pool:
@@ -209,10 +223,10 @@ def _expand(
     return expanded, sizes, history_sizes
 
 
-def read(document: Any, load: Loader) -> ScanIndex | None:
+def read(document: Any, load: Loader, reference: str) -> ScanIndex | None:
     """The index stored as `document` (its head), with its parts' references kept for the
     next rescan; None when it or a part is gone."""
-    expanded, sizes, history_sizes = _expand(document, load)
+    expanded, sizes, history_sizes = _expand(document, load, reference)
     if expanded is None:
         return None
     index = ScanIndex.from_json(expanded)

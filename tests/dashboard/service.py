@@ -14,7 +14,12 @@ from typing import Any
 import requests
 
 from tests.support import git_repos as docs
-from tests.support.azure_fakes import SUBSCRIPTION_ID, FakeAzure, planted_tenant
+from tests.support.azure_fakes import (
+    SUBSCRIPTION_ID,
+    FakeAzure,
+    planted_tenant,
+    with_more_subscriptions,
+)
 from tests.support.host_process import ROOT, HostProcess
 from tests.support.scan_api import API_KEY, SCAN_API_APP, scan_api_env
 from tests.support.sshd import LOGIN_USER, Sshd, make_key, public_key
@@ -103,7 +108,7 @@ class DashboardService:
 @contextlib.contextmanager
 def dashboard_service(azurite: str, workdir: Path) -> Iterator[DashboardService]:
     client_key = make_key(workdir / "ssh-client" / "id_ed25519")
-    azure = FakeAzure(planted_tenant(), workdir / "azure")
+    azure = FakeAzure(with_more_subscriptions(planted_tenant()), workdir / "azure")
     repo = docs.GitRepo(workdir / "gxp-docs")
     repo.write_artifacts(gxp_tree())
     repo.commit("GxP documents")

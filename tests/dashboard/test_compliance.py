@@ -35,6 +35,9 @@ def test_controls_by_section_open_to_their_rules_and_lead_to_the_findings(
     document = cis(service, scan_id)
     totals = document["totals"]
     page = signed_in
+    page.goto(f"{service.url}/#/scans/{scan_id}/services")
+    page.get_by_role("link", name="Every control with its status").click()
+    page.get_by_test_id("controls-count").wait_for()
     page.goto(f"{service.url}/#/scans/{scan_id}")
     page.get_by_role("link", name="CIS Azure v3.0.0").click()
     page.get_by_test_id("controls-count").get_by_text("159 of 159 controls").wait_for()

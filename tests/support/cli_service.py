@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.support.azure_fakes import FakeAzure, planted_tenant
+from tests.support.azure_fakes import FakeAzure, planted_tenant, with_more_subscriptions
 from tests.support.git_repos import GitRepo, clean_tree, example_story, specification
 from tests.support.host_process import ROOT, HostProcess
 from tests.support.scan_api import API_KEY, scan_api_env
@@ -110,7 +110,9 @@ def cli_service(work: Path, azurite: str) -> Iterator[Service]:
         key = make_key(work / "id_ed25519")
         linux = stack.enter_context(Sshd([public_key(key)]))
         slow = stack.enter_context(Sshd([public_key(key)], force_command=SLOW_FORCE_COMMAND))
-        fake = stack.enter_context(FakeAzure(planted_tenant(), work / "fake-azure"))
+        fake = stack.enter_context(
+            FakeAzure(with_more_subscriptions(planted_tenant()), work / "fake-azure")
+        )
         env = scan_api_env(
             azurite,
             **fake.env(),

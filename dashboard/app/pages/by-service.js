@@ -62,7 +62,8 @@ export function ByService({ scan }) {
     <${Section} title="By service" id="service-title">
       <${Groups} groups=${byService} order=${(a, b) => byService.get(b).length - byService.get(a).length || a.localeCompare(b)} label=${(k) => k} />
     <//>
-    <${Section} title=${"By control of the " + benchmark} id="control-title">
+    <${Section} title=${"By control of the " + benchmark} id="control-title"
+      action=${html`<a href=${"#/scans/" + encodeURIComponent(scan.scanId) + "/cis"}>Every control with its status</a>`}>
       <${Groups} groups=${byControl} order=${controlOrder} label=${(k) => (k === "not mapped" ? k : "CIS " + k)} />
     <//>
   </div>`;

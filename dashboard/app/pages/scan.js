@@ -13,6 +13,7 @@ import { ByService } from "./by-service.js";
 import { SourceView } from "./source.js";
 import { Compare } from "./compare.js";
 import { Compliance } from "./compliance.js";
+import { SubscriptionBreakdown } from "./subscriptions.js";
 
 const REPORTS = [
   { format: "json", title: "JSON", extension: "json" },
@@ -83,6 +84,7 @@ function Summary({ scan }) {
       <div><dt>Duration</dt><dd>${duration(scan.startedAt, scan.completedAt)}</dd></div>
       ${counters.map(([name, value]) => html`<div><dt>${words(name)}</dt><dd class="num">${value}</dd></div>`)}
     </dl>
+    <${SubscriptionBreakdown} scan=${scan} />
     <${Items} scan=${scan} />`;
 }
 

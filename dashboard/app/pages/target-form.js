@@ -4,7 +4,7 @@ import { useEffect, useState } from "../../vendor/preact-hooks.mjs";
 import { html } from "../html.js";
 import { getJson, send } from "../api.js";
 import { navigate } from "../router.js";
-import { FIELDS, fieldProblem } from "../targets.js";
+import { FIELDS, fieldProblem, formProblems } from "../targets.js";
 import { ErrorNote, Loading } from "../components.js";
 import { kindByPlural } from "../format.js";
 
@@ -64,7 +64,7 @@ export function TargetForm({ plural, targetId }) {
 
   async function submit(event) {
     event.preventDefault();
-    const found = {};
+    const found = editing ? {} : formProblems(plural, values);
     for (const field of fields) {
       if (editing && field.fixed) continue;
       const problem = fieldProblem(field, values[field.name]);

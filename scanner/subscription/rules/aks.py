@@ -4,10 +4,12 @@ to the CIS Azure Kubernetes Service (AKS) Benchmark."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from scanner.subscription.inventory import VULNERABILITIES, Inventory, dig, resources
 from scanner.subscription.rules.base import (
+    Check,
     Hit,
     check,
     describe_vulnerabilities,
@@ -57,19 +59,38 @@ def vulnerable_versions(inventory: Inventory) -> Iterable[Hit]:
             )
 
 
-@check("AKS-011", needs=[resources(CLUSTER)])
-def node_public_ips(inventory: Inventory) -> Iterable[Hit]:
-    for cluster in inventory.resources(CLUSTER):
-        pools = dig(cluster, "properties.agentPoolProfiles")
-        public = [
-            str(pool.get("name", "?"))
-            for pool in (pools if isinstance(pools, list) else [])
-            if isinstance(pool, dict) and dig(pool, "enableNodePublicIP") is True
-        ]
-        if public:
-            yield Hit(
-                subject=str(cluster.get("id", "")),
-                name=str(cluster.get("name", "")),
-                message=f"node pool(s) {', '.join(sorted(public))} give nodes public IP addresses",
-                details={"nodePools": sorted(public)},
-            )
+def _pools(cluster: dict[str, Any], offends: Callable[[dict[str, Any]], bool]) -> list[str]:
+    """The names of a cluster's node pools (agentPoolProfiles) that `offends` picks."""
+    pools = dig(cluster, "properties.agentPoolProfiles")
+    return sorted(
+        str(pool.get("name", "?"))
+        for pool in (pools if isinstance(pools, list) else [])
+        if isinstance(pool, dict) and offends(pool)
+    )
+
+
+def _pool_check(offends: Callable[[dict[str, Any]], bool], what: str) -> Check:
+    def evaluate(inventory: Inventory) -> Iterable[Hit]:
+        for cluster in inventory.resources(CLUSTER):
+            names = _pools(cluster, offends)
+            if names:
+                yield Hit(
+                    subject=str(cluster.get("id", "")),
+                    name=str(cluster.get("name", "")),
+                    message=f"node pool(s) {', '.join(names)} {what}",
+                    details={"nodePools": names},
+                )
+
+    return evaluate
+
+
+# Both settings are false when absent: only an explicit true gives nodes public addresses, and
+# only an explicit true encrypts at host.
+check("AKS-011", needs=[resources(CLUSTER)])(
+    _pool_check(lambda pool: dig(pool, "enableNodePublicIP") is True, "give nodes public IPs")
+)
+check("AKS-013", needs=[resources(CLUSTER)])(
+    _pool_check(
+        lambda pool: dig(pool, "enableEncryptionAtHost") is not True, "do not encrypt at host"
+    )
+)

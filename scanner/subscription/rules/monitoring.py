@@ -1,12 +1,19 @@
-"""Activity log export and activity log alerts (CIS section 6). The alert requirements are
-data: one rule per group of administrative operations that must raise an alert."""
+"""Activity log export and activity log alerts (CIS section 6), Key Vault logging, Application
+Insights and the activity log's storage encryption. The alert requirements are data: one rule
+per group of administrative operations that must raise an alert."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from scanner.subscription.inventory import ACTIVITY_LOG_DIAGNOSTICS, Inventory, dig, resources
+from scanner.subscription.inventory import (
+    ACTIVITY_LOG_DIAGNOSTICS,
+    Inventory,
+    children,
+    dig,
+    resources,
+)
 from scanner.subscription.rules.base import WHOLE_SCOPE, Hit, check
 
 ALERT = "microsoft.insights/activitylogalerts"
@@ -191,3 +198,57 @@ for _rule_id, (_what, _operations) in ALERT_REQUIREMENTS.items():
     check(_rule_id, needs=[resources(ALERT)], evaluates=WHOLE_SCOPE)(
         _alert_check(_operations, _what)
     )
+
+
+# -- Key Vault logging, Application Insights, the activity log's storage account ---------------
+
+VAULT = "microsoft.keyvault/vaults"
+VAULT_DIAGNOSTICS = children(VAULT, "providers/Microsoft.Insights/diagnosticSettings")
+COMPONENT = "microsoft.insights/components"
+STORAGE = "microsoft.storage/storageaccounts"
+# Key Vault's resource log categories by group: audit holds AuditEvent.
+VAULT_GROUPS: dict[str, tuple[str, ...]] = {"audit": ("AuditEvent",)}
+
+
+@check("MON-008", needs=[resources(VAULT), VAULT_DIAGNOSTICS])
+def vault_logging(inventory: Inventory) -> Iterable[Hit]:
+    logged: set[str] = set()
+    for setting in _exporting(inventory.section(VAULT_DIAGNOSTICS) or []):
+        categories = exported_categories(setting, VAULT_GROUPS)
+        if "*" in categories or "auditevent" in categories:
+            logged.add(str(setting.get("parentId", "")).casefold())
+    for vault in inventory.resources(VAULT):
+        if str(vault.get("id", "")).casefold() not in logged:
+            yield Hit(
+                subject=str(vault.get("id", "")),
+                name=str(vault.get("name", "")),
+                message="no diagnostic setting exports the vault's AuditEvent log",
+            )
+
+
+@check("MON-009", needs=[resources(COMPONENT)], evaluates=WHOLE_SCOPE)
+def application_insights(inventory: Inventory) -> Iterable[Hit]:
+    if not inventory.resources(COMPONENT):
+        yield Hit(
+            subject=_subscription(inventory),
+            name=inventory.subscription_id,
+            message="no Application Insights component exists in the subscription",
+        )
+
+
+@check("MON-010", needs=[ACTIVITY_LOG_DIAGNOSTICS, resources(STORAGE)])
+def activity_log_storage_key(inventory: Inventory) -> Iterable[Hit]:
+    accounts = {str(a.get("id", "")).casefold(): a for a in inventory.resources(STORAGE)}
+    for setting in _exporting(inventory.section(ACTIVITY_LOG_DIAGNOSTICS) or []):
+        target = str(dig(setting, "properties.storageAccountId") or "")
+        account = accounts.get(target.casefold())
+        if account is None:
+            continue  # no storage destination, or an account in another subscription
+        source = str(dig(account, "properties.encryption.keySource") or "Microsoft.Storage")
+        if source.casefold() != "microsoft.keyvault":
+            yield Hit(
+                subject=str(account.get("id", "")),
+                name=str(account.get("name", "")),
+                message=f"the activity log goes to a storage account encrypted with "
+                f"{source} keys, not a customer-managed key",
+            )

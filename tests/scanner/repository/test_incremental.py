@@ -60,7 +60,7 @@ class Rescans:
         store = MemoryStore(f"scan-{self.scans}")
         store.blobs = self.blobs
         reference = stored_index.put(index, store, "artifact-index.json", self.previous)
-        self.previous = stored_index.read(store.get_json(reference), store.get_json)
+        self.previous = stored_index.read(store.get_json(reference), store.get_json, reference)
         assert self.previous is not None and self.previous.to_json() == index.to_json()
         self.previous.log = json.loads(json.dumps(index.log))
         return index, outcome

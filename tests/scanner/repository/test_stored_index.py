@@ -72,11 +72,11 @@ def test_an_index_read_back_is_the_index_stored() -> None:
     head = store.get_json(reference)
     assert head["version"] == stored_index.STORED_VERSION and len(head["parts"]) > 1
     assert "rows" not in head and "history" not in head  # they are in the parts only
-    read = stored_index.read(head, store.get_json)
+    read = stored_index.read(head, store.get_json, reference)
     assert read is not None and read.to_json() == index.to_json()
-    assert stored_index.expand(head, store.get_json) == index.to_json()
+    assert stored_index.expand(head, store.get_json, reference) == index.to_json()
     # an index stored before parts existed is read as it is
-    assert stored_index.expand(index.to_json(), store.get_json) == index.to_json()
+    assert stored_index.expand(index.to_json(), store.get_json, reference) == index.to_json()
 
 
 def test_a_rescan_writes_only_the_parts_that_changed() -> None:
@@ -106,7 +106,7 @@ def test_a_rescan_writes_only_the_parts_that_changed() -> None:
     head = store.get_json(reference)
     assert "history" not in head and "rows" not in head
     assert sum(ref.startswith("blob:scans/one/") for ref in head["parts"]) == parts - 1
-    read = stored_index.read(head, store.get_json)
+    read = stored_index.read(head, store.get_json, reference)
     assert read is not None and read.to_json() == second.to_json()
 
     # read back (another worker), the index still knows its parts: the next rescan reuses them
@@ -130,7 +130,7 @@ def test_a_long_history_is_written_again_only_where_it_changed() -> None:
     reference = stored_index.put(second, store, "artifact-index.json", previous=first)
     history_written = [w for w in stores.written if "history" in w]
     assert 1 <= len(history_written) <= 2  # the newest part and the oldest
-    read = stored_index.read(store.get_json(reference), store.get_json)
+    read = stored_index.read(store.get_json(reference), store.get_json, reference)
     assert read is not None and read.to_json() == second.to_json()
 
 

@@ -36,7 +36,7 @@ def api(azurite: str, fake: FakeAzure, tmp_path_factory: pytest.TempPathFactory)
         azurite,
         **fake.env(),
         SSH_PRIVATE_KEY_PATH=str(key),
-        SUBSCRIPTION_HTTP_RETRIES="1",
+        SUBSCRIPTION_HTTP_RETRIES="2",
         SUBSCRIPTION_HTTP_RETRY_BACKOFF_S="0.05",
     )
     host = start_api(tmp_path_factory.mktemp("compliance-api"), env)

@@ -26,6 +26,7 @@ from tests.support.azure_fakes.dataset import (
     generated_tenant,
     multi_subscription_tenant,
     planted_tenant,
+    with_more_subscriptions,
 )
 from tests.support.azure_fakes.server import Fault, Stats, TlsServer
 from tests.support.azure_fakes.services import (
@@ -132,4 +133,5 @@ __all__ = [
     "generated_tenant",
     "multi_subscription_tenant",
     "planted_tenant",
+    "with_more_subscriptions",
 ]

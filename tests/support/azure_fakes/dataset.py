@@ -258,13 +258,27 @@ class Builder:
             "Microsoft.Network/networkSecurityGroups", name, {"securityRules": security_rules}
         )["id"]
 
-    def flow_log(self, name: str, enabled: bool, days: int, retention: bool = True) -> str:
-        return self.resource(
-            "Microsoft.Network/networkWatchers/flowLogs",
-            f"NetworkWatcher_westeurope/{name}",
-            {"enabled": enabled, "retentionPolicy": {"enabled": retention, "days": days}},
-            group="NetworkWatcherRG",
-        )["id"]
+    def flow_log(
+        self, name: str, enabled: bool, days: int, retention: bool = True, analytics: bool = True
+    ) -> str:
+        """A flow log from the published NetworkWatcherFlowLogGet example with its state,
+        retention and Traffic Analytics (`analytics`) as given."""
+        props = example_body("network", "NetworkWatcherFlowLogGet.json")["properties"]
+        props["enabled"] = enabled
+        props["retentionPolicy"] = {"enabled": retention, "days": days}
+        props["flowAnalyticsConfiguration"]["networkWatcherFlowAnalyticsConfiguration"].update(
+            enabled=analytics,
+            workspaceId="00000000-0000-0000-0000-000000000000",
+            workspaceRegion="westeurope",
+        )
+        return str(
+            self.resource(
+                "Microsoft.Network/networkWatchers/flowLogs",
+                f"NetworkWatcher_westeurope/{name}",
+                props,
+                group="NetworkWatcherRG",
+            )["id"]
+        )
 
     def vm(
         self,
@@ -327,10 +341,13 @@ class Builder:
             row["managedBy"] = owner
         return str(row["id"])
 
-    def vault(self, name: str, contents: bool = True, **overrides: Any) -> str:
+    def vault(
+        self, name: str, contents: bool = True, logging: bool = True, **overrides: Any
+    ) -> str:
         """A Key Vault from the published getVault example with the settings the Key Vault
         rules look for made secure, then `overrides` (None removes a property). `contents`
-        attaches one key (expiring, rotated by policy) and one secret (expiring)."""
+        attaches one key (expiring, rotated by policy) and one secret (expiring); `logging` a
+        diagnostic setting (the published one) sending the audit log group to a workspace."""
         example = example_body("keyvault", "getVault.json")["properties"]
         rid = self.rid("Microsoft.KeyVault/vaults", "rg-app", name)
         props = edited(
@@ -363,6 +380,14 @@ class Builder:
                 item.pop("id", None)
             self.t.attach(vault, "keys", [key])
             self.t.attach(vault, "secrets", [secret])
+        if logging:
+            setting = example_body("monitor", "getDiagnosticSettingCategory.json")
+            setting.pop("id", None)
+            setting["properties"]["workspaceId"] = self.rid(
+                "Microsoft.OperationalInsights/workspaces", "rg-monitor", "law"
+            )
+            setting["properties"]["logs"] = [{"categoryGroup": "audit", "enabled": True}]
+            self.t.attach(vault, "providers/Microsoft.Insights/diagnosticSettings", [setting])
         return str(vault)
 
     def sql(self, name: str, settings: bool = True, **overrides: Any) -> str:
@@ -612,6 +637,9 @@ class Builder:
             securityProfile={"defender": {"securityMonitoring": {"enabled": True}}},
             addonProfiles={"azurepolicy": {"enabled": True}},
             autoUpgradeProfile={"upgradeChannel": "patch"},
+            agentPoolProfiles=[
+                {**pool, "enableEncryptionAtHost": True} for pool in example["agentPoolProfiles"]
+            ],
         )
         return str(
             self.resource(
@@ -948,6 +976,7 @@ def planted_tenant() -> Tenant:
     b.flow_log("fl-forever", True, 0)
     t.plant(b.flow_log("fl-short", True, 30), "NET-006")
     t.plant(b.flow_log("fl-off", False, 90), "NET-006")
+    t.plant(b.flow_log("fl-unanalysed", True, 90, analytics=False), "NET-012")
     b.resource(
         "Microsoft.Network/networkWatchers",
         "NetworkWatcher_westeurope",
@@ -1071,6 +1100,7 @@ def planted_tenant() -> Tenant:
     bad_vault = b.vault(
         "kv-bad",
         contents=False,
+        logging=False,
         enablePurgeProtection=None,
         enableRbacAuthorization=False,
         publicNetworkAccess="Enabled",
@@ -1081,7 +1111,7 @@ def planted_tenant() -> Tenant:
     keys = [edited(k, id=None) for k in example_list("keyvault", "listKeys.json")]
     t.attach(bad_vault, "keys", keys)
     t.attach(bad_vault, "secrets", [edited(example_body("keyvault", "getSecret.json"), id=None)])
-    t.plant(bad_vault, "KV-001", "KV-002", "KV-003", "KV-008")
+    t.plant(bad_vault, "KV-001", "KV-002", "KV-003", "KV-008", "MON-008")
     for key in keys:
         t.plant(key["id"], "KV-005", "KV-009")
     t.plant(f"{bad_vault}/secrets/secret-name", "KV-007")
@@ -1317,7 +1347,7 @@ def planted_tenant() -> Tenant:
             agentPoolProfiles=[{"name": "nodepool1", "count": 3, "enableNodePublicIP": True}],
         ),
         *("AKS-001", "AKS-002", "AKS-003", "AKS-004", "AKS-005", "AKS-006"),
-        *("AKS-007", "AKS-008", "AKS-009", "AKS-010", "AKS-011", "AKS-012"),
+        *("AKS-007", "AKS-008", "AKS-009", "AKS-010", "AKS-011", "AKS-012", "AKS-013"),
     )
     # A policy engine turned off reads `none`: set, and no policy.
     t.plant(
@@ -1415,6 +1445,7 @@ def planted_tenant() -> Tenant:
             t.plant(rid, {"AppServices": "DEF-002", "Arm": "DEF-007"}[plan])
     for plan in ("CosmosDbs", "OpenSourceRelationalDatabases", "SqlServerVirtualMachines"):
         b.pricing(plan, "Standard")
+    t.plant(sub, "MON-009")  # no Application Insights component
     t.plant(f"{sub}/providers/Microsoft.Security/pricings/Containers", "DEF-005")
     t.plant(f"{sub}/providers/Microsoft.Security", "DEF-008")
     # Servers on the Standard tier without a sub-plan or extensions: no Plan 2 (no DNS
@@ -1766,3 +1797,14 @@ def multi_subscription_tenant() -> Tenant:
     }
     t.management_group_page_size = 2
     return t
+
+
+def with_more_subscriptions(tenant: Tenant) -> Tenant:
+    """`tenant` (whose subscription is SUBSCRIPTION_ID) with the other subscriptions and the
+    management group of `multi_subscription_tenant` beside it."""
+    more = multi_subscription_tenant()
+    tenant.subscriptions = more.subscriptions
+    tenant.unreadable_subscriptions = more.unreadable_subscriptions
+    tenant.management_groups = more.management_groups
+    tenant.management_group_page_size = more.management_group_page_size
+    return tenant

@@ -38,7 +38,7 @@ _CASE_KEYS = {
     "osv",
 }
 _CHILD_KEYS = {"path", "example", "inline", "note", "body", "plant", "clean"}
-_TENANT_KEYS = {"section", "example", "inline", "note", "body", "plant", "clean"}
+_TENANT_KEYS = {"section", "example", "inline", "note", "body", "plant", "clean", "only"}
 
 
 class CaseError(ValueError):
@@ -99,10 +99,13 @@ class Child:
 
 @dataclass
 class Planted:
-    """One object of a tenant-level section (a Defender plan, a Graph user, ...)."""
+    """One object of a tenant-level section (a Defender plan, a Graph user, ...); `only`
+    ("planted" or "clean") puts it in that tenant alone (e.g. a resource whose absence is the
+    finding)."""
 
     section: str
     source: Source
+    only: str | None = None
 
 
 @dataclass
@@ -268,7 +271,11 @@ def _tenant_case(entry: dict[str, Any], rule: str, where: str) -> Case:
             )
         if "plant" not in item:
             raise CaseError(f"{item_where}: `plant` is required ({{}}: as published)")
-        planted.append(Planted(section, _source(item, item_where, _TENANT_KEYS)))
+        only = item.get("only")
+        if only not in (None, "planted", "clean"):
+            raise CaseError(f"{item_where}: `only` is planted or clean")
+        fields = {k: v for k, v in item.items() if k != "only"}
+        planted.append(Planted(section, _source(fields, item_where, _TENANT_KEYS), only))
     if not planted:
         raise CaseError(f"{where}: `tenant` lists at least one section entry")
     return Case(rule, where, "", None, tenant=planted)
@@ -340,7 +347,9 @@ def plant_tenant_object(tenant: Tenant, planted: Planted, twin: str, n: int) -> 
         resource_type = section.removeprefix(inv.RESOURCE_PREFIX)
         published_type = str(body.get("type", ""))
         arm_type = published_type if published_type.lower() == resource_type else resource_type
-        rid = resource_id(tenant, arm_type, f"tenant-{n}-{twin}")
+        # The example's own name: another planted object (a diagnostic setting's storage
+        # account, ...) can point to it; cases of one round never share a resource type.
+        rid = resource_id(tenant, arm_type, str(body.get("name") or f"tenant-{n}"))
         tenant.resources.append(
             {
                 "kind": "",
@@ -396,7 +405,8 @@ def tenant_pair(cases: list[Case]) -> tuple[Tenant, Tenant]:
             ]
         for n, case in enumerate(cases):
             for index, planted in enumerate(case.tenant):
-                plant_tenant_object(tenant, planted, twin, n * 100 + index)
+                if planted.only in (None, twin):
+                    plant_tenant_object(tenant, planted, twin, n * 100 + index)
         pair.append(tenant)
     return pair[0], pair[1]
 
