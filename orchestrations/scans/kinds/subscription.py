@@ -60,9 +60,23 @@ class SubscriptionScope(ApiModel):
     """What a subscription target covers: exactly one of a subscription, a list of them (at
     most 100, duplicates dropped) or a management group (its descendant subscriptions)."""
 
-    subscription_id: str | None = Field(None, pattern=GUID_PATTERN)
-    subscription_ids: list[Guid] | None = Field(None, min_length=1, max_length=MAX_SUBSCRIPTION_IDS)
-    management_group_id: str | None = Field(None, pattern=MANAGEMENT_GROUP_PATTERN)
+    subscription_id: str | None = Field(
+        None, pattern=GUID_PATTERN, description="One subscription: the target id is this GUID."
+    )
+    subscription_ids: list[Guid] | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_SUBSCRIPTION_IDS,
+        description="Several subscriptions scanned as one target (duplicates dropped; a list "
+        "of one is that subscription): target id `subscriptions-<12 hex digits>`, a hash of "
+        "the sorted ids.",
+    )
+    management_group_id: str | None = Field(
+        None,
+        pattern=MANAGEMENT_GROUP_PATTERN,
+        description="A management group: every subscription under it, listed again when each "
+        "scan starts. Target id `mg-<group id, lower case>`.",
+    )
 
     _subscription = field_validator("subscription_id")(_lower)
     _subscriptions = field_validator("subscription_ids")(_distinct)
@@ -98,6 +112,10 @@ class SubscriptionScope(ApiModel):
 
 
 class SubscriptionScanRequest(SubscriptionScope):
+    """A scan of subscriptions: exactly one of subscriptionId, subscriptionIds or
+    managementGroupId. Subscriptions the identity cannot read are set aside with the reason
+    (the scan fails only when none can be read)."""
+
     target_type: Literal["subscription"] = "subscription"
     rules: list[str] | None = Field(None, max_length=500)
 
@@ -105,6 +123,9 @@ class SubscriptionScanRequest(SubscriptionScope):
 
 
 class SubscriptionIn(SubscriptionScope, Schedulable):
+    """A subscription target: exactly one of subscriptionId, subscriptionIds or
+    managementGroupId (what it covers never changes; register another target instead)."""
+
     name: str | None = Field(None, min_length=1, max_length=200)
     rules: list[str] | None = Field(None, max_length=500)
 
