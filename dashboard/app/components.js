@@ -13,6 +13,16 @@ export function SeverityBadge({ severity }) {
   return html`<span class=${"badge sev-" + severity}>${severity}</span>`;
 }
 
+// A finding an active exception accepts: the badge, then who answers for it, until when, why.
+export function AcceptedNote({ accepted }) {
+  if (!accepted) return null;
+  return html`<span class="accepted-note block">
+    <span class="badge accepted">accepted</span>
+    <small> by ${accepted.owner} until ${dateTime(accepted.expiresAt)}: ${accepted.reason}${" "}
+      (<a href="#/exceptions">${accepted.exceptionId}</a>)</small>
+  </span>`;
+}
+
 export function ProgressBar({ value, label = "Progress" }) {
   const percent = Math.max(0, Math.min(100, Number(value) || 0));
   return html`<div class="progress">

@@ -10,11 +10,13 @@ import { Targets } from "./pages/targets.js";
 import { TargetForm } from "./pages/target-form.js";
 import { Scans } from "./pages/scans.js";
 import { ScanPage } from "./pages/scan.js";
+import { ExceptionForm, Exceptions } from "./pages/exceptions.js";
 
 const NAV = [
   { id: "overview", href: "#/", title: "Overview" },
   { id: "targets", href: "#/targets/repositories", title: "Targets" },
   { id: "scans", href: "#/scans", title: "Scans" },
+  { id: "exceptions", href: "#/exceptions", title: "Exceptions" },
 ];
 
 function page(route) {
@@ -37,6 +39,10 @@ function page(route) {
       view: html`<${ScanPage} scanId=${second} tab=${third || "summary"} params=${route.params} />`,
     };
   }
+  if (first === "exceptions" && second === "new") {
+    return { id: "exceptions", title: "Accept findings", view: html`<${ExceptionForm} params=${route.params} />` };
+  }
+  if (first === "exceptions") return { id: "exceptions", title: "Exceptions", view: html`<${Exceptions} />` };
   if (first === "scans") return { id: "scans", title: "Scans", view: html`<${Scans} params=${route.params} />` };
   return { id: "", title: "Not found", view: html`<p>There is no page at this address. <a href="#/">Overview</a></p>` };
 }

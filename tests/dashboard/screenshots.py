@@ -44,6 +44,8 @@ def populate(service: DashboardService) -> dict[str, str]:
         "target-new": "#/targets/repositories/new",
         "target-edit": "#/targets/repositories/gxp-docs/edit",
         "scans": "#/scans",
+        "exceptions": "#/exceptions",
+        "exception-new": "#/exceptions/new",
         "scan-repository": f"#/scans/{repository['scanId']}",
         "findings": f"#/scans/{repository['scanId']}/findings",
         "trace-matrix": f"#/scans/{repository['scanId']}/trace",

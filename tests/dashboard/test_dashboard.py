@@ -323,6 +323,8 @@ def test_every_page_has_no_console_errors_and_no_serious_accessibility_violation
         "#/targets/repositories/gxp-read/edit",
         "#/scans",
         "#/scans?kind=repository&status=completed",
+        "#/exceptions",
+        "#/exceptions/new",
         f"#/scans/{repo}",
         f"#/scans/{repo}/findings",
         f"#/scans/{repo}/trace",

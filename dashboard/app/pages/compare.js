@@ -17,7 +17,7 @@ import {
   findingRows,
   notComparedFields,
 } from "../comparison-model.js";
-import { Empty, ErrorNote, Loading, Pager, Section, SeverityBadge } from "../components.js";
+import { AcceptedNote, Empty, ErrorNote, Loading, Pager, Section, SeverityBadge } from "../components.js";
 import { SEVERITIES, dateTime, words } from "../format.js";
 
 const PAGE = 100;
@@ -63,11 +63,13 @@ function AgainstPicker({ scan, against, onPick }) {
 
 function Counts({ document }) {
   const { counts, bySeverity } = document.findings;
+  const accepted = document.findings.accepted || {};
   return html`<dl class="stats compare-counts" data-testid="compare-counts">
     ${CHANGES.map(
       (change) => html`<div class=${"count-" + change}>
         <dt>${words(change)}</dt>
         <dd>${counts[change]}</dd>
+        ${accepted[change] ? html`<dd class="muted">+${accepted[change]} accepted</dd>` : null}
         <dd class="by-severity">${SEVERITIES.filter((s) => (bySeverity[change] || {})[s]).map(
           (s) => html`<span class=${"badge sev-" + s}>${bySeverity[change][s]} ${s}</span> `,
         )}</dd>
@@ -130,7 +132,8 @@ function FindingsDelta({ document, changes, severities, onFilter }) {
                 <td><${ChangeBadge} change=${f.change} /></td>
                 <td><${SeverityBadge} severity=${f.severity} /></td>
                 <td data-label="Rule"><code>${f.ruleId}</code></td>
-                <td><span class="cell-title">${f.title}</span><span class="block">${f.message}</span></td>
+                <td><span class="cell-title">${f.title}</span><span class="block">${f.message}</span>
+                  <${AcceptedNote} accepted=${f.accepted} /></td>
                 <td data-label="Where" class="where"><code>${where(f)}</code></td>
               </tr>`,
             )}

@@ -3,11 +3,11 @@
 import { useState } from "../../vendor/preact-hooks.mjs";
 import { html } from "../html.js";
 import { getJson, saveBlob } from "../api.js";
-import { navigate } from "../router.js";
+import { href, navigate } from "../router.js";
 import { usePolling } from "../polling.js";
 import { toCsv } from "../csv.js";
 import { controls, filterFindings, where } from "../findings-model.js";
-import { Empty, ErrorNote, Loading, Pager, SeverityBadge } from "../components.js";
+import { AcceptedNote, Empty, ErrorNote, Loading, Pager, SeverityBadge } from "../components.js";
 import { SEVERITIES, isActive } from "../format.js";
 
 const PAGE = 100;
@@ -21,9 +21,21 @@ function withoutTitle(finding) {
 function exportCsv(scan, findings) {
   const rows = findings.map((f) => [
     f.severity, f.ruleId, f.title, f.message, where(f), f.family || "", controls(f).join("; "), f.itemId, f.remediation,
+    f.accepted ? f.accepted.exceptionId : "",
   ]);
-  const text = toCsv(["severity", "rule_id", "title", "message", "location", "service", "controls", "item", "remediation"], rows);
+  const header = ["severity", "rule_id", "title", "message", "location", "service", "controls", "item", "remediation", "accepted_by"];
+  const text = toCsv(header, rows);
   saveBlob(new Blob([text], { type: "text/csv;charset=utf-8" }), `scan-${scan.scanId}-findings.csv`);
+}
+
+// The Exceptions form, prefilled for this one finding, coming back here afterwards.
+function acceptHref(scan, finding) {
+  return href("/exceptions/new", {
+    fingerprint: finding.fingerprint,
+    rule: finding.ruleId,
+    target: scan.targetId,
+    back: location.hash,
+  });
 }
 
 export function Findings({ scan, params }) {
@@ -57,7 +69,7 @@ export function Findings({ scan, params }) {
         ${SEVERITIES.map(
           (s) => html`<label class="check">
             <input type="checkbox" name="severity" value=${s} checked=${severities.includes(s)} onChange=${() => toggle(s)} />
-            ${s} <span class="muted">(${data.bySeverity[s] || 0})</span>
+            ${s} <span class="muted">(${data.items.filter((f) => f.severity === s).length})</span>
           </label>`,
         )}
       </fieldset>
@@ -69,19 +81,21 @@ export function Findings({ scan, params }) {
       <button type="button" onClick=${() => exportCsv(scan, shown)} disabled=${!shown.length}>Export ${shown.length} as CSV</button>
     </form>
     ${isActive(scan) && html`<p class="muted">The scan is still running; findings so far.</p>`}
-    <p aria-live="polite" data-testid="findings-count">${shown.length} of ${data.total} findings</p>
+    <p aria-live="polite" data-testid="findings-count">${shown.length} of ${data.total} findings${data.accepted ? html`, <span data-testid="accepted-count">${data.accepted} accepted</span> (not counted)` : ""}</p>
     ${shown.length === 0
       ? html`<${Empty}>No findings match.<//>`
       : html`<div class="table-wrap"><table class="findings stack">
           <thead><tr><th scope="col">Severity</th><th scope="col">Rule</th><th scope="col">Finding</th><th scope="col">Where</th></tr></thead>
           <tbody>
             ${shown.slice(current * PAGE, current * PAGE + PAGE).map(
-              (f, n) => html`<tr key=${n}>
+              (f, n) => html`<tr key=${n} class=${f.accepted ? "is-accepted" : undefined}>
                 <td><${SeverityBadge} severity=${f.severity} /></td>
                 <td data-label="Rule"><code>${f.ruleId}</code><small class="block muted">${f.family || ""}</small></td>
                 <td><span class="cell-title">${f.title}</span><span class="block">${withoutTitle(f)}</span>
+                  <${AcceptedNote} accepted=${f.accepted} />
                   ${f.remediation && html`<details><summary>Remediation</summary><p>${f.remediation}</p></details>`}</td>
-                <td data-label="Where" class="where"><code>${where(f)}</code></td>
+                <td data-label="Where" class="where"><code>${where(f)}</code>
+                  ${!f.accepted && html`<a class="block accept-link" href=${acceptHref(scan, f)} aria-label=${`Accept ${f.ruleId} at ${where(f)}`}>Accept…</a>`}</td>
               </tr>`,
             )}
           </tbody>

@@ -16,6 +16,16 @@ from scanner.subscription.software import vm_image, vm_image_software
 
 VM = "microsoft.compute/virtualmachines"
 BASTION = "microsoft.network/bastionhosts"
+EXTENSION = "microsoft.compute/virtualmachines/extensions"
+
+# Extensions that are endpoint protection agents, as (publisher, type), lower-case.
+ENDPOINT_PROTECTION: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("microsoft.azure.azuredefenderforservers", "mde.windows"),
+        ("microsoft.azure.azuredefenderforservers", "mde.linux"),
+        ("microsoft.azure.security", "iaasantimalware"),
+    }
+)
 
 # Marketplace images whose operating system is past its end of support, as data:
 # (publisher, offer prefix, sku prefix) -> what it is. Matching ignores case.
@@ -108,3 +118,28 @@ def no_bastion(inventory: Inventory) -> Iterable[Hit]:
             message=f"{len(vms)} virtual machine(s) and no Azure Bastion host",
             details={"virtualMachines": len(vms)},
         )
+
+
+def _protects(extension: dict[str, object]) -> bool:
+    publisher = str(dig(extension, "properties.publisher") or "").casefold()
+    kind = str(dig(extension, "properties.type") or "").casefold()
+    state = str(dig(extension, "properties.provisioningState") or "Succeeded").casefold()
+    return (publisher, kind) in ENDPOINT_PROTECTION and state == "succeeded"
+
+
+@check("VM-012", needs=[resources(VM), resources(EXTENSION)])
+def no_endpoint_protection(inventory: Inventory) -> Iterable[Hit]:
+    # An extension's id is its VM's id followed by /extensions/<name>.
+    protected = {
+        str(ext.get("id", "")).lower().rsplit("/extensions/", 1)[0]
+        for ext in inventory.resources(EXTENSION)
+        if _protects(ext)
+    }
+    for vm in inventory.resources(VM):
+        if str(vm.get("id", "")).lower() not in protected:
+            yield Hit(
+                subject=str(vm.get("id", "")),
+                name=str(vm.get("name", "")),
+                message="no endpoint protection extension (Defender for Endpoint, Antimalware) "
+                "is provisioned",
+            )

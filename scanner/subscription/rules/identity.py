@@ -267,8 +267,14 @@ def custom_admin_roles(inventory: Inventory) -> Iterable[Hit]:
             for a in permission.get("actions") or []
         }
         scopes = [str(s) for s in dig(role, "properties.assignableScopes") or []]
+        # A role assignable at a management group (or the root "/") can be assigned on every
+        # subscription under it: it is a subscription administrator role too.
         at_subscription = any(
-            s == "/" or s.casefold().startswith("/subscriptions/") for s in scopes
+            s == "/"
+            or s.casefold().startswith(
+                ("/subscriptions/", "/providers/microsoft.management/managementgroups/")
+            )
+            for s in scopes
         )
         if "*" in actions and at_subscription:
             yield Hit(

@@ -110,10 +110,10 @@ def test_trigger_finds_every_planted_issue_and_flags_nothing_clean(
     graph_paths = [path for _, path in fake.requests("graph")]
     assert graph_paths.count("/v1.0/users") == 3  # 9 users, 3 per page
     assert graph_paths.count("/v1.0/reports/authenticationMethods/userRegistrationDetails") == 3
-    assert counts["resourceGraph"] >= 12 + 4  # 79 resources / 7 per page, + the other tables
-    # 79 rows; the 7 read only as parents of child reads (SQL databases, PostgreSQL and MySQL
+    assert counts["resourceGraph"] >= 13 + 4  # 85 resources / 7 per page, + the other tables
+    # 85 rows; the 7 read only as parents of child reads (SQL databases, PostgreSQL and MySQL
     # servers) are not kept as sections.
-    assert final["counters"]["resourcesCollected"] == 72
+    assert final["counters"]["resourcesCollected"] == 78
 
 
 def test_findings_carry_cves_from_osv(api: Api) -> None:

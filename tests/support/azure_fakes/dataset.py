@@ -286,11 +286,14 @@ class Builder:
         image: dict[str, str],
         unmanaged: bool = False,
         group: str = "rg-app",
+        protected: bool = True,
         **overrides: Any,
     ) -> str:
         """A Linux VM from the published VirtualMachine_Create_WithSshAuthentication example
         (SSH keys only) with the image and OS disk given, Trusted Launch (secure boot, vTPM)
-        and encryption at host, then `overrides` of its properties (None removes one)."""
+        and encryption at host, then `overrides` of its properties (None removes one).
+        `protected` gives it the Defender for Endpoint extension (MDE.Linux), a Resource Graph
+        row shaped like the published VirtualMachineExtension example."""
         example = example_body("compute", "VirtualMachine_Create_WithSshAuthentication.json")
         os_disk: dict[str, Any] = {**example["properties"]["storageProfile"]["osDisk"]}
         os_disk["name"] = f"{name}-os"
@@ -307,11 +310,27 @@ class Builder:
             },
             provisioningState="Succeeded",
         )
-        return str(
+        vm = str(
             self.resource(
                 "Microsoft.Compute/virtualMachines", name, edited(props, **overrides), group=group
             )["id"]
         )
+        if protected:
+            extension = example_body("compute", "VirtualMachineExtension_Get_MaximumSet_Gen.json")
+            row = self.resource(
+                "Microsoft.Compute/virtualMachines/extensions",
+                f"{name}/extensions/MDE.Linux",
+                edited(
+                    extension["properties"],
+                    publisher="Microsoft.Azure.AzureDefenderForServers",
+                    type="MDE.Linux",
+                    provisioningState="Succeeded",
+                    instanceView=None,
+                ),
+                group=group,
+            )
+            row["id"] = f"{vm}/extensions/MDE.Linux"
+        return vm
 
     def disk(
         self,
@@ -1042,10 +1061,17 @@ def planted_tenant() -> Tenant:
     password_login = linux["properties"]["osProfile"]
     password_login["linuxConfiguration"]["disablePasswordAuthentication"] = False
     t.plant(
-        b.vm("vm-legacy", ubuntu, securityProfile=None, osProfile=password_login),
+        b.vm(
+            "vm-legacy",
+            ubuntu,
+            protected=False,
+            securityProfile=None,
+            osProfile=password_login,
+        ),
         "VM-007",
         "VM-008",
         "VM-011",
+        "VM-012",
     )
     t.plant(
         b.vm(

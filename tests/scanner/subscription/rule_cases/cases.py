@@ -338,8 +338,12 @@ def rounds(cases: list[Case]) -> list[list[Case]]:
     return [group for _, group in packed]
 
 
-def plant_tenant_object(tenant: Tenant, planted: Planted, twin: str, n: int) -> None:
-    """Put one variant of a tenant-level object where the fake serves it."""
+def plant_tenant_object(
+    tenant: Tenant, planted: Planted, twin: str, n: int, parents: dict[str, str] | None = None
+) -> None:
+    """Put one variant of a tenant-level object where the fake serves it. `parents` holds the
+    ids of the case's resources planted so far by type: a resource of a nested type (e.g.
+    microsoft.compute/virtualmachines/extensions) goes under its parent type's one."""
     body = planted.source.variant(twin)
     sub = f"/subscriptions/{tenant.subscription_id}"
     section = planted.section
@@ -349,7 +353,14 @@ def plant_tenant_object(tenant: Tenant, planted: Planted, twin: str, n: int) -> 
         arm_type = published_type if published_type.lower() == resource_type else resource_type
         # The example's own name: another planted object (a diagnostic setting's storage
         # account, ...) can point to it; cases of one round never share a resource type.
-        rid = resource_id(tenant, arm_type, str(body.get("name") or f"tenant-{n}"))
+        name = str(body.get("name") or f"tenant-{n}")
+        parent = (parents or {}).get(resource_type.rpartition("/")[0])
+        if parent:
+            rid = f"{parent}/{arm_type.rsplit('/', 1)[-1]}/{name}"
+        else:
+            rid = resource_id(tenant, arm_type, name)
+        if parents is not None:
+            parents[resource_type] = rid
         tenant.resources.append(
             {
                 "kind": "",
@@ -404,9 +415,10 @@ def tenant_pair(cases: list[Case]) -> tuple[Tenant, Tenant]:
                 {"namespace": "Microsoft.Security", "registrationState": "Registered"}
             ]
         for n, case in enumerate(cases):
+            parents: dict[str, str] = {}
             for index, planted in enumerate(case.tenant):
                 if planted.only in (None, twin):
-                    plant_tenant_object(tenant, planted, twin, n * 100 + index)
+                    plant_tenant_object(tenant, planted, twin, n * 100 + index, parents)
         pair.append(tenant)
     return pair[0], pair[1]
 
