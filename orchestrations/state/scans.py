@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -82,7 +83,36 @@ class ScanRecord:
 
 # Findings of content-addressed blobs, as this process wrote or read them: summarize reads
 # the findings its items just wrote, a comparison those of the scan before (they never change).
-_FINDINGS: ArtifactCache[list[Finding]] = ArtifactCache(64)
+_FINDINGS: ArtifactCache[list[Finding]] = ArtifactCache(256)
+
+
+# Items with this many findings store them in parts, cut after each finding whose fingerprint
+# hashes to a multiple of the part size (the same cuts in every scan, whatever was found or
+# resolved elsewhere) and at four times the size (no part grows without bound).
+FINDINGS_PARTS = "findings/parts"
+_PARTED_FROM = 2048
+_PART_MASK = 1023
+
+
+def _finding_parts(findings: list[Finding]) -> list[list[Finding]]:
+    parts: list[list[Finding]] = []
+    current: list[Finding] = []
+    for finding in findings:
+        current.append(finding)
+        cut = zlib.crc32((finding.fingerprint or "").encode("utf-8")) & _PART_MASK == 0
+        if cut or len(current) > 4 * _PART_MASK:
+            parts.append(current)
+            current = []
+    if current:
+        parts.append(current)
+    return parts
+
+
+def _part_refs(stored: str | None) -> list[str] | None:
+    """The references of a Findings property stored in parts; None when it is not."""
+    if not stored or not stored.startswith('{"format": "' + FINDINGS_PARTS + '"'):
+        return None
+    return [str(ref) for ref in json.loads(stored)["parts"]]
 
 
 class ScanStore(TableStore):
@@ -286,19 +316,31 @@ class ScanStore(TableStore):
         self.storage.table("ScanItems").upsert(entity)
 
     def _put_findings(self, findings: list[Finding]) -> str:
-        """The row's Findings property: the compact document, or a reference to it."""
+        """The row's Findings property: the compact document, a reference to it, or (many
+        findings) the references of its parts."""
+        if len(findings) >= _PARTED_FROM:
+            # A rescan changes a few findings of a large item: only their part is new (the
+            # others are content the store already holds, not written again).
+            refs = [self._put_findings_blob(part) for part in _finding_parts(findings)]
+            return json.dumps({"format": FINDINGS_PARTS, "parts": refs})
         text = stored_findings.encode(findings)
         if len(text) <= MAX_INLINE_UNITS:
             return text
+        return self._put_findings_blob(findings, text)
+
+    def _put_findings_blob(self, findings: list[Finding], text: str | None = None) -> str:
         # The blob is written before the row that refers to it: a crash in between leaves an
         # unreferenced blob, never a row without its findings.
-        ref = self.storage.put_content("findings", text)
+        ref = self.storage.put_content("findings", text or stored_findings.encode(findings))
         _FINDINGS.put(ref, list(findings))
         return ref
 
     def _findings(self, stored: str | None) -> list[Finding]:
         if not stored:
             return []
+        parts = _part_refs(stored)
+        if parts is not None:
+            return [finding for ref in parts for finding in self._findings(ref)]
         if stored.startswith(BLOB_REF):
             ref = stored
 
@@ -340,12 +382,15 @@ class ScanStore(TableStore):
             [eq("PartitionKey", scan_id)], select=["Findings"]
         ):
             stored = entity.get("Findings")
-            if stored and stored.startswith(BLOB_REF + "findings/"):
-                known = _FINDINGS.peek(stored)
-                if known is not None:
-                    prints += [f.fingerprint for f in known]
-                    continue
-            prints += stored_findings.fingerprints(self.storage.unpack(stored))
+            parts = _part_refs(stored)
+            every: list[str | None] = [stored] if parts is None else list(parts)
+            for one in every:
+                if one and one.startswith(BLOB_REF + "findings/"):
+                    known = _FINDINGS.peek(one)
+                    if known is not None:
+                        prints += [f.fingerprint for f in known]
+                        continue
+                prints += stored_findings.fingerprints(self.storage.unpack(one))
         return prints
 
     def count_items(self, scan_id: str) -> int:

@@ -14,7 +14,7 @@ from orchestrations.core.lifecycle import COMPLETED, RUNNING
 from orchestrations.core.settings import AppSettings
 from orchestrations.state import findings as stored_findings
 from orchestrations.state.leases import LeaseHeldError
-from orchestrations.state.scans import ScanRecord, new_scan_id
+from orchestrations.state.scans import FINDINGS_PARTS, ScanRecord, new_scan_id
 from orchestrations.state.storage import BLOB_REF
 from orchestrations.state.stores import Stores
 from orchestrations.state.tables import safe_key
@@ -152,6 +152,39 @@ def test_item_findings_are_stored_once_by_content_and_read_back_the_same(stores:
     assert [f.model_dump() for f in read["GXP-ID-FORMAT"].findings] == [
         f.model_dump() for f in few.findings
     ]
+
+
+def test_many_findings_are_stored_in_parts_and_a_rescan_writes_only_the_changed_one(
+    stores: Stores,
+) -> None:
+    storage = stores.scans.storage
+    found = _findings(6000)
+    changed = [*found]
+    changed[3000] = changed[3000].model_copy(update={"message": "SPEC-3000: changed again"})
+    first, second = new_scan_id(), new_scan_id()
+    stores.scans.put_item(
+        first, ItemResult(item_id="GXP-LINK-SUSPECT", status="failed", findings=found)
+    )
+    stores.scans.put_item(
+        second, ItemResult(item_id="GXP-LINK-SUSPECT", status="failed", findings=changed)
+    )
+    rows = {
+        row["PartitionKey"]: json.loads(row["Findings"])
+        for scan_id in (first, second)
+        for row in storage.table("ScanItems").query([eq("PartitionKey", scan_id)])
+    }
+    before, after = rows[first]["parts"], rows[second]["parts"]
+    assert rows[first]["format"] == FINDINGS_PARTS and len(before) > 2
+    # the same cuts: every part but the changed finding's is the previous scan's blob
+    assert len(after) == len(before)
+    assert sum(a != b for a, b in zip(before, after, strict=True)) == 1
+    # read back (also from the blobs, as another process would) as stored
+    for scan_id, expected in ((first, found), (second, changed)):
+        (item,) = stores.scans.items(scan_id)
+        assert [f.model_dump() for f in item.findings] == [f.model_dump() for f in expected]
+        assert stores.scans.finding_fingerprints(scan_id) == [f.fingerprint for f in expected]
+    from_blobs = [f for ref in after for f in stored_findings.decode(storage.get_blob_json(ref))]
+    assert [f.model_dump() for f in from_blobs] == [f.model_dump() for f in changed]
 
 
 def test_findings_stored_before_the_compact_form_are_read_as_before(stores: Stores) -> None:
