@@ -42,6 +42,39 @@ class Hit:
     name: str = ""
     details: Mapping[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def of(
+        cls, resource: Mapping[str, Any], message: str, details: Mapping[str, Any] | None = None
+    ) -> Hit:
+        """A hit on one ARM resource or Graph object, located by its id and named by its name."""
+        return cls(
+            subject=str(resource.get("id", "")),
+            message=message,
+            name=str(resource.get("name", "")),
+            details=details or {},
+        )
+
+    @classmethod
+    def on_subscription(
+        cls, inventory: Inventory, message: str, details: Mapping[str, Any] | None = None
+    ) -> Hit:
+        """A hit on the subscription as a whole (a setting it lacks rather than a resource)."""
+        return cls(
+            subject=f"/subscriptions/{inventory.subscription_id}",
+            message=message,
+            name=inventory.subscription_id,
+            details=details or {},
+        )
+
+    @classmethod
+    def on_setting(
+        cls, inventory: Inventory, found: Mapping[str, Any] | None, path: str, message: str
+    ) -> Hit:
+        """A hit on a subscription-level setting: its id when ARM reported it, else the id it
+        would have (`path` under the subscription), so that an absent setting is still named."""
+        subject = (found or {}).get("id") or f"/subscriptions/{inventory.subscription_id}/{path}"
+        return cls(subject=str(subject), message=message, name=path.rsplit("/", 1)[-1])
+
 
 Check = Callable[[Inventory], Iterable[Hit]]
 # How many resources or objects a rule looked at in an inventory (0: nothing to evaluate).
