@@ -238,3 +238,26 @@ def describe_vulnerabilities(vulns: Sequence[Mapping[str, Any]], limit: int = 5)
         names.append(f"{vuln['id']} ({cves[0]})" if cves else str(vuln["id"]))
     more = f" and {len(vulns) - limit} more" if len(vulns) > limit else ""
     return ", ".join(names) + more
+
+
+def vulnerable_software_rule(
+    resource_type: str, software_of: Callable[[Any], Any], what: Callable[[Any], str]
+) -> Check:
+    """The check of a "the software this resource runs has known vulnerabilities" rule:
+    `software_of` names a resource's software (None: unknown, skipped), `what` says it."""
+
+    def evaluate(inventory: Inventory) -> Iterable[Hit]:
+        for resource in inventory.resources(resource_type):
+            ref = software_of(resource)
+            if ref is None:
+                continue
+            vulns = known_vulnerabilities(inventory, ref)
+            if vulns:
+                yield Hit.of(
+                    resource,
+                    f"{what(ref)} has {len(vulns)} known vulnerabilities: "
+                    f"{describe_vulnerabilities(vulns)}",
+                    details={"software": ref.as_dict(), "vulnerabilities": vulns},
+                )
+
+    return evaluate
