@@ -382,12 +382,26 @@ class ScanIndex:
         history = doc["history"]
         shared = Interner()
         masks: dict[int, frozenset[str]] = {}
+        # Rows read from a stored index share their value and line lists (stored_index): each
+        # list becomes its table once (the lists stay alive in `doc`, so their ids are theirs).
+        value_tables: dict[int, dict[str, Any]] = {}
+        line_tables: dict[int, dict[str, Any]] = {}
         artifacts = []
         for row in doc["rows"]:
             gxp_id, type_, path_i, parents, title, vals, mask, lines, ac, sc, refs, rank = row
             present = masks.get(mask)
             if present is None:
                 present = masks[mask] = frozenset(k for i, k in enumerate(keys) if mask >> i & 1)
+            value_table = value_tables.get(id(vals))
+            if value_table is None:
+                value_table = value_tables[id(vals)] = shared.mapping(
+                    {n: v for n, v in zip(values, vals, strict=True) if v is not None}
+                )
+            line_table = line_tables.get(id(lines))
+            if line_table is None:
+                line_table = line_tables[id(lines)] = shared.mapping(
+                    {k: n for k, n in zip(keys, lines, strict=True) if n}
+                )
             artifacts.append(
                 Artifact(
                     gxp_id=gxp_id,
@@ -395,11 +409,9 @@ class ScanIndex:
                     path=paths[path_i],
                     parents=tuple(parents),
                     title=title,
-                    values=shared.mapping(
-                        {n: v for n, v in zip(values, vals, strict=True) if v is not None}
-                    ),
+                    values=value_table,
                     present=shared.names(present),
-                    lines=shared.mapping({k: n for k, n in zip(keys, lines, strict=True) if n}),
+                    lines=line_table,
                     acceptance_criteria=ac,
                     scenarios=sc,
                     spec_refs=tuple(refs),
