@@ -65,6 +65,23 @@ def registration_record(detail: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# The lists of a Conditional Access policy's conditions that the rules read, by where they sit.
+USER_CONDITIONS = (
+    "includeUsers",
+    "excludeUsers",
+    "includeRoles",
+    "includeGroups",
+    "excludeGroups",
+    "excludeRoles",
+)
+APP_CONDITIONS = ("includeApplications", "excludeApplications", "includeUserActions")
+RISK_CONDITIONS = ("clientAppTypes", "signInRiskLevels", "userRiskLevels")
+
+
+def _lists(holder: dict[str, Any], names: tuple[str, ...]) -> dict[str, list[Any]]:
+    return {name: list(holder.get(name) or []) for name in names}
+
+
 def policy_record(policy: dict[str, Any]) -> dict[str, Any]:
     conditions = policy.get("conditions") or {}
     users = conditions.get("users") or {}
@@ -74,18 +91,9 @@ def policy_record(policy: dict[str, Any]) -> dict[str, Any]:
         "id": policy.get("id"),
         "displayName": policy.get("displayName"),
         "state": policy.get("state"),
-        "includeUsers": list(users.get("includeUsers") or []),
-        "excludeUsers": list(users.get("excludeUsers") or []),
-        "includeRoles": list(users.get("includeRoles") or []),
-        "includeGroups": list(users.get("includeGroups") or []),
-        "excludeGroups": list(users.get("excludeGroups") or []),
-        "excludeRoles": list(users.get("excludeRoles") or []),
-        "includeApplications": list(apps.get("includeApplications") or []),
-        "excludeApplications": list(apps.get("excludeApplications") or []),
-        "includeUserActions": list(apps.get("includeUserActions") or []),
-        "clientAppTypes": list(conditions.get("clientAppTypes") or []),
-        "signInRiskLevels": list(conditions.get("signInRiskLevels") or []),
-        "userRiskLevels": list(conditions.get("userRiskLevels") or []),
+        **_lists(users, USER_CONDITIONS),
+        **_lists(apps, APP_CONDITIONS),
+        **_lists(conditions, RISK_CONDITIONS),
         "transferMethods": str(
             (conditions.get("authenticationFlows") or {}).get("transferMethods") or ""
         ),
@@ -93,6 +101,11 @@ def policy_record(policy: dict[str, Any]) -> dict[str, Any]:
         "grantOperator": grant.get("operator"),
         "authenticationStrength": bool(grant.get("authenticationStrength")),
     }
+
+
+def _fields(objects: list[Any], *names: str) -> list[dict[str, Any]]:
+    """The named fields of each object of a Graph list (what the rules read, nothing more)."""
+    return [{n: o.get(n) for n in names} for o in objects if isinstance(o, dict)]
 
 
 class GraphCollector:
@@ -250,31 +263,14 @@ class GraphCollector:
 
     async def directory_roles(self) -> list[dict[str, Any]]:
         roles = await self._all_pages("GET /directoryRoles", self.client.directory_roles)
-        return [
-            {
-                "id": r.get("id"),
-                "displayName": r.get("displayName"),
-                "roleTemplateId": r.get("roleTemplateId"),
-            }
-            for r in roles
-            if isinstance(r, dict)
-        ]
+        return _fields(roles, "id", "displayName", "roleTemplateId")
 
     async def role_assignments(self) -> list[dict[str, Any]]:
         assignments = await self._all_pages(
             "GET /roleManagement/directory/roleAssignments",
             self.client.role_management.directory.role_assignments,
         )
-        return [
-            {
-                "id": a.get("id"),
-                "principalId": a.get("principalId"),
-                "roleDefinitionId": a.get("roleDefinitionId"),
-                "directoryScopeId": a.get("directoryScopeId"),
-            }
-            for a in assignments
-            if isinstance(a, dict)
-        ]
+        return _fields(assignments, "id", "principalId", "roleDefinitionId", "directoryScopeId")
 
     async def security_defaults(self) -> dict[str, Any]:
         builder = self.client.policies.identity_security_defaults_enforcement_policy

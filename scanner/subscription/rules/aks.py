@@ -12,9 +12,8 @@ from scanner.subscription.rules.base import (
     Check,
     Hit,
     check,
-    describe_vulnerabilities,
-    known_vulnerabilities,
     software_details,
+    vulnerable_software_rule,
 )
 from scanner.subscription.software import kubernetes_software, kubernetes_version, version_tuple
 
@@ -33,30 +32,17 @@ def unsupported_versions(inventory: Inventory) -> Iterable[Hit]:
         have = version_tuple(version or "")
         if len(have) >= 2 and have[:2] < MINIMUM_SUPPORTED_MINOR:
             ref = kubernetes_software(cluster)
-            yield Hit(
-                subject=str(cluster.get("id", "")),
-                name=str(cluster.get("name", "")),
-                message=f"runs Kubernetes {version}; AKS supports "
+            yield Hit.of(
+                cluster,
+                f"runs Kubernetes {version}; AKS supports "
                 f"{'.'.join(map(str, MINIMUM_SUPPORTED_MINOR))} and newer",
                 details=software_details(inventory, ref) if ref else {},
             )
 
 
-@check("AKS-002", needs=[resources(CLUSTER), VULNERABILITIES])
-def vulnerable_versions(inventory: Inventory) -> Iterable[Hit]:
-    for cluster in inventory.resources(CLUSTER):
-        ref = kubernetes_software(cluster)
-        if ref is None:
-            continue
-        vulns = known_vulnerabilities(inventory, ref)
-        if vulns:
-            yield Hit(
-                subject=str(cluster.get("id", "")),
-                name=str(cluster.get("name", "")),
-                message=f"Kubernetes {ref.version} has {len(vulns)} known vulnerabilities: "
-                f"{describe_vulnerabilities(vulns)}",
-                details={"software": ref.as_dict(), "vulnerabilities": vulns},
-            )
+check("AKS-002", needs=[resources(CLUSTER), VULNERABILITIES])(
+    vulnerable_software_rule(CLUSTER, kubernetes_software, lambda ref: f"Kubernetes {ref.version}")
+)
 
 
 def _pools(cluster: dict[str, Any], offends: Callable[[dict[str, Any]], bool]) -> list[str]:
@@ -74,10 +60,9 @@ def _pool_check(offends: Callable[[dict[str, Any]], bool], what: str) -> Check:
         for cluster in inventory.resources(CLUSTER):
             names = _pools(cluster, offends)
             if names:
-                yield Hit(
-                    subject=str(cluster.get("id", "")),
-                    name=str(cluster.get("name", "")),
-                    message=f"node pool(s) {', '.join(names)} {what}",
+                yield Hit.of(
+                    cluster,
+                    f"node pool(s) {', '.join(names)} {what}",
                     details={"nodePools": names},
                 )
 

@@ -42,6 +42,39 @@ class Hit:
     name: str = ""
     details: Mapping[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def of(
+        cls, resource: Mapping[str, Any], message: str, details: Mapping[str, Any] | None = None
+    ) -> Hit:
+        """A hit on one ARM resource or Graph object, located by its id and named by its name."""
+        return cls(
+            subject=str(resource.get("id", "")),
+            message=message,
+            name=str(resource.get("name", "")),
+            details=details or {},
+        )
+
+    @classmethod
+    def on_subscription(
+        cls, inventory: Inventory, message: str, details: Mapping[str, Any] | None = None
+    ) -> Hit:
+        """A hit on the subscription as a whole (a setting it lacks rather than a resource)."""
+        return cls(
+            subject=f"/subscriptions/{inventory.subscription_id}",
+            message=message,
+            name=inventory.subscription_id,
+            details=details or {},
+        )
+
+    @classmethod
+    def on_setting(
+        cls, inventory: Inventory, found: Mapping[str, Any] | None, path: str, message: str
+    ) -> Hit:
+        """A hit on a subscription-level setting: its id when ARM reported it, else the id it
+        would have (`path` under the subscription), so that an absent setting is still named."""
+        subject = (found or {}).get("id") or f"/subscriptions/{inventory.subscription_id}/{path}"
+        return cls(subject=str(subject), message=message, name=path.rsplit("/", 1)[-1])
+
 
 Check = Callable[[Inventory], Iterable[Hit]]
 # How many resources or objects a rule looked at in an inventory (0: nothing to evaluate).
@@ -205,3 +238,26 @@ def describe_vulnerabilities(vulns: Sequence[Mapping[str, Any]], limit: int = 5)
         names.append(f"{vuln['id']} ({cves[0]})" if cves else str(vuln["id"]))
     more = f" and {len(vulns) - limit} more" if len(vulns) > limit else ""
     return ", ".join(names) + more
+
+
+def vulnerable_software_rule(
+    resource_type: str, software_of: Callable[[Any], Any], what: Callable[[Any], str]
+) -> Check:
+    """The check of a "the software this resource runs has known vulnerabilities" rule:
+    `software_of` names a resource's software (None: unknown, skipped), `what` says it."""
+
+    def evaluate(inventory: Inventory) -> Iterable[Hit]:
+        for resource in inventory.resources(resource_type):
+            ref = software_of(resource)
+            if ref is None:
+                continue
+            vulns = known_vulnerabilities(inventory, ref)
+            if vulns:
+                yield Hit.of(
+                    resource,
+                    f"{what(ref)} has {len(vulns)} known vulnerabilities: "
+                    f"{describe_vulnerabilities(vulns)}",
+                    details={"software": ref.as_dict(), "vulnerabilities": vulns},
+                )
+
+    return evaluate

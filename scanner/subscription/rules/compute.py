@@ -9,8 +9,7 @@ from scanner.subscription.rules.base import (
     WHOLE_SCOPE,
     Hit,
     check,
-    describe_vulnerabilities,
-    known_vulnerabilities,
+    vulnerable_software_rule,
 )
 from scanner.subscription.software import vm_image, vm_image_software
 
@@ -58,30 +57,17 @@ def eol_images(inventory: Inventory) -> Iterable[Hit]:
         image = vm_image(vm)
         name = end_of_life(image)
         if name:
-            yield Hit(
-                subject=str(vm.get("id", "")),
-                name=str(vm.get("name", "")),
-                message=f"runs {name} ({image.get('offer')}/{image.get('sku')}), "
+            yield Hit.of(
+                vm,
+                f"runs {name} ({image.get('offer')}/{image.get('sku')}), "
                 "which no longer gets security updates",
                 details={"image": image},
             )
 
 
-@check("VM-006", needs=[resources(VM), VULNERABILITIES])
-def vulnerable_images(inventory: Inventory) -> Iterable[Hit]:
-    for vm in inventory.resources(VM):
-        ref = vm_image_software(vm)
-        if ref is None:
-            continue
-        vulns = known_vulnerabilities(inventory, ref)
-        if vulns:
-            yield Hit(
-                subject=str(vm.get("id", "")),
-                name=str(vm.get("name", "")),
-                message=f"image {ref.name} {ref.version} has {len(vulns)} known "
-                f"vulnerabilities: {describe_vulnerabilities(vulns)}",
-                details={"software": ref.as_dict(), "vulnerabilities": vulns},
-            )
+check("VM-006", needs=[resources(VM), VULNERABILITIES])(
+    vulnerable_software_rule(VM, vm_image_software, lambda ref: f"image {ref.name} {ref.version}")
+)
 
 
 @check("VM-001", needs=[resources(VM)])
@@ -96,10 +82,9 @@ def unmanaged_disks(inventory: Inventory) -> Iterable[Hit]:
             if isinstance(d, dict) and d and (dig(d, "vhd") or not dig(d, "managedDisk"))
         ]
         if unmanaged:
-            yield Hit(
-                subject=str(vm.get("id", "")),
-                name=str(vm.get("name", "")),
-                message=f"uses unmanaged (VHD) disks: {', '.join(unmanaged)}",
+            yield Hit.of(
+                vm,
+                f"uses unmanaged (VHD) disks: {', '.join(unmanaged)}",
             )
 
 
@@ -112,10 +97,9 @@ def no_bastion(inventory: Inventory) -> Iterable[Hit]:
         if str(dig(host, "properties.provisioningState") or "Succeeded").casefold() == "succeeded"
     ]
     if vms and not ready:
-        yield Hit(
-            subject=f"/subscriptions/{inventory.subscription_id}",
-            name=inventory.subscription_id,
-            message=f"{len(vms)} virtual machine(s) and no Azure Bastion host",
+        yield Hit.on_subscription(
+            inventory,
+            f"{len(vms)} virtual machine(s) and no Azure Bastion host",
             details={"virtualMachines": len(vms)},
         )
 
@@ -137,9 +121,8 @@ def no_endpoint_protection(inventory: Inventory) -> Iterable[Hit]:
     }
     for vm in inventory.resources(VM):
         if str(vm.get("id", "")).lower() not in protected:
-            yield Hit(
-                subject=str(vm.get("id", "")),
-                name=str(vm.get("name", "")),
-                message="no endpoint protection extension (Defender for Endpoint, Antimalware) "
+            yield Hit.of(
+                vm,
+                "no endpoint protection extension (Defender for Endpoint, Antimalware) "
                 "is provisioned",
             )

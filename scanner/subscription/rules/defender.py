@@ -64,14 +64,11 @@ def _plan_check(pricing: str, what: str) -> Any:
         plan = plans.get(pricing.casefold())
         tier = str(dig(plan, "properties.pricingTier") or "Free") if plan else "Free"
         if tier.casefold() != "standard":
-            yield Hit(
-                subject=str(
-                    (plan or {}).get("id")
-                    or f"/subscriptions/{inventory.subscription_id}/providers/"
-                    f"Microsoft.Security/pricings/{pricing}"
-                ),
-                name=pricing,
-                message=f"Microsoft Defender for {what} is on the {tier} tier",
+            yield Hit.on_setting(
+                inventory,
+                plan,
+                f"providers/Microsoft.Security/pricings/{pricing}",
+                f"Microsoft Defender for {what} is on the {tier} tier",
             )
 
     return evaluate
@@ -214,14 +211,11 @@ def _integration_check(setting: str, what: str) -> Any:
         found = settings.get(setting.casefold())
         if dig(found, "properties.enabled") is not True:
             state = "not reported" if found is None else "off"
-            yield Hit(
-                subject=str(
-                    (found or {}).get("id")
-                    or f"/subscriptions/{inventory.subscription_id}/providers/Microsoft.Security/"
-                    f"settings/{setting}"
-                ),
-                name=setting,
-                message=f"the {what} integration ({setting}) is {state}",
+            yield Hit.on_setting(
+                inventory,
+                found,
+                f"providers/Microsoft.Security/settings/{setting}",
+                f"the {what} integration ({setting}) is {state}",
             )
 
     return evaluate
@@ -233,14 +227,11 @@ def auto_provisioning(inventory: Inventory) -> Iterable[Hit]:
     default = next((s for s in settings if str(s.get("name", "")).casefold() == "default"), None)
     state = str(dig(default, "properties.autoProvision") or "Off")
     if state.casefold() != "on":
-        yield Hit(
-            subject=str(
-                (default or {}).get("id")
-                or f"/subscriptions/{inventory.subscription_id}/providers/Microsoft.Security/"
-                "autoProvisioningSettings/default"
-            ),
-            name="default",
-            message=f"automatic provisioning of the monitoring agent is {state}",
+        yield Hit.on_setting(
+            inventory,
+            default,
+            "providers/Microsoft.Security/autoProvisioningSettings/default",
+            f"automatic provisioning of the monitoring agent is {state}",
         )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from scanner.subscription.inventory import Inventory, children, dig, resources
 from scanner.subscription.rules.base import Hit, check
-from scanner.subscription.rules.private_link import describe_connections, has_approved_connection
+from scanner.subscription.rules.private_link import private_endpoint_rule
 
 VAULT = "microsoft.keyvault/vaults"
 KEYS = children(VAULT, "keys")
@@ -54,16 +54,7 @@ check("KV-006", needs=[resources(VAULT), SECRETS])(_without_expiry(SECRETS, True
 check("KV-007", needs=[resources(VAULT), SECRETS])(_without_expiry(SECRETS, False, "secret"))
 
 
-@check("KV-008", needs=[resources(VAULT)])
-def vault_private_endpoint(inventory: Inventory) -> Iterable[Hit]:
-    for vault in inventory.resources(VAULT):
-        if not has_approved_connection(vault):
-            yield Hit(
-                subject=str(vault.get("id", "")),
-                name=str(vault.get("name", "")),
-                message=f"the vault is not reached through a private endpoint "
-                f"({describe_connections(vault)})",
-            )
+check("KV-008", needs=[resources(VAULT)])(private_endpoint_rule(VAULT, "vault"))
 
 
 @check("KV-009", needs=[KEYS])

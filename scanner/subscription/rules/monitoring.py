@@ -68,10 +68,6 @@ ALERT_REQUIREMENTS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def _subscription(inventory: Inventory) -> str:
-    return f"/subscriptions/{inventory.subscription_id}"
-
-
 def _enabled_logs(setting: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         log
@@ -111,10 +107,9 @@ def exported_categories(setting: dict[str, Any], groups: Mapping[str, Iterable[s
 @check("MON-001", needs=[ACTIVITY_LOG_DIAGNOSTICS], evaluates=WHOLE_SCOPE)
 def no_export(inventory: Inventory) -> Iterable[Hit]:
     if not _exporting(inventory.section(ACTIVITY_LOG_DIAGNOSTICS) or []):
-        yield Hit(
-            subject=_subscription(inventory),
-            name=inventory.subscription_id,
-            message="no diagnostic setting exports the subscription's activity log",
+        yield Hit.on_subscription(
+            inventory,
+            "no diagnostic setting exports the subscription's activity log",
         )
 
 
@@ -130,10 +125,9 @@ def missing_categories(inventory: Inventory) -> Iterable[Hit]:
         return
     missing = [c for c in REQUIRED_CATEGORIES if c.casefold() not in enabled]
     if missing:
-        yield Hit(
-            subject=_subscription(inventory),
-            name=inventory.subscription_id,
-            message=f"activity log categories not exported: {', '.join(missing)}",
+        yield Hit.on_subscription(
+            inventory,
+            f"activity log categories not exported: {', '.join(missing)}",
         )
 
 
@@ -184,10 +178,9 @@ def _alert_check(operations: tuple[str, ...], what: str) -> Any:
             covered |= alerted_operations(alert, inventory.subscription_id)
         missing = [op for op in operations if op.casefold() not in covered]
         if missing:
-            yield Hit(
-                subject=_subscription(inventory),
-                name=inventory.subscription_id,
-                message=f"no activity log alert for {what}: {', '.join(missing)}",
+            yield Hit.on_subscription(
+                inventory,
+                f"no activity log alert for {what}: {', '.join(missing)}",
                 details={"missingOperations": missing},
             )
 
@@ -219,20 +212,18 @@ def vault_logging(inventory: Inventory) -> Iterable[Hit]:
             logged.add(str(setting.get("parentId", "")).casefold())
     for vault in inventory.resources(VAULT):
         if str(vault.get("id", "")).casefold() not in logged:
-            yield Hit(
-                subject=str(vault.get("id", "")),
-                name=str(vault.get("name", "")),
-                message="no diagnostic setting exports the vault's AuditEvent log",
+            yield Hit.of(
+                vault,
+                "no diagnostic setting exports the vault's AuditEvent log",
             )
 
 
 @check("MON-009", needs=[resources(COMPONENT)], evaluates=WHOLE_SCOPE)
 def application_insights(inventory: Inventory) -> Iterable[Hit]:
     if not inventory.resources(COMPONENT):
-        yield Hit(
-            subject=_subscription(inventory),
-            name=inventory.subscription_id,
-            message="no Application Insights component exists in the subscription",
+        yield Hit.on_subscription(
+            inventory,
+            "no Application Insights component exists in the subscription",
         )
 
 
@@ -246,9 +237,8 @@ def activity_log_storage_key(inventory: Inventory) -> Iterable[Hit]:
             continue  # no storage destination, or an account in another subscription
         source = str(dig(account, "properties.encryption.keySource") or "Microsoft.Storage")
         if source.casefold() != "microsoft.keyvault":
-            yield Hit(
-                subject=str(account.get("id", "")),
-                name=str(account.get("name", "")),
-                message=f"the activity log goes to a storage account encrypted with "
+            yield Hit.of(
+                account,
+                f"the activity log goes to a storage account encrypted with "
                 f"{source} keys, not a customer-managed key",
             )

@@ -85,10 +85,9 @@ def _nsg_check(predicate: Any, what: str) -> Any:
         for nsg in inventory.resources(NSG):
             offending = [str(r.get("name", "?")) for r in _security_rules(nsg) if predicate(r)]
             if offending:
-                yield Hit(
-                    subject=str(nsg.get("id", "")),
-                    name=str(nsg.get("name", "")),
-                    message=f"{what} from the Internet by rule(s) {', '.join(sorted(offending))}",
+                yield Hit.of(
+                    nsg,
+                    f"{what} from the Internet by rule(s) {', '.join(sorted(offending))}",
                     details={"securityRules": sorted(offending)},
                 )
 
@@ -104,10 +103,9 @@ def flow_log_retention(inventory: Inventory) -> Iterable[Hit]:
         short = bool(retention_on) and isinstance(days, int) and 0 < days < 90
         if enabled is False or short:
             reason = "the flow log is disabled" if enabled is False else f"retention is {days} days"
-            yield Hit(
-                subject=str(log.get("id", "")),
-                name=str(log.get("name", "")),
-                message=f"NSG flow log keeps less than 90 days: {reason}",
+            yield Hit.of(
+                log,
+                f"NSG flow log keeps less than 90 days: {reason}",
             )
 
 

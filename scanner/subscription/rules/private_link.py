@@ -6,10 +6,11 @@ request, not a private endpoint in use."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from scanner.subscription.inventory import dig
+from scanner.subscription.inventory import Inventory, dig
+from scanner.subscription.rules.base import Check, Hit
 
 
 def connection_states(resource: Mapping[str, Any]) -> list[str]:
@@ -33,3 +34,19 @@ def describe_connections(resource: Mapping[str, Any]) -> str:
     if not states:
         return "no private endpoint connection"
     return "private endpoint connection(s) " + ", ".join(sorted(states)) + ", none approved"
+
+
+def private_endpoint_rule(resource_type: str, noun: str) -> Check:
+    """The check of a "reached only through a private endpoint" rule over `resource_type`:
+    every resource without an approved connection is a hit (`noun` names it in the message)."""
+
+    def evaluate(inventory: Inventory) -> Iterable[Hit]:
+        for resource in inventory.resources(resource_type):
+            if not has_approved_connection(resource):
+                yield Hit.of(
+                    resource,
+                    f"the {noun} is not reached through a private endpoint "
+                    f"({describe_connections(resource)})",
+                )
+
+    return evaluate

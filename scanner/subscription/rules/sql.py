@@ -92,10 +92,9 @@ def vulnerability_assessment(inventory: Inventory) -> Iterable[Hit]:
             dig(setting, "properties.recurringScans.isEnabled") is True
         ):
             continue
-        yield Hit(
-            subject=str(server.get("id", "")),
-            name=str(server.get("name", "")),
-            message="no vulnerability assessment runs on the server (express configuration "
+        yield Hit.of(
+            server,
+            "no vulnerability assessment runs on the server (express configuration "
             "off; classic configuration without storage or recurring scans)",
         )
 
@@ -118,10 +117,9 @@ def entra_administrator(inventory: Inventory) -> Iterable[Hit]:
         listed.setdefault(str(admin.get("parentId", "")).casefold(), []).append(admin)
     for server in inventory.resources(SERVER):
         if _entra_admin(server, listed.get(str(server.get("id", "")).casefold(), [])) is None:
-            yield Hit(
-                subject=str(server.get("id", "")),
-                name=str(server.get("name", "")),
-                message="no Microsoft Entra admin is configured",
+            yield Hit.of(
+                server,
+                "no Microsoft Entra admin is configured",
             )
 
 
@@ -137,8 +135,7 @@ def entra_only_authentication(inventory: Inventory) -> Iterable[Hit]:
         else:
             only = dig(server, "properties.administrators.azureADOnlyAuthentication")
         if only is not True:
-            yield Hit(
-                subject=str(server.get("id", "")),
-                name=str(server.get("name", "")),
-                message="Microsoft Entra-only authentication is off: SQL logins are accepted",
+            yield Hit.of(
+                server,
+                "Microsoft Entra-only authentication is off: SQL logins are accepted",
             )

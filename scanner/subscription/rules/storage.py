@@ -11,7 +11,7 @@ from typing import Any
 
 from scanner.subscription.inventory import Inventory, children, dig, parse_time, resources
 from scanner.subscription.rules.base import Hit, check
-from scanner.subscription.rules.private_link import describe_connections, has_approved_connection
+from scanner.subscription.rules.private_link import private_endpoint_rule
 
 ACCOUNT = "microsoft.storage/storageaccounts"
 DIAGNOSTICS = "providers/Microsoft.Insights/diagnosticSettings"
@@ -25,16 +25,7 @@ KEY_AGE = timedelta(days=90)
 SAS_LIMIT = timedelta(hours=1)
 
 
-@check("ST-009", needs=[resources(ACCOUNT)])
-def account_private_endpoint(inventory: Inventory) -> Iterable[Hit]:
-    for account in inventory.resources(ACCOUNT):
-        if not has_approved_connection(account):
-            yield Hit(
-                subject=str(account.get("id", "")),
-                name=str(account.get("name", "")),
-                message=f"the account is not reached through a private endpoint "
-                f"({describe_connections(account)})",
-            )
+check("ST-009", needs=[resources(ACCOUNT)])(private_endpoint_rule(ACCOUNT, "account"))
 
 
 def logged_categories(settings: Iterable[Any]) -> set[str]:
@@ -64,10 +55,9 @@ def _request_logging(service: str) -> Any:
             logged = logged_categories(settings)
             missing = [c for c in REQUEST_LOGS if c.casefold() not in logged]
             if missing:
-                yield Hit(
-                    subject=str(account.get("id", "")),
-                    name=str(account.get("name", "")),
-                    message=f"{service} service requests are not logged: no diagnostic setting "
+                yield Hit.of(
+                    account,
+                    f"{service} service requests are not logged: no diagnostic setting "
                     f"sends {', '.join(missing)}",
                 )
 
@@ -92,10 +82,9 @@ def access_key_age(inventory: Inventory) -> Iterable[Hit]:
             elif inventory.now - created > KEY_AGE:
                 stale.append(f"{key} ({(inventory.now - created).days} days old)")
         if stale:
-            yield Hit(
-                subject=str(account.get("id", "")),
-                name=str(account.get("name", "")),
-                message=f"access keys not regenerated within 90 days: {', '.join(stale)}",
+            yield Hit.of(
+                account,
+                f"access keys not regenerated within 90 days: {', '.join(stale)}",
             )
 
 
@@ -123,8 +112,7 @@ def sas_expiration_policy(inventory: Inventory) -> Iterable[Hit]:
             reason = f"SAS may be valid for {period}"
         else:
             continue
-        yield Hit(
-            subject=str(account.get("id", "")),
-            name=str(account.get("name", "")),
-            message=f"shared access signatures are not limited to one hour: {reason}",
+        yield Hit.of(
+            account,
+            f"shared access signatures are not limited to one hour: {reason}",
         )
