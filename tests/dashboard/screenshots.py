@@ -53,6 +53,7 @@ def populate(service: DashboardService) -> dict[str, str]:
         "host-facts": f"#/scans/{host['scanId']}/facts",
         "subscription": f"#/scans/{subscription['scanId']}/services",
         "subscription-findings": f"#/scans/{subscription['scanId']}/findings?severity=high",
+        "subscription-cis": f"#/scans/{subscription['scanId']}/cis?status=fail",
         "scan-running": f"#/scans/{running}",
         "compare-repository": f"#/scans/{rescan['scanId']}/compare",
         "compare-host": f"#/scans/{host['scanId']}/compare",
