@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -86,21 +87,25 @@ class ScanRecord:
 _FINDINGS: ArtifactCache[list[Finding]] = ArtifactCache(256)
 
 
-# Items with this many findings store them in parts, cut after each finding whose fingerprint
+# Items with this many findings store them in parts of about a quarter (a power of two, at
+# least 1,024: each part is one more blob write), cut after each finding whose fingerprint
 # hashes to a multiple of the part size (the same cuts in every scan, whatever was found or
 # resolved elsewhere) and at four times the size (no part grows without bound).
 FINDINGS_PARTS = "findings/parts"
 _PARTED_FROM = 2048
-_PART_MASK = 1023
+_SMALLEST_PART = 1024
+_PART_WRITERS = 4
 
 
 def _finding_parts(findings: list[Finding]) -> list[list[Finding]]:
+    size = max(_SMALLEST_PART, 1 << ((len(findings) // 4).bit_length() - 1))
+    mask = size - 1
     parts: list[list[Finding]] = []
     current: list[Finding] = []
     for finding in findings:
         current.append(finding)
-        cut = zlib.crc32((finding.fingerprint or "").encode("utf-8")) & _PART_MASK == 0
-        if cut or len(current) > 4 * _PART_MASK:
+        cut = zlib.crc32((finding.fingerprint or "").encode("utf-8")) & mask == 0
+        if cut or len(current) >= 4 * size:
             parts.append(current)
             current = []
     if current:
@@ -321,7 +326,9 @@ class ScanStore(TableStore):
         if len(findings) >= _PARTED_FROM:
             # A rescan changes a few findings of a large item: only their part is new (the
             # others are content the store already holds, not written again).
-            refs = [self._put_findings_blob(part) for part in _finding_parts(findings)]
+            parts = _finding_parts(findings)
+            with ThreadPoolExecutor(min(_PART_WRITERS, len(parts))) as writers:
+                refs = list(writers.map(self._put_findings_blob, parts))
             return json.dumps({"format": FINDINGS_PARTS, "parts": refs})
         text = stored_findings.encode(findings)
         if len(text) <= MAX_INLINE_UNITS:
