@@ -83,3 +83,18 @@ export function Section({ title, action, children, id }) {
     ${children}
   </section>`;
 }
+
+// One labelled form field. Its hint and its problem are tied to the control for screen
+// readers: `control(a)` renders the input with `a.id`, `a.invalid` and `a.describedBy`.
+export function formField(field, problem, control) {
+  const id = "field-" + field.name;
+  const hintId = field.hint ? id + "-hint" : undefined;
+  const errorId = problem ? id + "-error" : undefined;
+  const describedBy = [hintId, errorId].filter(Boolean).join(" ") || undefined;
+  return html`<div class=${"field" + (problem ? " invalid" : "")}>
+    <label for=${id}>${field.label}${field.required ? " (required)" : ""}</label>
+    ${control({ id, invalid: problem ? "true" : undefined, describedBy })}
+    ${field.hint && html`<small id=${hintId} class="hint">${field.hint}</small>`}
+    ${problem && html`<small id=${errorId} class="field-error">${problem}</small>`}
+  </div>`;
+}

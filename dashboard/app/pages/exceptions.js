@@ -6,7 +6,7 @@ import { html } from "../html.js";
 import { getJson, send } from "../api.js";
 import { navigate } from "../router.js";
 import { usePolling } from "../polling.js";
-import { Empty, ErrorNote, Loading, When } from "../components.js";
+import { Empty, ErrorNote, Loading, When, formField } from "../components.js";
 import { dateTime } from "../format.js";
 
 export const MAX_DAYS = 365;
@@ -146,27 +146,17 @@ export function ExceptionForm({ params }) {
   return html`<h1>Accept findings</h1>
     <form class="card form" onSubmit=${submit} novalidate>
       ${failure && html`<div class="error-note" role="alert">${failure.message}${failure.details ? ": " + failure.details.map((d) => d.message.replace(/^Value error, /, "")).join("; ") : ""}</div>`}
-      ${FIELDS.map((field) => {
-        const id = "field-" + field.name;
-        const problem = problems[field.name];
-        const hintId = field.hint ? id + "-hint" : undefined;
-        const errorId = problem ? id + "-error" : undefined;
-        const describedBy = [hintId, errorId].filter(Boolean).join(" ") || undefined;
-        const control =
+      ${FIELDS.map((field) =>
+        formField(field, problems[field.name], (a) =>
           field.name === "reason"
-            ? html`<textarea id=${id} rows="3" value=${values[field.name]} onInput=${set(field.name)}
-                aria-invalid=${problem ? "true" : undefined} aria-describedby=${describedBy} aria-required="true"></textarea>`
-            : html`<input id=${id} type=${field.type || "text"} value=${values[field.name]} onInput=${set(field.name)}
+            ? html`<textarea id=${a.id} rows="3" value=${values[field.name]} onInput=${set(field.name)}
+                aria-invalid=${a.invalid} aria-describedby=${a.describedBy} aria-required="true"></textarea>`
+            : html`<input id=${a.id} type=${field.type || "text"} value=${values[field.name]} onInput=${set(field.name)}
                 min=${field.type === "date" ? inDays(0) : undefined} max=${field.type === "date" ? inDays(MAX_DAYS - 1) : undefined}
-                aria-invalid=${problem ? "true" : undefined} aria-describedby=${describedBy}
-                aria-required=${field.required ? "true" : undefined} autocomplete="off" spellcheck="false" />`;
-        return html`<div class=${"field" + (problem ? " invalid" : "")}>
-          <label for=${id}>${field.label}${field.required ? " (required)" : ""}</label>
-          ${control}
-          ${field.hint && html`<small id=${hintId} class="hint">${field.hint}</small>`}
-          ${problem && html`<small id=${errorId} class="field-error">${problem}</small>`}
-        </div>`;
-      })}
+                aria-invalid=${a.invalid} aria-describedby=${a.describedBy}
+                aria-required=${field.required ? "true" : undefined} autocomplete="off" spellcheck="false" />`,
+        ),
+      )}
       <div class="form-actions">
         <button type="submit" class="primary" disabled=${busy}>Accept</button>
         <a class="button" href=${back || "#/exceptions"}>Cancel</a>

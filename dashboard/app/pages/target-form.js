@@ -5,7 +5,7 @@ import { html } from "../html.js";
 import { getJson, send } from "../api.js";
 import { navigate } from "../router.js";
 import { FIELDS, fieldProblem, formProblems } from "../targets.js";
-import { ErrorNote, Loading } from "../components.js";
+import { ErrorNote, Loading, formField } from "../components.js";
 import { kindByPlural } from "../format.js";
 
 function initialValues(fields, target) {
@@ -101,26 +101,17 @@ export function TargetForm({ plural, targetId }) {
     <form class="card form" onSubmit=${submit} novalidate>
       ${failure && html`<div class="error-note" role="alert">${failure.message}</div>`}
       ${fields.map((field) => {
-        const id = "field-" + field.name;
-        const problem = problems[field.name];
-        const hintId = field.hint ? id + "-hint" : undefined;
-        const errorId = problem ? id + "-error" : undefined;
-        const describedBy = [hintId, errorId].filter(Boolean).join(" ") || undefined;
         const disabled = editing && field.fixed;
-        const control = field.options
-          ? html`<select id=${id} value=${values[field.name] || field.options[0]} onChange=${set(field.name)} disabled=${disabled}>
-              ${field.options.map((o) => html`<option value=${o}>${o}</option>`)}
-            </select>`
-          : html`<input id=${id} type=${field.type === "number" ? "number" : "text"} value=${values[field.name]}
-              placeholder=${field.placeholder || ""} onInput=${set(field.name)} disabled=${disabled}
-              aria-invalid=${problem ? "true" : undefined} aria-describedby=${describedBy}
-              aria-required=${field.required ? "true" : undefined} autocomplete="off" spellcheck="false" />`;
-        return html`<div class=${"field" + (problem ? " invalid" : "")}>
-          <label for=${id}>${field.label}${field.required ? " (required)" : ""}</label>
-          ${control}
-          ${field.hint && html`<small id=${hintId} class="hint">${field.hint}</small>`}
-          ${problem && html`<small id=${errorId} class="field-error">${problem}</small>`}
-        </div>`;
+        return formField(field, problems[field.name], (a) =>
+          field.options
+            ? html`<select id=${a.id} value=${values[field.name] || field.options[0]} onChange=${set(field.name)} disabled=${disabled}>
+                ${field.options.map((o) => html`<option value=${o}>${o}</option>`)}
+              </select>`
+            : html`<input id=${a.id} type=${field.type === "number" ? "number" : "text"} value=${values[field.name]}
+                placeholder=${field.placeholder || ""} onInput=${set(field.name)} disabled=${disabled}
+                aria-invalid=${a.invalid} aria-describedby=${a.describedBy}
+                aria-required=${field.required ? "true" : undefined} autocomplete="off" spellcheck="false" />`,
+        );
       })}
       <div class="form-actions">
         <button type="submit" class="primary" disabled=${busy}>${editing ? "Save" : "Register"}</button>
